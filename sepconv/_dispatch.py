@@ -1,0 +1,55 @@
+"""Choose the kernel build for the running CPU.
+
+setup.py compiles the kernels once per ISA level the compiler can target
+(``baseline`` everywhere; ``avx2`` and ``avx512`` on x86-64).  The widest level
+that is both built and supported by the CPU is used, unless the environment
+variable ``SEPCONV_ISA`` names another one (for testing and benchmarking).
+"""
+
+import importlib
+import os
+
+from . import _runtime
+
+LEVELS = ("avx512", "avx2", "baseline")
+
+
+def _module(level):
+    try:
+        return importlib.import_module(f"sepconv._kernels_{level}")
+    except ImportError:
+        return None
+
+
+def available_levels():
+    """Return the ISA levels that are built and that this CPU can run, widest first."""
+    return [lv for lv in LEVELS if _runtime.cpu_supports(lv) and _module(lv) is not None]
+
+
+def _select():
+    levels = available_levels()
+    wanted = os.environ.get("SEPCONV_ISA", "").strip().lower()
+    if not wanted:
+        return levels[0]
+    if wanted not in levels:
+        raise ImportError(
+            f"SEPCONV_ISA={wanted!r} is not available here; available levels: {levels}"
+        )
+    return wanted
+
+
+LEVEL = _select()
+kernels = _module(LEVEL)
+
+
+def kernels_for(level):
+    """Return the kernel module of ``level`` (for tests comparing the builds).
+
+    Raises
+    ------
+    ValueError
+        If ``level`` is not built or not supported by this CPU.
+    """
+    if level not in available_levels():
+        raise ValueError(f"ISA level {level!r} is not available; see available_levels()")
+    return _module(level)

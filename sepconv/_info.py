@@ -1,0 +1,69 @@
+"""What this installation of sepconv is running on: ``sepconv.show_config()``."""
+
+import platform
+
+import numpy as np
+
+from . import __version__, _dispatch, _runtime, _threads
+
+
+def config_info():
+    """Return a dict describing the build and the runtime.
+
+    Keys: version, python, numpy, machine, dtypes, openmp, threads (what
+    ``n_threads=None`` uses now), cpus, isa (kernel build in use),
+    isa_available, blas (threadpoolctl's view of the BLAS libraries loaded,
+    SciPy's among them).
+    """
+    from threadpoolctl import threadpool_info
+
+    import scipy.linalg.cython_blas  # noqa: F401  (loads SciPy's BLAS so it is listed)
+
+    return {
+        "version": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "machine": f"{platform.machine()} {_cpu_name()}".strip(),
+        "dtypes": ["float32", "float64"],
+        "openmp": _runtime.openmp_enabled(),
+        "threads": _threads.effective_n_threads(None),
+        "cpus": _threads.cpu_count(),
+        "isa": _dispatch.LEVEL,
+        "isa_available": _dispatch.available_levels(),
+        "blas": [
+            {k: lib.get(k) for k in ("internal_api", "version", "num_threads",
+                                     "threading_layer", "architecture", "filepath")}
+            for lib in threadpool_info() if lib.get("user_api") == "blas"
+        ],
+    }
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def show_config(file=None):
+    """Print the build and runtime configuration (see :func:`config_info`)."""
+    info = config_info()
+    lines = [
+        f"sepconv {info['version']} (Python {info['python']}, NumPy {info['numpy']})",
+        f"machine      : {info['machine']}",
+        f"dtypes       : {', '.join(info['dtypes'])}",
+        f"OpenMP       : {'on' if info['openmp'] else 'off (built without OpenMP: serial kernels)'}",
+        f"threads      : {info['threads']} of {info['cpus']} CPUs",
+        f"kernel ISA   : {info['isa']} (built and supported: {', '.join(info['isa_available'])})",
+    ]
+    for lib in info["blas"]:
+        lines.append(
+            f"BLAS         : {lib['internal_api']} {lib['version']} "
+            f"({lib['threading_layer']}, {lib['architecture']}, "
+            f"{lib['num_threads']} threads) {lib['filepath']}"
+        )
+    print("\n".join(lines), file=file)

@@ -1,0 +1,4 @@
+"""sepconv kernels compiled for the baseline ISA level (see setup.py); the body
+is shared by every level and lives in _kernels.pxi."""
+
+include "_kernels.pxi"

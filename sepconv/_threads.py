@@ -1,0 +1,109 @@
+"""How many threads the kernels use, and keeping BLAS out of their way.
+
+The kernels parallelise with OpenMP and call BLAS from inside the parallel
+region, one GEMM per tile.  Were BLAS threaded too, threads would multiply
+past the cores (and SciPy's OpenBLAS has had races between concurrent
+threaded GEMMs, OpenBLAS issue 5836), so BLAS runs single-threaded while a
+kernel that calls it is running, as scikit-learn does around its OpenMP code.
+"""
+
+import os
+import threading
+from contextlib import contextmanager
+
+from . import _args, _runtime
+
+
+def cpu_count():
+    """Return the CPUs this process may run on (affinity-aware where the OS says)."""
+    if hasattr(os, "process_cpu_count"):
+        return os.process_cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def effective_n_threads(n_threads=None):
+    """Return the number of OpenMP threads a kernel call will use.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        ``None`` uses every core the process may run on, lowered by
+        ``OMP_NUM_THREADS`` or a ``threadpoolctl`` limit on OpenMP when one is
+        set.  A positive int is used as given; a negative one counts back from
+        the cores (``-1`` all, ``-2`` all but one).
+
+    Returns
+    -------
+    int
+        1 when the package was built without OpenMP.
+
+    Raises
+    ------
+    ValueError
+        If ``n_threads`` is 0 or counts back past the first core.
+    TypeError
+        If ``n_threads`` is not an int or None.
+    """
+    n_threads = _args.n_threads(n_threads)
+    if not _runtime.openmp_enabled():
+        return 1
+    max_threads = _runtime.omp_max_threads()
+    if "OMP_NUM_THREADS" not in os.environ:
+        max_threads = min(max_threads, cpu_count())
+    if n_threads is None:
+        return max(max_threads, 1)
+    if n_threads < 0:
+        counted = max_threads + 1 + n_threads
+        if counted < 1:
+            raise ValueError(
+                f"`n_threads` counts back past the first core: n_threads={n_threads} "
+                f"with {max_threads} available"
+            )
+        return counted
+    return n_threads
+
+
+class _SingleThreadedBlas:
+    """Reference-counted BLAS limit shared by every thread of the process.
+
+    threadpoolctl limits are process-wide: a plain ``with limit(...)`` in two
+    overlapping calls would let the first to finish restore BLAS threading
+    under the second.  The first caller in sets the limit, the last one out
+    restores it.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._limiter = None
+        self._controller = None
+
+    def _enter(self):
+        with self._lock:
+            if self._depth == 0:
+                if self._controller is None:
+                    from threadpoolctl import ThreadpoolController
+
+                    self._controller = ThreadpoolController()
+                self._limiter = self._controller.limit(limits=1, user_api="blas")
+            self._depth += 1
+
+    def _exit(self):
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                self._limiter.restore_original_limits()
+                self._limiter = None
+
+    @contextmanager
+    def __call__(self):
+        self._enter()
+        try:
+            yield
+        finally:
+            self._exit()
+
+
+single_threaded_blas = _SingleThreadedBlas()

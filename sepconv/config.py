@@ -1,0 +1,49 @@
+"""Global settings shared with Keras: the default image data format.
+
+The default starts from the ``"image_data_format"`` key of
+``$KERAS_HOME/keras.json`` (else ``~/.keras/keras.json``) when that file
+exists, else ``"channels_last"``, as Keras does.
+"""
+
+import json
+import os
+
+from . import _args
+
+_state = {}
+
+
+def _keras_json_path():
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.join(home, "keras.json")
+
+
+def _from_keras_json():
+    try:
+        with open(_keras_json_path()) as fh:
+            value = json.load(fh).get("image_data_format", "channels_last")
+        return _args.choice(value, "image_data_format", _args.DATA_FORMATS)
+    except (OSError, ValueError, AttributeError):
+        return "channels_last"
+
+
+def image_data_format():
+    """Return the default image data format, ``"channels_last"`` or ``"channels_first"``."""
+    if "image_data_format" not in _state:
+        _state["image_data_format"] = _from_keras_json()
+    return _state["image_data_format"]
+
+
+def set_image_data_format(data_format):
+    """Set the default image data format used where ``data_format=None``.
+
+    Parameters
+    ----------
+    data_format : {"channels_last", "channels_first"}
+
+    Raises
+    ------
+    ValueError
+        If ``data_format`` is not one of the two.
+    """
+    _state["image_data_format"] = _args.choice(data_format, "data_format", _args.DATA_FORMATS)

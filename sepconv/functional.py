@@ -1,0 +1,298 @@
+"""The functional API: NumPy arrays in, NumPy arrays out.
+
+Each function validates and normalises its arguments in Python, then makes a
+single call into the compiled kernels, which release the GIL and run on
+``n_threads`` OpenMP threads.
+
+Kernel shapes are TensorFlow's: depthwise ``(kh, kw, C, depth_multiplier)``,
+pointwise ``(1, 1, C * depth_multiplier, filters)`` (or the 2-D matrix
+``(C * depth_multiplier, filters)``), bias ``(filters,)``.
+
+Dtypes: float32 operands compute in float32 and float64 in float64; any
+float64 operand makes the whole computation float64; integer, bool and
+float16 operands compute in float32.  Complex, object and string operands
+raise TypeError.  Inputs of any memory order, views and read-only arrays are
+accepted; only arrays that are not already C-contiguous in the compute dtype
+are copied.
+"""
+
+import contextlib
+
+import numpy as np
+
+from . import _args, _dispatch, _threads, _tiling
+
+__all__ = ["separable_conv2d", "depthwise_conv2d", "pointwise_conv2d"]
+
+_INPUT_LAYOUT = {
+    "channels_last": "4-D (batch, height, width, channels)",
+    "channels_first": "4-D (batch, channels, height, width)",
+}
+
+# Largest dimension a BLAS call (32-bit integers) can be given.
+_BLAS_INT_MAX = 2**31 - 1
+
+
+def separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias=None, *, strides=1,
+                     padding="valid", dilation_rate=1, data_format="channels_last",
+                     activation=None, n_threads=None):
+    """Depthwise separable 2-D convolution.
+
+    ``activation(pointwise(depthwise(x)) + bias)``, computed tile by tile so
+    the full depthwise intermediate is never held in memory.
+
+    Parameters
+    ----------
+    x : array_like
+        Images, ``(N, H, W, C)`` for ``"channels_last"`` or ``(N, C, H, W)``
+        for ``"channels_first"``.
+    depthwise_kernel : array_like of shape (kh, kw, C, depth_multiplier)
+        Depthwise filters; output channel ``c * depth_multiplier + m`` comes
+        from input channel ``c`` and multiplier ``m``.
+    pointwise_kernel : array_like of shape (1, 1, C * depth_multiplier, filters)
+        Pointwise filters; the 2-D ``(C * depth_multiplier, filters)`` matrix
+        is accepted too.
+    bias : array_like of shape (filters,), optional
+        Added after the pointwise step.
+    strides : int or tuple of 2 ints, default=1
+        Row and column strides.
+    padding : {"valid", "same"}, default="valid"
+        Case-insensitive.  ``"same"`` pads ``P // 2`` zeros before and the
+        rest after, per axis, so the output has ``ceil(n / stride)`` rows and
+        columns.
+    dilation_rate : int or tuple of 2 ints, default=1
+        Kernel dilation; may be combined with strides.
+    data_format : {"channels_last", "channels_first"} or None, default="channels_last"
+        Layout of ``x`` and of the result.  ``None`` uses
+        :func:`sepconv.config.image_data_format`.
+    activation : {None, "linear", "relu"} or callable, default=None
+        ``"relu"`` is fused into the kernel; a callable is applied to the
+        result array.
+    n_threads : int or None, default=None
+        OpenMP threads; ``None`` uses all cores within ``OMP_NUM_THREADS``
+        and ``threadpoolctl`` limits, negative values count back from all
+        cores.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, H_out, W_out, filters)`` or ``(N, filters, H_out, W_out)``,
+        float32 or float64 (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        For inconsistent shapes or bad argument values; the message names the
+        argument and the value.
+    TypeError
+        For operands that are not real numbers.
+    """
+    fmt = _args.data_format(data_format)
+    x, depthwise_kernel, pointwise_kernel, bias = _operands(
+        x=x, depthwise_kernel=depthwise_kernel, pointwise_kernel=pointwise_kernel, bias=bias)
+    n, (h, w), c = _image(x, fmt)
+    dm = _depthwise_multiplier(depthwise_kernel, c)
+    pointwise_kernel = _pointwise_matrix(pointwise_kernel, c * dm)
+    filters = pointwise_kernel.shape[1]
+    bias = _bias(bias, filters, x.dtype)
+    win = _args.window((h, w), depthwise_kernel.shape[:2], strides, dilation_rate, padding)
+    code, post = _activation(activation)
+    out = _empty_output(n, win.out_hw, filters, fmt, x.dtype)
+    threads = _threads.effective_n_threads(n_threads)
+    if out.size:
+        kern = _dispatch.kernels
+        k_channels = c * dm
+        rows = _tiling.rows_per_tile(n, win.out_hw, (k_channels + filters) * x.itemsize, threads)
+        work = np.empty((threads, rows * win.out_hw[1] * k_channels), dtype=x.dtype)
+        with _blas_guard(k_channels):
+            kern.separable(x, depthwise_kernel, pointwise_kernel, bias, out, work,
+                           *win.strides, *win.dilation_rate, *win.pads,
+                           fmt == "channels_first", rows, code, threads)
+    return post(out)
+
+
+def depthwise_conv2d(x, depthwise_kernel, bias=None, *, strides=1, padding="valid",
+                     dilation_rate=1, data_format="channels_last", activation=None,
+                     n_threads=None):
+    """Depthwise 2-D convolution: each input channel filtered on its own.
+
+    Parameters
+    ----------
+    x : array_like
+        Images, ``(N, H, W, C)`` or ``(N, C, H, W)`` (see ``data_format``).
+    depthwise_kernel : array_like of shape (kh, kw, C, depth_multiplier)
+        Output channel ``c * depth_multiplier + m`` comes from input channel
+        ``c`` and multiplier ``m``.
+    bias : array_like of shape (C * depth_multiplier,), optional
+    strides, padding, dilation_rate, data_format, activation, n_threads
+        As in :func:`separable_conv2d`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, H_out, W_out, C * depth_multiplier)`` or the channels-first
+        equivalent.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As in :func:`separable_conv2d`.
+    """
+    fmt = _args.data_format(data_format)
+    x, depthwise_kernel, bias = _operands(x=x, depthwise_kernel=depthwise_kernel, bias=bias)
+    n, (h, w), c = _image(x, fmt)
+    dm = _depthwise_multiplier(depthwise_kernel, c)
+    bias = _bias(bias, c * dm, x.dtype)
+    win = _args.window((h, w), depthwise_kernel.shape[:2], strides, dilation_rate, padding)
+    code, post = _activation(activation)
+    out = _empty_output(n, win.out_hw, c * dm, fmt, x.dtype)
+    threads = _threads.effective_n_threads(n_threads)
+    if out.size:
+        rows = _tiling.rows_per_tile(n, win.out_hw, c * dm * x.itemsize, threads)
+        _dispatch.kernels.depthwise(x, depthwise_kernel, bias, out, *win.strides,
+                                    *win.dilation_rate, *win.pads,
+                                    fmt == "channels_first", rows, code, threads)
+    return post(out)
+
+
+def pointwise_conv2d(x, pointwise_kernel, bias=None, *, data_format="channels_last",
+                     activation=None, n_threads=None):
+    """Pointwise (1x1) 2-D convolution: a matrix product over the channel axis.
+
+    Parameters
+    ----------
+    x : array_like
+        Images, ``(N, H, W, K)`` or ``(N, K, H, W)`` (see ``data_format``).
+    pointwise_kernel : array_like of shape (1, 1, K, filters) or (K, filters)
+    bias : array_like of shape (filters,), optional
+    data_format, activation, n_threads
+        As in :func:`separable_conv2d`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, H, W, filters)`` or ``(N, filters, H, W)``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As in :func:`separable_conv2d`.
+    """
+    fmt = _args.data_format(data_format)
+    x, pointwise_kernel, bias = _operands(x=x, pointwise_kernel=pointwise_kernel, bias=bias)
+    n, (h, w), k = _image(x, fmt)
+    pointwise_kernel = _pointwise_matrix(pointwise_kernel, k)
+    filters = pointwise_kernel.shape[1]
+    bias = _bias(bias, filters, x.dtype)
+    code, post = _activation(activation)
+    out = _empty_output(n, (h, w), filters, fmt, x.dtype)
+    threads = _threads.effective_n_threads(n_threads)
+    if out.size:
+        pixels = _tiling.pixels_per_tile(n, h * w, (k + filters) * x.itemsize, threads)
+        with _blas_guard(k):
+            _dispatch.kernels.pointwise(x, pointwise_kernel, bias, out,
+                                        fmt == "channels_first", pixels, code, threads)
+    return post(out)
+
+
+# --------------------------------------------------------------------------
+# Validation shared by the three functions
+
+def _operands(**named):
+    """Convert the named operands to C-contiguous arrays of their common compute dtype."""
+    arrays = {name: None if value is None and name == "bias" else _args.as_array(value, name)
+              for name, value in named.items()}
+    dtype = _args.compute_dtype(**arrays)
+    return [None if a is None else _args.contiguous(a, dtype) for a in arrays.values()]
+
+
+def _image(x, fmt):
+    """Return ``(n, (h, w), channels)`` of the image batch ``x`` in layout ``fmt``."""
+    _args.check_rank(x, "x", (4,), _INPUT_LAYOUT[fmt])
+    if fmt == "channels_first":
+        n, c, h, w = x.shape
+    else:
+        n, h, w, c = x.shape
+    if c < 1:
+        raise ValueError(f"`x` must have at least one channel; received shape {x.shape}")
+    if h * w > _BLAS_INT_MAX:
+        raise ValueError(f"`x` images of {h}x{w} pixels exceed the 2**31-1 pixels supported")
+    return n, (h, w), c
+
+
+def _depthwise_multiplier(depthwise_kernel, channels):
+    """Check ``depthwise_kernel`` against ``channels`` input channels; return its multiplier."""
+    _args.check_rank(depthwise_kernel, "depthwise_kernel", (4,),
+                     "4-D (kernel_height, kernel_width, channels, depth_multiplier)")
+    kh, kw, c, dm = depthwise_kernel.shape
+    if c != channels:
+        raise ValueError(
+            f"`depthwise_kernel` has {c} input channels but `x` has {channels}: "
+            f"depthwise_kernel.shape={depthwise_kernel.shape}"
+        )
+    if min(kh, kw, dm) < 1:
+        raise ValueError(
+            "`depthwise_kernel` kernel sizes and depth multiplier must be positive; "
+            f"received depthwise_kernel.shape={depthwise_kernel.shape}"
+        )
+    return dm
+
+
+def _pointwise_matrix(pointwise_kernel, channels):
+    """Return ``pointwise_kernel`` as a ``(channels, filters)`` matrix, checking its shape."""
+    _args.check_rank(pointwise_kernel, "pointwise_kernel", (2, 4),
+                     "4-D (1, 1, in_channels, filters) or 2-D (in_channels, filters)")
+    shape = pointwise_kernel.shape
+    if pointwise_kernel.ndim == 4 and shape[:2] != (1, 1):
+        raise ValueError(
+            f"`pointwise_kernel` must be 1x1 in space; received pointwise_kernel.shape={shape}"
+        )
+    matrix = pointwise_kernel.reshape(shape[-2:])
+    if matrix.shape[0] != channels:
+        raise ValueError(
+            f"`pointwise_kernel` has {matrix.shape[0]} input channels but the depthwise "
+            f"step gives C * depth_multiplier = {channels}: pointwise_kernel.shape={shape}"
+        )
+    if matrix.shape[1] < 1 or matrix.shape[1] > _BLAS_INT_MAX:
+        raise ValueError(f"`pointwise_kernel` must have at least one filter; received shape {shape}")
+    return matrix
+
+
+def _bias(bias, length, dtype):
+    """Return the bias vector of ``length`` (zeros when ``bias`` is None)."""
+    if bias is None:
+        return np.zeros(length, dtype=dtype)
+    if bias.shape != (length,):
+        raise ValueError(f"`bias` must have shape ({length},); received bias.shape={bias.shape}")
+    return bias
+
+
+def _activation(activation):
+    """Return ``(kernel code, post-processing function)`` for ``activation``."""
+    codes = _dispatch.kernels.ACTIVATIONS
+    if activation is None:
+        return codes["linear"], _identity
+    if isinstance(activation, str) and activation.lower() in codes:
+        return codes[activation.lower()], _identity
+    if callable(activation):
+        return codes["linear"], lambda out: np.asarray(activation(out))
+    raise ValueError(
+        f"`activation` must be None, one of {sorted(codes)} or a callable; "
+        f"received activation={activation!r}"
+    )
+
+
+def _identity(out):
+    return out
+
+
+def _empty_output(n, out_hw, channels, fmt, dtype):
+    shape = (n, channels, *out_hw) if fmt == "channels_first" else (n, *out_hw, channels)
+    return np.empty(shape, dtype=dtype)
+
+
+def _blas_guard(depthwise_channels):
+    """Single-threaded BLAS for the kernel call when the kernel uses BLAS at all."""
+    if depthwise_channels > _dispatch.kernels.SMALL_K:
+        return _threads.single_threaded_blas()
+    return contextlib.nullcontext()

@@ -1,0 +1,157 @@
+"""Build the Cython extensions of sepconv.
+
+Three facts about the compiler decide the build:
+
+* whether it supports OpenMP: the kernels are parallel when it does and run
+  serially when it does not (``sepconv.show_config()`` says which);
+* whether it can target x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512): on
+  x86-64 the kernel module is compiled once per level and the fastest one the
+  running CPU supports is chosen at import, so a built package runs on any
+  x86-64 CPU;
+* elsewhere (ARM, ...) a single portable kernel module is built.
+
+Environment variables:
+
+``SEPCONV_DISABLE_OPENMP=1``
+    build without OpenMP even when the compiler has it.
+"""
+
+import os
+import platform
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import textwrap
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+OPENMP_PROBE = textwrap.dedent(
+    """
+    #include <omp.h>
+    #include <stdio.h>
+    int main(void) {
+        int n = 0;
+        #pragma omp parallel reduction(+:n)
+        n += 1;
+        printf("%d %d\\n", n, omp_get_max_threads());
+        return n == omp_get_max_threads() ? 0 : 1;
+    }
+    """
+)
+
+# Each ISA level is the kernel module compiled with these flags on top of -O3.
+ISA_LEVELS = {
+    "baseline": [],
+    "avx2": ["-march=x86-64-v3", "-mtune=generic"],
+    "avx512": ["-march=x86-64-v4", "-mtune=generic", "-mprefer-vector-width=512"],
+}
+
+CYTHON_DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": False,
+    "wraparound": False,
+    "cdivision": True,
+    "initializedcheck": False,
+    "nonecheck": False,
+    "embedsignature": True,
+}
+
+
+def _compiler_command():
+    """Return the C compiler command Python was built with, as a list."""
+    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    return cc.split()
+
+
+def _compiles(flags, source="int main(void) { return 0; }\n", run=False):
+    """Return True when ``source`` compiles (and, with ``run``, runs) with ``flags``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "probe.c")
+        exe = os.path.join(tmp, "probe")
+        with open(src, "w") as fh:
+            fh.write(source)
+        cmd = _compiler_command() + [src, "-o", exe] + flags
+        try:
+            subprocess.run(cmd, check=True, capture_output=True)
+            if run:
+                subprocess.run([exe], check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError):
+            return False
+    return True
+
+
+def openmp_flags():
+    """Return the OpenMP compile/link flag, or ``[]`` when OpenMP is unusable."""
+    if os.environ.get("SEPCONV_DISABLE_OPENMP", "0") not in ("", "0"):
+        print("sepconv: OpenMP disabled by SEPCONV_DISABLE_OPENMP", file=sys.stderr)
+        return []
+    if sys.platform == "win32":
+        return ["/openmp"]
+    if _compiles(["-fopenmp"], OPENMP_PROBE, run=True):
+        return ["-fopenmp"]
+    print(
+        "sepconv: the C compiler has no working OpenMP; the kernels will run "
+        "serially (sepconv.show_config() reports this)",
+        file=sys.stderr,
+    )
+    return []
+
+
+def isa_levels():
+    """Return the ISA levels this compiler and architecture can build."""
+    machine = platform.machine().lower()
+    if machine not in ("x86_64", "amd64") or sys.platform == "win32":
+        return ["baseline"]
+    return [name for name, flags in ISA_LEVELS.items() if not flags or _compiles(flags)]
+
+
+def extensions():
+    """Return the list of extensions to build."""
+    omp = openmp_flags()
+    base_args = ["-O3"] if sys.platform != "win32" else ["/O2"]
+    common = dict(
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+        extra_link_args=list(omp),
+    )
+    exts = [
+        Extension(
+            "sepconv._runtime",
+            ["sepconv/_runtime.pyx"],
+            extra_compile_args=base_args + omp,
+            **common,
+        )
+    ]
+    for level in isa_levels():
+        exts.append(
+            Extension(
+                f"sepconv._kernels_{level}",
+                [f"sepconv/_kernels_{level}.pyx"],
+                extra_compile_args=base_args + ISA_LEVELS[level] + omp,
+                **common,
+            )
+        )
+    return exts
+
+
+class BuildExt(build_ext):
+    """Compile extensions in parallel: there are up to four of them."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:
+            self.parallel = os.cpu_count() or 1
+
+
+setup(
+    ext_modules=cythonize(
+        extensions(),
+        compiler_directives=CYTHON_DIRECTIVES,
+        nthreads=os.cpu_count() or 1,
+    ),
+    cmdclass={"build_ext": BuildExt},
+)
