@@ -5,17 +5,29 @@ typed Cython kernels parallelised with OpenMP, the pointwise step through
 SciPy's BLAS, float32 and float64.
 
 Functional API: :func:`separable_conv2d`, :func:`depthwise_conv2d`,
-:func:`pointwise_conv2d`.  :func:`show_config` reports the build.
+:func:`pointwise_conv2d`.  Layer: :class:`SeparableConv2D` (Keras-compatible)
+with the vocabulary modules :mod:`activations`, :mod:`initializers`,
+:mod:`regularizers` and :mod:`constraints`.  :func:`show_config` reports the
+build.
 """
 
 __version__ = "0.1.0"
 
-from . import config  # noqa: E402
+from . import activations, config, constraints, initializers, regularizers  # noqa: E402
 from ._info import config_info, show_config  # noqa: E402
 from .functional import depthwise_conv2d, pointwise_conv2d, separable_conv2d  # noqa: E402
+from .layers import SeparableConv2D, SeparableConvolution2D  # noqa: E402
+from .random import set_random_seed  # noqa: E402
 
 __all__ = [
+    "SeparableConv2D",
+    "SeparableConvolution2D",
+    "activations",
     "config",
+    "constraints",
+    "initializers",
+    "regularizers",
+    "set_random_seed",
     "config_info",
     "depthwise_conv2d",
     "pointwise_conv2d",

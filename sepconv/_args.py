@@ -29,8 +29,8 @@ def pair(value, name):
     ValueError
         If ``value`` is not one or two positive integers.
     """
-    items = (value,) * 2 if _is_integer(value) else _as_tuple(value)
-    if items is None or len(items) != 2 or not all(_is_integer(v) for v in items):
+    items = (value,) * 2 if is_integer(value) else as_tuple(value)
+    if items is None or len(items) != 2 or not all(is_integer(v) for v in items):
         raise ValueError(
             f"`{name}` must be a positive integer or a tuple of 2 positive "
             f"integers; received {name}={value!r}"
@@ -43,11 +43,13 @@ def pair(value, name):
     return items
 
 
-def _is_integer(value):
+def is_integer(value):
+    """Return True for Python and NumPy integers, but not bools."""
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def _as_tuple(value):
+def as_tuple(value):
+    """Return ``tuple(value)`` for a non-string iterable, else None."""
     if isinstance(value, (str, bytes)):
         return None
     try:
@@ -91,7 +93,7 @@ def n_threads(value):
     """Validate a thread count: None, or a nonzero int (negative counts back from all cores)."""
     if value is None:
         return None
-    if not _is_integer(value):
+    if not is_integer(value):
         raise TypeError(f"`n_threads` must be an int or None; received n_threads={value!r}")
     if value == 0:
         raise ValueError("`n_threads` must be a nonzero integer or None; received n_threads=0")

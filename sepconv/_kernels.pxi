@@ -17,11 +17,14 @@
 #
 # Two layouts of the depthwise result exist:
 #   "rows"   (pixels x channels, channels contiguous): vectorises over channels;
-#            used for channels_last input with enough channels;
+#            used for channels_last input with enough channels and depth
+#            multiplier 1;
 #   "planar" (channels x pixels, pixels contiguous): vectorises over the image
-#            width; used for channels_first input and for few channels.
+#            width; used for everything else.
 # The GEMM consumes either layout and writes either output layout through
 # BLAS transpose flags, so channels_first needs no transposed copies.
+
+import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
@@ -33,12 +36,14 @@ cdef enum:
     ACT_LINEAR = 0
     ACT_RELU = 1
 
-# Up to this many depthwise channels (C * depth_multiplier) the pointwise step
-# is a plain loop vectorised over the filters: a BLAS call would spend more on
-# packing than on arithmetic, and the layer is bound by writing the output.
+# Up to this many depthwise channels (C * depth_multiplier) the depthwise step
+# runs planar (vectorised along the width, as channel vectors would be mostly
+# empty), and a channels_first pointwise step is a plain loop vectorised along
+# the pixels, which beats a BLAS call that would spend more on packing than on
+# arithmetic.  A channels_last output of few channels still goes through BLAS:
+# its packed micro-kernel beats any per-pixel loop over a short filter axis.
 cdef enum:
     SMALL_K_ = 8
-SMALL_K = SMALL_K_
 
 
 cdef struct Geometry:
@@ -85,92 +90,292 @@ cdef Geometry _geometry(const Py_ssize_t* x_shape, const Py_ssize_t* dk_shape,
 
 # --------------------------------------------------------------------------
 # Depthwise step for output rows [r0, r1) of one image.
+#
+# Taps are applied three at a time: one pass over the accumulator per three
+# taps instead of one per tap, which is what bounds these loops (loads and
+# stores, not arithmetic).
+
+cdef inline void _vfma3(floating* acc, Py_ssize_t n, const floating* x0, const floating* w0,
+                        const floating* x1, const floating* w1,
+                        const floating* x2, const floating* w2) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        acc[i] = acc[i] + x0[i] * w0[i] + x1[i] * w1[i] + x2[i] * w2[i]
+
+
+cdef inline void _vfma2(floating* acc, Py_ssize_t n, const floating* x0, const floating* w0,
+                        const floating* x1, const floating* w1) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        acc[i] = acc[i] + x0[i] * w0[i] + x1[i] * w1[i]
+
+
+cdef inline void _vfma1(floating* acc, Py_ssize_t n, const floating* x0,
+                        const floating* w0) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        acc[i] = acc[i] + x0[i] * w0[i]
+
+
+cdef inline void _sfma3(floating* acc, Py_ssize_t n, Py_ssize_t step, const floating* x0,
+                        floating w0, const floating* x1, floating w1, const floating* x2,
+                        floating w2) noexcept nogil:
+    cdef Py_ssize_t i
+    if step == 1:
+        for i in range(n):
+            acc[i] = acc[i] + w0 * x0[i] + w1 * x1[i] + w2 * x2[i]
+    else:
+        for i in range(n):
+            acc[i] = acc[i] + w0 * x0[i * step] + w1 * x1[i * step] + w2 * x2[i * step]
+
+
+cdef inline void _sfma1(floating* acc, Py_ssize_t n, Py_ssize_t step, const floating* x0,
+                        floating w0) noexcept nogil:
+    cdef Py_ssize_t i
+    if step == 1:
+        for i in range(n):
+            acc[i] = acc[i] + w0 * x0[i]
+    else:
+        for i in range(n):
+            acc[i] = acc[i] + w0 * x0[i * step]
+
+
+cdef inline const floating* _tap(const floating* xrow, const Geometry* g, Py_ssize_t ow,
+                                 Py_ssize_t q, const floating* zero) noexcept nogil:
+    """Input pixel under tap column q of output column ow, or the zero row (padding)."""
+    cdef Py_ssize_t iw = ow * g.sw - g.pl + q * g.dw
+    if iw < 0 or iw >= g.W:
+        return zero
+    return xrow + iw * g.xs_w
+
+
+cdef void _row_taps(floating* acc, const floating* xrow, const floating* wrow,
+                    const Geometry* g, Py_ssize_t ow, const floating* zero) noexcept nogil:
+    """acc += the taps of one kernel row, depth multiplier 1, channels contiguous."""
+    cdef Py_ssize_t q = 0, C = g.C
+    while q + 3 <= g.kw:
+        _vfma3(acc, C, _tap(xrow, g, ow, q, zero), wrow + q * C,
+               _tap(xrow, g, ow, q + 1, zero), wrow + (q + 1) * C,
+               _tap(xrow, g, ow, q + 2, zero), wrow + (q + 2) * C)
+        q += 3
+    if g.kw - q == 2:
+        _vfma2(acc, C, _tap(xrow, g, ow, q, zero), wrow + q * C,
+               _tap(xrow, g, ow, q + 1, zero), wrow + (q + 1) * C)
+    elif g.kw - q == 1:
+        _vfma1(acc, C, _tap(xrow, g, ow, q, zero), wrow + q * C)
+
+
+# Blocks of four output pixels: the four accumulators live in a local array
+# (which the compiler knows no input pointer aliases, so it vectorises without
+# run-time overlap checks), and each weight vector loaded serves four pixels.
+# At unit stride and dilation neighbouring pixels share input pixels, so six
+# input vectors serve the twelve products of three taps.
+cdef enum:
+    BLOCK = 4          # output pixels per block
+    CHUNK = 64         # channels per pass over a block
+
+
+cdef inline void _block_taps3_unit(floating* acc, Py_ssize_t n, const floating* w0,
+                                   const floating* w1, const floating* w2,
+                                   const floating* x0, const floating* x1,
+                                   const floating* x2, const floating* x3,
+                                   const floating* x4, const floating* x5) noexcept nogil:
+    # pixel b, tap k reads input x[b + k]
+    cdef Py_ssize_t i
+    for i in range(n):
+        acc[i] = acc[i] + x0[i] * w0[i] + x1[i] * w1[i] + x2[i] * w2[i]
+        acc[CHUNK + i] = acc[CHUNK + i] + x1[i] * w0[i] + x2[i] * w1[i] + x3[i] * w2[i]
+        acc[2 * CHUNK + i] = acc[2 * CHUNK + i] + x2[i] * w0[i] + x3[i] * w1[i] + x4[i] * w2[i]
+        acc[3 * CHUNK + i] = acc[3 * CHUNK + i] + x3[i] * w0[i] + x4[i] * w1[i] + x5[i] * w2[i]
+
+
+cdef inline void _block_tap(floating* acc, Py_ssize_t n, const floating* w0,
+                            const floating* x0, const floating* x1, const floating* x2,
+                            const floating* x3) noexcept nogil:
+    # pixel b reads input x_b
+    cdef Py_ssize_t i
+    for i in range(n):
+        acc[i] = acc[i] + x0[i] * w0[i]
+        acc[CHUNK + i] = acc[CHUNK + i] + x1[i] * w0[i]
+        acc[2 * CHUNK + i] = acc[2 * CHUNK + i] + x2[i] * w0[i]
+        acc[3 * CHUNK + i] = acc[3 * CHUNK + i] + x3[i] * w0[i]
+
+
+cdef void _block_row_taps(floating* acc, Py_ssize_t n, const floating* xrow,
+                          const floating* wrow, const Geometry* g, Py_ssize_t ow,
+                          const floating* zero) noexcept nogil:
+    """acc (BLOCK x CHUNK) += one kernel row's taps for output pixels ow..ow+3."""
+    cdef Py_ssize_t q = 0, C = g.C
+    if g.sw == 1 and g.dw == 1:
+        while q + 3 <= g.kw:
+            _block_taps3_unit(acc, n, wrow + q * C, wrow + (q + 1) * C, wrow + (q + 2) * C,
+                              _tap(xrow, g, ow, q, zero), _tap(xrow, g, ow, q + 1, zero),
+                              _tap(xrow, g, ow, q + 2, zero), _tap(xrow, g, ow, q + 3, zero),
+                              _tap(xrow, g, ow, q + 4, zero), _tap(xrow, g, ow, q + 5, zero))
+            q += 3
+    while q < g.kw:
+        _block_tap(acc, n, wrow + q * C, _tap(xrow, g, ow, q, zero),
+                   _tap(xrow, g, ow + 1, q, zero), _tap(xrow, g, ow + 2, q, zero),
+                   _tap(xrow, g, ow + 3, q, zero))
+        q += 1
+
+
+cdef void _depthwise_block(const floating* x, const Geometry* g, const floating* dk,
+                           const floating* bias, const floating* zero, Py_ssize_t r,
+                           Py_ssize_t ow, floating* dst, Py_ssize_t ldd) noexcept nogil:
+    """Depthwise result of output pixels ow..ow+3 of row r, depth multiplier 1."""
+    cdef floating acc[BLOCK * CHUNK]
+    cdef Py_ssize_t c0, n, b, i, p, ih
+    c0 = 0
+    while c0 < g.C:
+        n = min(CHUNK, g.C - c0)
+        for b in range(BLOCK):
+            for i in range(n):
+                acc[b * CHUNK + i] = bias[c0 + i]
+        for p in range(g.kh):
+            ih = r * g.sh - g.pt + p * g.dh
+            if ih < 0 or ih >= g.H:
+                continue
+            _block_row_taps(acc, n, x + ih * g.xs_h + c0, dk + p * g.kw * g.C + c0, g, ow,
+                            zero)
+        for b in range(BLOCK):
+            for i in range(n):
+                dst[b * ldd + c0 + i] = acc[b * CHUNK + i]
+        c0 += CHUNK
+
 
 cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* dk,
-                          const floating* bias, Py_ssize_t r0, Py_ssize_t r1,
-                          floating* dst, Py_ssize_t ldd) noexcept nogil:
+                          const floating* bias, const floating* zero, Py_ssize_t r0,
+                          Py_ssize_t r1, floating* dst, Py_ssize_t ldd) noexcept nogil:
     """Depthwise result in "rows" layout: dst[i * ldd + j], pixel i, channel j.
 
-    Needs channels_last input (channels contiguous).  ``bias`` may be NULL.
+    Needs channels_last input (channels contiguous) and depth multiplier 1;
+    ``zero`` holds at least C zeros and stands in for input pixels in the
+    padding.
     """
     cdef Py_ssize_t K = g.C * g.dm
-    cdef Py_ssize_t r, ow, p, q, ih, iw, c, m, j
+    cdef Py_ssize_t r, ow, p, ih, j
     cdef floating* acc
-    cdef const floating* xp
-    cdef const floating* wp
-    cdef floating xv
+    cdef const floating* xrow
     for r in range(r0, r1):
-        for ow in range(g.Wo):
+        ow = 0
+        while ow + BLOCK <= g.Wo:
+            _depthwise_block(x, g, dk, bias, zero, r, ow, dst + ((r - r0) * g.Wo + ow) * ldd,
+                             ldd)
+            ow += BLOCK
+        while ow < g.Wo:
             acc = dst + ((r - r0) * g.Wo + ow) * ldd
-            if bias != NULL:
-                for j in range(K):
-                    acc[j] = bias[j]
-            else:
-                for j in range(K):
-                    acc[j] = 0
+            for j in range(K):
+                acc[j] = bias[j]
             for p in range(g.kh):
                 ih = r * g.sh - g.pt + p * g.dh
                 if ih < 0 or ih >= g.H:
                     continue
-                for q in range(g.kw):
-                    iw = ow * g.sw - g.pl + q * g.dw
-                    if iw < 0 or iw >= g.W:
-                        continue
-                    xp = x + ih * g.xs_h + iw * g.xs_w
-                    wp = dk + (p * g.kw + q) * K
-                    if g.dm == 1:
-                        for c in range(g.C):
-                            acc[c] = acc[c] + xp[c] * wp[c]
-                    else:
-                        for c in range(g.C):
-                            xv = xp[c]
-                            for m in range(g.dm):
-                                acc[c * g.dm + m] = acc[c * g.dm + m] + xv * wp[c * g.dm + m]
+                _row_taps(acc, x + ih * g.xs_h, dk + p * g.kw * K, g, ow, zero)
+            ow += 1
+
+
+cdef inline Py_ssize_t _plane_width(const Geometry* g) noexcept nogil:
+    """Columns of the zero-padded input window that output columns 0..Wo-1 read."""
+    return (g.Wo - 1) * g.sw + g.dw * (g.kw - 1) + 1
+
+
+cdef inline Py_ssize_t _plane_rows(const Geometry* g, Py_ssize_t rows) noexcept nogil:
+    """Rows of the zero-padded input window that ``rows`` output rows read."""
+    return (rows - 1) * g.sh + g.dh * (g.kh - 1) + 1
+
+
+cdef Py_ssize_t _planar_scratch(const Geometry* g, Py_ssize_t rows) noexcept nogil:
+    """Elements of scratch _depthwise_planar needs for tiles of ``rows`` output rows."""
+    return (_plane_rows(g, rows) + rows) * _plane_width(g)
+
+
+cdef void _gather_plane(const floating* xc, const Geometry* g, Py_ssize_t ih0,
+                        Py_ssize_t rows_in, Py_ssize_t wp, floating* plane) noexcept nogil:
+    """Copy input rows ih0.. of one channel into ``plane`` (rows_in x wp), zero-padded.
+
+    After this every tap reads inside the plane: no bounds checks in the
+    tap loops, and strided channels_last input becomes contiguous.
+    """
+    cdef Py_ssize_t a, b, ih
+    cdef Py_ssize_t lo = min(g.pl, wp), hi = min(wp, g.pl + g.W)
+    cdef floating* prow
+    cdef const floating* xrow
+    for a in range(rows_in):
+        prow = plane + a * wp
+        ih = ih0 + a
+        if ih < 0 or ih >= g.H:
+            for b in range(wp):
+                prow[b] = 0
+            continue
+        xrow = xc + ih * g.xs_h - g.pl * g.xs_w
+        for b in range(lo):
+            prow[b] = 0
+        if g.xs_w == 1:
+            for b in range(lo, hi):
+                prow[b] = xrow[b]
+        else:
+            for b in range(lo, hi):
+                prow[b] = xrow[b * g.xs_w]
+        for b in range(hi, wp):
+            prow[b] = 0
+
+
+cdef void _plane_taps(floating* acc, Py_ssize_t n, Py_ssize_t step, const floating* base,
+                      Py_ssize_t wp, const Geometry* g, const floating* w,
+                      Py_ssize_t w_stride) noexcept nogil:
+    """acc[i] += sum over taps t of w[t * w_stride] * base[offset(t) + i * step]."""
+    cdef Py_ssize_t t = 0, taps = g.kh * g.kw
+    cdef Py_ssize_t o0, o1, o2
+    while t + 3 <= taps:
+        o0 = (t // g.kw) * g.dh * wp + (t % g.kw) * g.dw
+        o1 = ((t + 1) // g.kw) * g.dh * wp + ((t + 1) % g.kw) * g.dw
+        o2 = ((t + 2) // g.kw) * g.dh * wp + ((t + 2) % g.kw) * g.dw
+        _sfma3(acc, n, step, base + o0, w[t * w_stride], base + o1,
+               w[(t + 1) * w_stride], base + o2, w[(t + 2) * w_stride])
+        t += 3
+    while t < taps:
+        o0 = (t // g.kw) * g.dh * wp + (t % g.kw) * g.dw
+        _sfma1(acc, n, step, base + o0, w[t * w_stride])
+        t += 1
 
 
 cdef void _depthwise_planar(const floating* x, const Geometry* g, const floating* dk,
                             const floating* bias, Py_ssize_t r0, Py_ssize_t r1,
-                            floating* dst, Py_ssize_t ldd) noexcept nogil:
+                            floating* dst, Py_ssize_t ldd, floating* scratch) noexcept nogil:
     """Depthwise result in "planar" layout: dst[j * ldd + i], channel j, pixel i.
 
-    Works for both input layouts; the inner loop runs along output columns
-    and is contiguous for channels_first input at stride 1.  ``bias`` may be NULL.
+    Works for both input layouts.  Each channel's input window is gathered
+    into a zero-padded plane; at stride 1 the taps then run over the whole
+    tile as one long vector (rows laid end to end at the plane's width, the
+    few columns between rows computed and dropped), else row by row.
+    ``scratch`` holds _planar_scratch(g, r1 - r0) elements.
     """
-    cdef Py_ssize_t r, ow, p, q, ih, c, m, j, off, lo, hi
+    cdef Py_ssize_t rows = r1 - r0, K = g.C * g.dm
+    cdef Py_ssize_t wp = _plane_width(g), rows_in = _plane_rows(g, rows)
+    cdef floating* plane = scratch
+    cdef floating* flat = scratch + rows_in * wp
+    cdef bint unit_stride = g.sh == 1 and g.sw == 1
+    cdef Py_ssize_t c, m, j, a, i, n_flat = (rows - 1) * wp + g.Wo
     cdef floating* acc
-    cdef const floating* xrow
-    cdef floating wv, init
-    cdef bint contiguous = g.sw == 1 and g.xs_w == 1
     for c in range(g.C):
+        _gather_plane(x + c * g.xs_c, g, r0 * g.sh - g.pt, rows_in, wp, plane)
         for m in range(g.dm):
             j = c * g.dm + m
-            init = bias[j] if bias != NULL else 0
-            for r in range(r0, r1):
-                acc = dst + j * ldd + (r - r0) * g.Wo
-                for ow in range(g.Wo):
-                    acc[ow] = init
-                for p in range(g.kh):
-                    ih = r * g.sh - g.pt + p * g.dh
-                    if ih < 0 or ih >= g.H:
-                        continue
-                    xrow = x + c * g.xs_c + ih * g.xs_h
-                    for q in range(g.kw):
-                        wv = dk[((p * g.kw + q) * g.C + c) * g.dm + m]
-                        # input column of output column ow is ow * sw + off;
-                        # [lo, hi) are the output columns that land inside the image
-                        off = q * g.dw - g.pl
-                        lo = _ceil_div(-off, g.sw)
-                        if lo < 0:
-                            lo = 0
-                        hi = _floor_div(g.W - 1 - off, g.sw) + 1
-                        if hi > g.Wo:
-                            hi = g.Wo
-                        if contiguous:
-                            for ow in range(lo, hi):
-                                acc[ow] = acc[ow] + wv * xrow[ow + off]
-                        else:
-                            for ow in range(lo, hi):
-                                acc[ow] = acc[ow] + wv * xrow[(ow * g.sw + off) * g.xs_w]
+            if unit_stride:
+                for i in range(n_flat):
+                    flat[i] = bias[j]
+                _plane_taps(flat, n_flat, 1, plane, wp, g, dk + j, K)
+                for a in range(rows):
+                    acc = dst + j * ldd + a * g.Wo
+                    for i in range(g.Wo):
+                        acc[i] = flat[a * wp + i]
+            else:
+                for a in range(rows):
+                    acc = dst + j * ldd + a * g.Wo
+                    for i in range(g.Wo):
+                        acc[i] = bias[j]
+                    _plane_taps(acc, g.Wo, g.sw, plane + a * g.sh * wp, wp, g, dk + j, K)
 
 
 # --------------------------------------------------------------------------
@@ -228,30 +433,38 @@ cdef void _gemm_tile(const floating* a, Py_ssize_t lda, bint a_planar, Py_ssize_
 
 cdef void _small_pointwise_tile(const floating* a, Py_ssize_t lda, bint a_planar,
                                 Py_ssize_t M, Py_ssize_t K, const floating* pk,
-                                Py_ssize_t F, floating* c, Py_ssize_t ldc,
-                                bint c_planar) noexcept nogil:
-    """c += a @ pk for small K, without BLAS; vectorised over c's contiguous axis."""
+                                Py_ssize_t F, const floating* bias, floating* c,
+                                Py_ssize_t ldc, bint c_planar) noexcept nogil:
+    """c = a @ pk + bias for small K without BLAS, vectorised along c's contiguous axis.
+
+    The first channel's pass writes bias + product, so each output element is
+    written from registers or L1 and the tile is swept once, not K + 1 times.
+    """
     cdef Py_ssize_t i, k, f
     cdef floating av, w
     cdef floating* ci
     cdef const floating* pkk
-    cdef const floating* ak
     if c_planar:
         for f in range(F):
             ci = c + f * ldc
-            for k in range(K):
+            w = pk[f]
+            for i in range(M):
+                ci[i] = bias[f] + w * (a[i] if a_planar else a[i * lda])
+            for k in range(1, K):
                 w = pk[k * F + f]
                 if a_planar:
-                    ak = a + k * lda
                     for i in range(M):
-                        ci[i] = ci[i] + w * ak[i]
+                        ci[i] = ci[i] + w * a[k * lda + i]
                 else:
                     for i in range(M):
                         ci[i] = ci[i] + w * a[i * lda + k]
     else:
         for i in range(M):
             ci = c + i * ldc
-            for k in range(K):
+            av = a[i] if a_planar else a[i * lda]
+            for f in range(F):
+                ci[f] = bias[f] + av * pk[f]
+            for k in range(1, K):
                 av = a[k * lda + i] if a_planar else a[i * lda + k]
                 pkk = pk + k * F
                 for f in range(F):
@@ -278,10 +491,10 @@ cdef void _pointwise_tile(const floating* a, Py_ssize_t lda, bint a_planar, Py_s
                           const floating* bias, floating* c, Py_ssize_t ldc,
                           bint c_planar, int activation) noexcept nogil:
     """c = activation(a @ pk + bias) for one tile."""
-    _fill_bias(c, ldc, c_planar, M, F, bias)
-    if K <= SMALL_K_:
-        _small_pointwise_tile(a, lda, a_planar, M, K, pk, F, c, ldc, c_planar)
+    if c_planar and K <= SMALL_K_:
+        _small_pointwise_tile(a, lda, a_planar, M, K, pk, F, bias, c, ldc, c_planar)
     else:
+        _fill_bias(c, ldc, c_planar, M, F, bias)
         _gemm_tile(a, lda, a_planar, M, K, pk, F, c, ldc, c_planar)
     _activate(c, ldc, c_planar, M, F, activation)
 
@@ -290,33 +503,57 @@ cdef void _pointwise_tile(const floating* a, Py_ssize_t lda, bint a_planar, Py_s
 # Entry points.  Each cuts the output into row tiles of one image and
 # distributes them over n_threads OpenMP threads.
 
-def uses_planar_depthwise(bint channels_first, Py_ssize_t n_depthwise_channels):
-    """Return True when the fused kernel computes the depthwise step planar."""
-    return channels_first or n_depthwise_channels <= SMALL_K_
+cdef inline bint _planar(const Geometry* g, bint channels_first) noexcept nogil:
+    """Whether the depthwise step runs planar (see the top of this file)."""
+    return channels_first or g.dm > 1 or g.C * g.dm <= SMALL_K_
+
+
+def uses_blas(bint channels_first, Py_ssize_t n_channels):
+    """Whether the pointwise step of a tile with ``n_channels`` inputs calls BLAS.
+
+    Only then must BLAS be single-threaded around the kernel call.
+    """
+    return not (channels_first and n_channels <= SMALL_K_)
+
+
+cdef void _planar_to_rows(const floating* src, Py_ssize_t M, Py_ssize_t K, floating* dst,
+                          Py_ssize_t ldd) noexcept nogil:
+    """dst[i * ldd + j] = src[j * M + i]: a planar tile transposed into rows."""
+    cdef Py_ssize_t i, j
+    for i in range(M):
+        for j in range(K):
+            dst[i * ldd + j] = src[j * M + i]
+
+
+def _workspace(Py_ssize_t n_threads, Py_ssize_t size, dtype):
+    """One row of ``size`` scratch elements per thread (at least one element)."""
+    return np.empty((n_threads, max(size, 1)), dtype=dtype)
 
 
 def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depthwise_kernel,
               const floating[:, ::1] pointwise_kernel, const floating[::1] bias,
-              floating[:, :, :, ::1] out, floating[:, ::1] work,
-              Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw,
-              Py_ssize_t pt, Py_ssize_t pl, bint channels_first,
+              floating[:, :, :, ::1] out, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh,
+              Py_ssize_t dw, Py_ssize_t pt, Py_ssize_t pl, bint channels_first,
               Py_ssize_t rows_per_tile, int activation, int n_threads):
-    """Fused separable convolution: out = activation(pointwise(depthwise(x)) + bias).
-
-    ``work`` holds one row per thread of at least ``rows_per_tile * Wo * C * dm``
-    elements: each thread's depthwise tile.
-    """
+    """Fused separable convolution: out = activation(pointwise(depthwise(x)) + bias)."""
     cdef Geometry g = _geometry(x.shape, depthwise_kernel.shape, out.shape,
                                 channels_first, sh, sw, dh, dw, pt, pl)
     cdef Py_ssize_t K = g.C * g.dm, F = pointwise_kernel.shape[1]
     cdef Py_ssize_t N = x.shape[0]
     cdef Py_ssize_t tiles_per_image = _ceil_div(g.Ho, rows_per_tile)
     cdef Py_ssize_t image_in = g.H * g.W * g.C, image_out = g.Ho * g.Wo * F
-    cdef bint planar = uses_planar_depthwise(channels_first, K)
+    cdef bint planar = _planar(&g, channels_first)
+    cdef Py_ssize_t tile_size = rows_per_tile * g.Wo * K
+    cdef floating[:, ::1] work = _workspace(
+        n_threads, tile_size + (_planar_scratch(&g, rows_per_tile) if planar else 0),
+        np.float32 if floating is float else np.float64)
+    # zeros: the depthwise step's bias, and the input pixel under padded taps
+    cdef floating[::1] zero = np.zeros(K, dtype=np.float32 if floating is float else np.float64)
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef const floating* dkp = &depthwise_kernel[0, 0, 0, 0]
     cdef const floating* pkp = &pointwise_kernel[0, 0]
     cdef const floating* bp = &bias[0]
+    cdef const floating* zp = &zero[0]
     cdef floating* op = &out[0, 0, 0, 0]
     cdef Py_ssize_t t, n, r0, r1, M, lda, ldc
     cdef floating* buf
@@ -329,10 +566,11 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
         M = (r1 - r0) * g.Wo
         buf = &work[threadid(), 0]
         if planar:
-            _depthwise_planar(xp + n * image_in, &g, dkp, NULL, r0, r1, buf, M)
+            _depthwise_planar(xp + n * image_in, &g, dkp, zp, r0, r1, buf, M,
+                              buf + tile_size)
             lda = M
         else:
-            _depthwise_rows(xp + n * image_in, &g, dkp, NULL, r0, r1, buf, K)
+            _depthwise_rows(xp + n * image_in, &g, dkp, zp, zp, r0, r1, buf, K)
             lda = K
         if channels_first:
             ctile = op + n * image_out + r0 * g.Wo
@@ -349,31 +587,49 @@ def depthwise(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
               Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw,
               Py_ssize_t pt, Py_ssize_t pl, bint channels_first,
               Py_ssize_t rows_per_tile, int activation, int n_threads):
-    """Depthwise convolution: out = activation(depthwise(x) + bias)."""
+    """Depthwise convolution: out = activation(depthwise(x) + bias).
+
+    The tiles are computed straight into ``out``: "rows" layout for
+    channels_last, "planar" for channels_first.
+    """
     cdef Geometry g = _geometry(x.shape, depthwise_kernel.shape, out.shape,
                                 channels_first, sh, sw, dh, dw, pt, pl)
     cdef Py_ssize_t K = g.C * g.dm, N = x.shape[0]
     cdef Py_ssize_t tiles_per_image = _ceil_div(g.Ho, rows_per_tile)
     cdef Py_ssize_t image_in = g.H * g.W * g.C, image_out = g.Ho * g.Wo * K
+    cdef bint planar = _planar(&g, channels_first)
+    cdef Py_ssize_t tile_size = 0 if channels_first else rows_per_tile * g.Wo * K
+    cdef floating[:, ::1] work = _workspace(
+        n_threads, tile_size + (_planar_scratch(&g, rows_per_tile) if planar else 0),
+        np.float32 if floating is float else np.float64)
+    cdef floating[::1] zero = np.zeros(g.C, dtype=np.float32 if floating is float else np.float64)
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef const floating* dkp = &depthwise_kernel[0, 0, 0, 0]
     cdef const floating* bp = &bias[0]
+    cdef const floating* zp = &zero[0]
     cdef floating* op = &out[0, 0, 0, 0]
     cdef Py_ssize_t t, n, r0, r1, M
     cdef floating* ctile
+    cdef floating* buf
     for t in prange(N * tiles_per_image, nogil=True, num_threads=n_threads,
                     schedule="static"):
         n = t // tiles_per_image
         r0 = (t % tiles_per_image) * rows_per_tile
         r1 = min(r0 + rows_per_tile, g.Ho)
         M = (r1 - r0) * g.Wo
+        buf = &work[threadid(), 0]
         if channels_first:
             ctile = op + n * image_out + r0 * g.Wo
-            _depthwise_planar(xp + n * image_in, &g, dkp, bp, r0, r1, ctile, g.Ho * g.Wo)
+            _depthwise_planar(xp + n * image_in, &g, dkp, bp, r0, r1, ctile, g.Ho * g.Wo, buf)
             _activate(ctile, g.Ho * g.Wo, True, M, K, activation)
         else:
             ctile = op + n * image_out + r0 * g.Wo * K
-            _depthwise_rows(xp + n * image_in, &g, dkp, bp, r0, r1, ctile, K)
+            if planar:
+                _depthwise_planar(xp + n * image_in, &g, dkp, bp, r0, r1, buf, M,
+                                  buf + tile_size)
+                _planar_to_rows(buf, M, K, ctile, K)
+            else:
+                _depthwise_rows(xp + n * image_in, &g, dkp, bp, zp, r0, r1, ctile, K)
             _activate(ctile, K, False, M, K, activation)
 
 

@@ -9,7 +9,7 @@ import math
 
 # Bytes of working set per tile: half a typical 512 KiB-2 MiB L2, leaving room
 # for the pointwise matrix and the GEMM's packed panels.
-TILE_BYTES = 256 * 1024
+TILE_BYTES = 512 * 1024
 
 # Tiles per thread wanted for load balance, when the image allows that many.
 TILES_PER_THREAD = 4

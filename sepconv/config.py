@@ -1,4 +1,4 @@
-"""Global settings shared with Keras: the default image data format.
+"""Global settings shared with Keras: the default image data format, float type and epsilon.
 
 The default starts from the ``"image_data_format"`` key of
 ``$KERAS_HOME/keras.json`` (else ``~/.keras/keras.json``) when that file
@@ -47,3 +47,13 @@ def set_image_data_format(data_format):
         If ``data_format`` is not one of the two.
     """
     _state["image_data_format"] = _args.choice(data_format, "data_format", _args.DATA_FORMATS)
+
+
+def floatx():
+    """Return the default float type of layer weights, ``"float32"`` (Keras's default)."""
+    return "float32"
+
+
+def epsilon():
+    """Return the fuzz factor used by the norm constraints, ``1e-7`` (Keras's default)."""
+    return 1e-7

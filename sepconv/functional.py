@@ -100,14 +100,11 @@ def separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias=None, *, stride
     out = _empty_output(n, win.out_hw, filters, fmt, x.dtype)
     threads = _threads.effective_n_threads(n_threads)
     if out.size:
-        kern = _dispatch.kernels
-        k_channels = c * dm
-        rows = _tiling.rows_per_tile(n, win.out_hw, (k_channels + filters) * x.itemsize, threads)
-        work = np.empty((threads, rows * win.out_hw[1] * k_channels), dtype=x.dtype)
-        with _blas_guard(k_channels):
-            kern.separable(x, depthwise_kernel, pointwise_kernel, bias, out, work,
-                           *win.strides, *win.dilation_rate, *win.pads,
-                           fmt == "channels_first", rows, code, threads)
+        rows = _tiling.rows_per_tile(n, win.out_hw, (c * dm + filters) * x.itemsize, threads)
+        with _blas_guard(fmt, c * dm):
+            _dispatch.kernels.separable(x, depthwise_kernel, pointwise_kernel, bias, out,
+                                        *win.strides, *win.dilation_rate, *win.pads,
+                                        fmt == "channels_first", rows, code, threads)
     return post(out)
 
 
@@ -189,7 +186,7 @@ def pointwise_conv2d(x, pointwise_kernel, bias=None, *, data_format="channels_la
     threads = _threads.effective_n_threads(n_threads)
     if out.size:
         pixels = _tiling.pixels_per_tile(n, h * w, (k + filters) * x.itemsize, threads)
-        with _blas_guard(k):
+        with _blas_guard(fmt, k):
             _dispatch.kernels.pointwise(x, pointwise_kernel, bias, out,
                                         fmt == "channels_first", pixels, code, threads)
     return post(out)
@@ -291,8 +288,8 @@ def _empty_output(n, out_hw, channels, fmt, dtype):
     return np.empty(shape, dtype=dtype)
 
 
-def _blas_guard(depthwise_channels):
+def _blas_guard(fmt, pointwise_channels):
     """Single-threaded BLAS for the kernel call when the kernel uses BLAS at all."""
-    if depthwise_channels > _dispatch.kernels.SMALL_K:
+    if _dispatch.kernels.uses_blas(fmt == "channels_first", pointwise_channels):
         return _threads.single_threaded_blas()
     return contextlib.nullcontext()

@@ -1,0 +1,337 @@
+"""Activation functions, named as Keras 3 names them, on NumPy arrays.
+
+Every function takes an array and returns an array of the same float type.
+The axis-wise ones (``softmax``, ``log_softmax``, ``sparsemax``, ``glu``) work
+over ``axis=-1`` by default, as in Keras: the channel axis for
+``"channels_last"`` output (Keras applies them to the last axis whatever the
+data format, and so does :class:`sepconv.SeparableConv2D`).
+"""
+
+import numpy as np
+from scipy import special
+
+__all__ = [
+    "celu", "elu", "exponential", "gelu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu",
+    "hard_swish", "hard_tanh", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish",
+    "relu", "relu6", "selu", "sigmoid", "silu", "soft_shrink", "softmax", "softplus",
+    "softsign", "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "swish", "tanh",
+    "tanh_shrink", "threshold", "get", "serialize", "deserialize",
+]
+
+# SELU's constants (Klambauer et al., 2017).
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+_SQRT_HALF = 0.7071067811865476
+
+
+def _float(x):
+    """``x`` as a float array (integer input becomes float32, as in Keras)."""
+    x = np.asarray(x)
+    return x if x.dtype.kind == "f" else x.astype(np.float32)
+
+
+def _const(value, x):
+    """``value`` as a scalar of ``x``'s dtype, so NumPy does not widen float32 to float64."""
+    return x.dtype.type(value)
+
+
+def linear(x):
+    """Identity: ``x`` unchanged."""
+    return _float(x)
+
+
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Rectified linear unit, with Keras's options.
+
+    ``x`` above ``threshold`` (else 0), clipped to ``max_value`` when given,
+    and ``negative_slope * (x - threshold)`` below the threshold.
+    """
+    x = _float(x)
+    if negative_slope != 0.0 and max_value is None and threshold == 0:
+        return leaky_relu(x, negative_slope)
+    negative = np.maximum(_const(threshold, x) - x, 0) if negative_slope != 0.0 else None
+    if threshold != 0:
+        y = np.where(x > _const(threshold, x), x, _const(0, x))
+    else:
+        y = np.maximum(x, _const(0, x))
+    if max_value is not None:
+        y = np.clip(y, _const(0, x), _const(max_value, x))
+    if negative is not None:
+        y = y - _const(negative_slope, x) * negative
+    return y
+
+
+def leaky_relu(x, negative_slope=0.2):
+    """``x`` for positive ``x``, ``negative_slope * x`` otherwise."""
+    x = _float(x)
+    # TensorFlow holds the slope as a float32 attribute, so Keras's float64
+    # results carry its float32 rounding; so do these.
+    return np.where(x > 0, x, _const(np.float32(negative_slope), x) * x)
+
+
+def relu6(x):
+    """ReLU capped at 6."""
+    x = _float(x)
+    return np.clip(x, _const(0, x), _const(6, x))
+
+
+def elu(x, alpha=1.0):
+    """``x`` for ``x >= 0``, ``alpha * (exp(x) - 1)`` otherwise."""
+    x = _float(x)
+    return np.where(x >= 0, x, _const(alpha, x) * np.expm1(np.minimum(x, 0)))
+
+
+def selu(x):
+    """Scaled ELU with the self-normalising constants."""
+    x = _float(x)
+    return _const(_SELU_SCALE, x) * elu(x, _SELU_ALPHA)
+
+
+def celu(x, alpha=1.0):
+    """``max(x, 0) + alpha * (exp(min(x, 0) / alpha) - 1)``."""
+    x = _float(x)
+    alpha = _const(alpha, x)
+    return np.maximum(x, 0) + alpha * np.expm1(np.minimum(x, 0) / alpha)
+
+
+def gelu(x, approximate=False):
+    """Gaussian error linear unit; ``approximate=True`` uses the tanh formula."""
+    x = _float(x)
+    if approximate:
+        # TensorFlow casts the cubic coefficient through float32; Keras uses it.
+        inner = _const(np.sqrt(2 / np.pi), x) * (x + _const(np.float32(0.044715), x) * x**3)
+        return _const(0.5, x) * x * (1 + np.tanh(inner))
+    # erfc(-z) = 1 + erf(z) without cancellation for negative x; 1/sqrt(2)
+    # rounded to float32, as TensorFlow's gelu (Keras's backend) holds it.
+    return (x * special.erfc(-x * _const(np.float32(_SQRT_HALF), x)) / 2).astype(x.dtype)
+
+
+def sigmoid(x):
+    """``1 / (1 + exp(-x))``."""
+    x = _float(x)
+    return special.expit(x).astype(x.dtype)
+
+
+def hard_sigmoid(x):
+    """Piecewise-linear sigmoid: ``clip(x / 6 + 0.5, 0, 1)``."""
+    x = _float(x)
+    return np.clip(x / _const(6, x) + _const(0.5, x), _const(0, x), _const(1, x))
+
+
+def sparse_sigmoid(x):
+    """0 below -1, 1 above 1, ``(x + 1) / 2`` between."""
+    x = _float(x)
+    return np.clip((x + 1) / _const(2, x), _const(0, x), _const(1, x))
+
+
+def log_sigmoid(x):
+    """``log(sigmoid(x)) = -softplus(-x)``."""
+    return -softplus(-_float(x))
+
+
+def silu(x):
+    """``x * sigmoid(x)`` (also called swish)."""
+    x = _float(x)
+    return x * sigmoid(x)
+
+
+def hard_silu(x):
+    """``x * hard_sigmoid(x)`` (also called hard_swish)."""
+    x = _float(x)
+    return x * hard_sigmoid(x)
+
+
+def mish(x):
+    """``x * tanh(softplus(x))``."""
+    x = _float(x)
+    return x * np.tanh(softplus(x))
+
+
+def softplus(x):
+    """``log(1 + exp(x))``, computed without overflow."""
+    x = _float(x)
+    return np.logaddexp(x, _const(0, x))
+
+
+def softsign(x):
+    """``x / (1 + |x|)``."""
+    x = _float(x)
+    return x / (np.abs(x) + 1)
+
+
+def squareplus(x, b=4):
+    """``(x + sqrt(x**2 + b)) / 2``."""
+    x = _float(x)
+    return (x + np.sqrt(x**2 + _const(b, x))) / 2
+
+
+def sparse_plus(x):
+    """0 below -1, ``x`` above 1, ``(x + 1)**2 / 4`` between."""
+    x = _float(x)
+    return np.where(x <= -1, _const(0, x), np.where(x < 1, (x + 1) ** 2 / 4, x))
+
+
+def tanh(x):
+    """Hyperbolic tangent."""
+    return np.tanh(_float(x))
+
+
+def tanh_shrink(x):
+    """``x - tanh(x)``."""
+    x = _float(x)
+    return x - np.tanh(x)
+
+
+def hard_tanh(x):
+    """``clip(x, -1, 1)``."""
+    x = _float(x)
+    return np.clip(x, _const(-1, x), _const(1, x))
+
+
+def soft_shrink(x, threshold=0.5):
+    """``x`` moved ``threshold`` towards zero, 0 within ``threshold`` of it."""
+    x = _float(x)
+    t = _const(threshold, x)
+    return np.where(x > t, x - t, np.where(x < -t, x + t, _const(0, x)))
+
+
+def hard_shrink(x, threshold=0.5):
+    """``x`` where ``|x| > threshold``, 0 elsewhere."""
+    x = _float(x)
+    return np.where(np.abs(x) > _const(threshold, x), x, _const(0, x))
+
+
+def threshold(x, threshold, default_value):
+    """``x`` where ``x > threshold``, ``default_value`` elsewhere."""
+    x = _float(x)
+    return np.where(x > threshold, x, _const(default_value, x))
+
+
+def exponential(x):
+    """``exp(x)``."""
+    return np.exp(_float(x))
+
+
+def softmax(x, axis=-1):
+    """Softmax over ``axis``."""
+    x = _float(x)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def log_softmax(x, axis=-1):
+    """Log of the softmax over ``axis``, computed stably."""
+    x = _float(x)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def sparsemax(x, axis=-1):
+    """Euclidean projection of ``x`` onto the simplex along ``axis`` (Martins & Astudillo)."""
+    x = _float(x)
+    ranked = -np.sort(-x, axis=axis)
+    cumulative = np.cumsum(ranked, axis=axis)
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    k = np.arange(1, x.shape[axis] + 1, dtype=x.dtype).reshape(shape)
+    support = ranked - (cumulative - 1) / k > 0
+    size = support.sum(axis=axis, keepdims=True)
+    tau = (np.where(support, cumulative, 0).sum(axis=axis, keepdims=True) - 1) / size
+    return np.maximum(x - tau.astype(x.dtype), _const(0, x))
+
+
+def glu(x, axis=-1):
+    """Gated linear unit: ``a * sigmoid(b)``, ``a`` and ``b`` the halves of ``x`` along ``axis``.
+
+    Raises
+    ------
+    ValueError
+        If the size of ``axis`` is odd.
+    """
+    x = _float(x)
+    if x.shape[axis] % 2:
+        raise ValueError(
+            f"glu needs an even size along axis {axis}; received shape {x.shape}"
+        )
+    a, b = np.split(x, 2, axis=axis)
+    return a * sigmoid(b)
+
+
+swish = silu
+hard_swish = hard_silu
+
+_BUILTINS = {fn.__name__: fn for fn in (
+    celu, elu, exponential, gelu, glu, hard_shrink, hard_sigmoid, hard_silu, hard_tanh,
+    leaky_relu, linear, log_sigmoid, log_softmax, mish, relu, relu6, selu, sigmoid, silu,
+    soft_shrink, softmax, softplus, softsign, sparse_plus, sparse_sigmoid, sparsemax,
+    squareplus, tanh, tanh_shrink, threshold)}
+_ALIASES = {"swish": silu, "hard_swish": hard_silu}
+
+
+def get(identifier):
+    """Return the activation function for ``identifier``.
+
+    Parameters
+    ----------
+    identifier : None, str, dict or callable
+        ``None`` means :func:`linear`; a name (``"relu"``, ``"swish"``, ...);
+        a Keras config dict naming a built-in function; or any callable
+        taking and returning an array.
+
+    Raises
+    ------
+    ValueError
+        If ``identifier`` names no activation.
+    """
+    if identifier is None:
+        return linear
+    if isinstance(identifier, (str, dict)):
+        return deserialize(identifier)
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret activation identifier: {identifier!r}")
+
+
+def serialize(activation):
+    """Return the Keras name of a built-in activation, or a Keras 3 dict for a named function.
+
+    Raises
+    ------
+    ValueError
+        For a callable without a usable name (a lambda, a partial).
+    """
+    for name, fn in _BUILTINS.items():
+        if activation is fn:
+            return name
+    name = getattr(activation, "__name__", None)
+    if not callable(activation) or name is None or name == "<lambda>":
+        raise ValueError(
+            f"Cannot serialize activation {activation!r}: use a built-in name or a "
+            "named function (loaded back through `custom_objects`)"
+        )
+    return {"module": getattr(activation, "__module__", None), "class_name": "function",
+            "config": name, "registered_name": name}
+
+
+def deserialize(config, custom_objects=None):
+    """Return the activation named by ``config``: a name or a Keras function dict.
+
+    ``custom_objects`` maps more names to functions.
+
+    Raises
+    ------
+    ValueError
+        For a name that is neither built-in nor in ``custom_objects``.
+    """
+    name = config
+    if isinstance(config, dict):
+        name = config.get("config") if config.get("class_name") == "function" else None
+    fn = None
+    if isinstance(name, str):
+        fn = (custom_objects or {}).get(name) or _BUILTINS.get(name) or _ALIASES.get(name)
+    if fn is None:
+        raise ValueError(
+            f"Could not interpret activation identifier: {config!r}; known names: "
+            f"{', '.join(sorted({*_BUILTINS, *_ALIASES}))}"
+        )
+    return fn

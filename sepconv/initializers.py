@@ -1,0 +1,351 @@
+"""Weight initializers, named and configured as Keras 3 names them.
+
+Each initializer is called as ``initializer(shape, dtype=None)`` and returns a
+NumPy array (float32 by default, float64 on request).  Random initializers
+take ``seed``: an integer gives the same values at every call; ``None`` draws
+a seed from :mod:`sepconv.random` when the initializer is created, so
+:func:`sepconv.random.set_random_seed` makes layer creation reproducible.
+
+Fans follow Keras's receptive-field rule (:func:`compute_fans`): for a
+depthwise kernel ``(kh, kw, C, dm)`` that is ``fan_in = kh*kw*C`` and
+``fan_out = kh*kw*dm``.
+"""
+
+import math
+
+import numpy as np
+
+from . import _dtypes, random
+from ._serialization import Serializable, Vocabulary
+
+__all__ = [
+    "Initializer", "Constant", "Zeros", "Ones", "Identity", "RandomNormal", "RandomUniform",
+    "TruncatedNormal", "VarianceScaling", "GlorotNormal", "GlorotUniform", "HeNormal",
+    "HeUniform", "LecunNormal", "LecunUniform", "Orthogonal", "compute_fans",
+    "get", "serialize", "deserialize",
+]
+
+# Keras's truncated normal keeps draws within two standard deviations; this is
+# the standard deviation of a unit normal truncated there.
+_TRUNCATED_STDDEV = 0.87962566103423978
+
+
+class Initializer(Serializable):
+    """Base class: ``initializer(shape, dtype=None)`` returns a new array."""
+
+    def __call__(self, shape, dtype=None):
+        dtype = _dtypes.float_dtype(dtype)
+        return np.asarray(self._values(tuple(shape), dtype), dtype=dtype)
+
+    def _values(self, shape, dtype):
+        raise NotImplementedError
+
+
+class Constant(Initializer):
+    """Every entry equal to ``value``."""
+
+    def __init__(self, value=0.0):
+        self.value = value
+
+    def _values(self, shape, dtype):
+        return np.full(shape, self.value, dtype=dtype)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class Zeros(Initializer):
+    """All zeros."""
+
+    def _values(self, shape, dtype):
+        return np.zeros(shape, dtype=dtype)
+
+
+class Ones(Initializer):
+    """All ones."""
+
+    def _values(self, shape, dtype):
+        return np.ones(shape, dtype=dtype)
+
+
+class Identity(Initializer):
+    """``gain`` times the identity matrix; 2-D shapes only."""
+
+    def __init__(self, gain=1.0):
+        self.gain = gain
+
+    def _values(self, shape, dtype):
+        if len(shape) != 2:
+            raise ValueError(
+                "Identity initializer can only be used for 2-D shapes; "
+                f"received shape={shape} of rank {len(shape)}"
+            )
+        return self.gain * np.eye(*shape, dtype=dtype)
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+class RandomInitializer(Initializer):
+    """Base of the random initializers: holds the seed.
+
+    Parameters
+    ----------
+    seed : int or None
+        An int makes every call give the same values; ``None`` draws a seed
+        from the global generator now.
+    """
+
+    def __init__(self, seed=None):
+        self.seed = seed
+        self._seed = random.draw_seed() if seed is None else seed
+        random.generator(self._seed)  # validates the seed before any use
+
+    def _generator(self):
+        return random.generator(self._seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class RandomNormal(RandomInitializer):
+    """Normal distribution with ``mean`` and ``stddev``."""
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        self.mean = mean
+        self.stddev = stddev
+        super().__init__(seed=seed)
+
+    def _values(self, shape, dtype):
+        return self._generator().normal(self.mean, self.stddev, shape)
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
+
+
+class TruncatedNormal(RandomNormal):
+    """Normal distribution with draws beyond two ``stddev`` of ``mean`` redrawn."""
+
+    def _values(self, shape, dtype):
+        return self.mean + self.stddev * _truncated_unit_normal(self._generator(), shape)
+
+
+class RandomUniform(RandomInitializer):
+    """Uniform distribution on ``[minval, maxval)``."""
+
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        self.minval = minval
+        self.maxval = maxval
+        super().__init__(seed=seed)
+
+    def _values(self, shape, dtype):
+        return self._generator().uniform(self.minval, self.maxval, shape)
+
+    def get_config(self):
+        return {**super().get_config(), "minval": self.minval, "maxval": self.maxval}
+
+
+class VarianceScaling(RandomInitializer):
+    """Samples with variance ``scale / n``, ``n`` a fan chosen by ``mode``.
+
+    Parameters
+    ----------
+    scale : float
+        Positive.
+    mode : {"fan_in", "fan_out", "fan_avg"}
+    distribution : {"truncated_normal", "untruncated_normal", "uniform"}
+        ``"normal"`` means ``"truncated_normal"``.  Truncated normal draws
+        are rescaled so the variance stays ``scale / n``; uniform draws lie in
+        ``[-sqrt(3 * scale / n), sqrt(3 * scale / n)]``.
+    seed : int or None
+    input_axes, output_axes : sequence of int, optional
+        When both are given, the fans are the products of these axes.
+
+    Raises
+    ------
+    ValueError
+        For a non-positive ``scale``, or an unknown ``mode`` or ``distribution``.
+    """
+
+    _MODES = ("fan_in", "fan_out", "fan_avg")
+    _DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
+                 input_axes=None, output_axes=None):
+        if not scale > 0:
+            raise ValueError(f"`scale` must be a positive float; received scale={scale!r}")
+        if mode not in self._MODES:
+            raise ValueError(f"`mode` must be one of {self._MODES}; received mode={mode!r}")
+        dist = distribution.lower() if isinstance(distribution, str) else distribution
+        dist = "truncated_normal" if dist == "normal" else dist
+        if dist not in self._DISTRIBUTIONS:
+            raise ValueError(
+                f"`distribution` must be one of {self._DISTRIBUTIONS}; "
+                f"received distribution={distribution!r}"
+            )
+        self.scale = scale
+        self.mode = mode
+        self.distribution = dist
+        self.input_axes = input_axes
+        self.output_axes = output_axes
+        super().__init__(seed=seed)
+
+    def _values(self, shape, dtype):
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
+        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}
+        variance = self.scale / max(1.0, fan[self.mode])
+        rng = self._generator()
+        if self.distribution == "truncated_normal":
+            stddev = math.sqrt(variance) / _TRUNCATED_STDDEV
+            return stddev * _truncated_unit_normal(rng, shape)
+        if self.distribution == "untruncated_normal":
+            return rng.normal(0.0, math.sqrt(variance), shape)
+        limit = math.sqrt(3.0 * variance)
+        return rng.uniform(-limit, limit, shape)
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale, "mode": self.mode,
+                "distribution": self.distribution, "input_axes": self.input_axes,
+                "output_axes": self.output_axes}
+
+
+class _FixedVarianceScaling(VarianceScaling):
+    """A :class:`VarianceScaling` whose scale, mode and distribution are set by the class."""
+
+    _SETTINGS = {}
+
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        super().__init__(**self._SETTINGS, seed=seed, input_axes=input_axes,
+                         output_axes=output_axes)
+
+    def get_config(self):
+        return {"seed": self.seed, "input_axes": self.input_axes,
+                "output_axes": self.output_axes}
+
+
+class GlorotNormal(_FixedVarianceScaling):
+    """Truncated normal with variance ``2 / (fan_in + fan_out)``."""
+
+    _SETTINGS = {"scale": 1.0, "mode": "fan_avg", "distribution": "truncated_normal"}
+
+
+class GlorotUniform(_FixedVarianceScaling):
+    """Uniform on ``[-limit, limit]``, ``limit = sqrt(6 / (fan_in + fan_out))``."""
+
+    _SETTINGS = {"scale": 1.0, "mode": "fan_avg", "distribution": "uniform"}
+
+
+class HeNormal(_FixedVarianceScaling):
+    """Truncated normal with variance ``2 / fan_in``."""
+
+    _SETTINGS = {"scale": 2.0, "mode": "fan_in", "distribution": "truncated_normal"}
+
+
+class HeUniform(_FixedVarianceScaling):
+    """Uniform on ``[-limit, limit]``, ``limit = sqrt(6 / fan_in)``."""
+
+    _SETTINGS = {"scale": 2.0, "mode": "fan_in", "distribution": "uniform"}
+
+
+class LecunNormal(_FixedVarianceScaling):
+    """Truncated normal with variance ``1 / fan_in``."""
+
+    _SETTINGS = {"scale": 1.0, "mode": "fan_in", "distribution": "truncated_normal"}
+
+
+class LecunUniform(_FixedVarianceScaling):
+    """Uniform on ``[-limit, limit]``, ``limit = sqrt(3 / fan_in)``."""
+
+    _SETTINGS = {"scale": 1.0, "mode": "fan_in", "distribution": "uniform"}
+
+
+class Orthogonal(RandomInitializer):
+    """``gain`` times a random orthogonal matrix, reshaped (all axes but the last are rows)."""
+
+    def __init__(self, gain=1.0, seed=None):
+        self.gain = gain
+        super().__init__(seed=seed)
+
+    def _values(self, shape, dtype):
+        if len(shape) < 2:
+            raise ValueError(
+                f"Orthogonal initializer needs a shape of rank 2 or more; received shape={shape}"
+            )
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        q, r = np.linalg.qr(self._generator().standard_normal((max(rows, cols), min(rows, cols))))
+        # Signs of R's diagonal make the distribution uniform over orthogonal matrices.
+        q = q * np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return self.gain * q.reshape(shape)
+
+    def get_config(self):
+        return {**super().get_config(), "gain": self.gain}
+
+
+def compute_fans(shape, input_axes=None, output_axes=None):
+    """Return ``(fan_in, fan_out)`` of a weight of ``shape`` the Keras way.
+
+    Rank 0: (1, 1); rank 1: (n, n); rank 2: (rows, cols); higher ranks are
+    convolution kernels ``(..., in, out)``: the receptive field (product of
+    the leading axes) times ``in`` and times ``out``.  When ``input_axes`` and
+    ``output_axes`` are both given, the fans are the products of those axes.
+    """
+    shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return (math.prod(shape[a] for a in input_axes),
+                math.prod(shape[a] for a in output_axes))
+    if not shape:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive_field = math.prod(shape[:-2])
+    return shape[-2] * receptive_field, shape[-1] * receptive_field
+
+
+def _truncated_unit_normal(rng, shape):
+    """Unit normal draws, those beyond 2 redrawn until none is."""
+    values = rng.standard_normal(shape)
+    outside = np.abs(values) > 2.0
+    while outside.any():
+        values[outside] = rng.standard_normal(int(outside.sum()))
+        outside = np.abs(values) > 2.0
+    return values
+
+
+_VOCABULARY = Vocabulary(
+    "initializer", "keras.initializers",
+    [Constant, Zeros, Ones, Identity, RandomNormal, RandomUniform, TruncatedNormal,
+     VarianceScaling, GlorotNormal, GlorotUniform, HeNormal, HeUniform, LecunNormal,
+     LecunUniform, Orthogonal],
+    aliases={"normal": RandomNormal, "uniform": RandomUniform, "one": Ones, "zero": Zeros,
+             "IdentityInitializer": Identity, "OrthogonalInitializer": Orthogonal},
+)
+
+
+def get(identifier):
+    """Return the initializer for ``identifier``.
+
+    Parameters
+    ----------
+    identifier : None, str, dict, class or callable
+        A name (``"glorot_uniform"`` or ``"GlorotUniform"``), a Keras 3 or
+        tf.keras 2.x config dict, an initializer class (instantiated with its
+        defaults) or a callable ``f(shape, dtype=None)``.
+
+    Raises
+    ------
+    ValueError
+        If ``identifier`` names no initializer.
+    """
+    return _VOCABULARY.get(identifier)
+
+
+def serialize(initializer):
+    """Return the Keras 3 config dict of ``initializer``."""
+    return _VOCABULARY.serialize(initializer)
+
+
+def deserialize(config, custom_objects=None):
+    """Build an initializer from a config dict or name; ``custom_objects`` adds names."""
+    return _VOCABULARY.deserialize(config, custom_objects)
