@@ -150,7 +150,9 @@ def check_rank(array, name, ranks, layout):
 
 def contiguous(array, dtype):
     """Return ``array`` as a C-contiguous array of ``dtype``, copying only when needed."""
-    return np.ascontiguousarray(array, dtype=dtype)
+    # np.ascontiguousarray would turn a 0-d array into a 1-d one, and the
+    # error message would then report the wrong shape
+    return np.asarray(array, dtype=dtype, order="C")
 
 
 # --------------------------------------------------------------------------

@@ -165,21 +165,23 @@ cdef void _row_taps(floating* acc, const floating* xrow, const floating* wrow,
         _vfma1(acc, C, _tap(xrow, g, ow, q, zero), wrow + q * C)
 
 
-# Blocks of four output pixels: the four accumulators live in a local array
+# Blocks of eight output pixels: the accumulators live in a local array
 # (which the compiler knows no input pointer aliases, so it vectorises without
-# run-time overlap checks), and each weight vector loaded serves four pixels.
-# At unit stride and dilation neighbouring pixels share input pixels, so six
-# input vectors serve the twelve products of three taps.
+# run-time overlap checks), and each weight vector loaded serves eight pixels.
+# At unit stride and dilation neighbouring pixels share input pixels, so ten
+# input vectors serve the twenty-four products of three taps.
 cdef enum:
-    BLOCK = 4          # output pixels per block
-    CHUNK = 64         # channels per pass over a block
+    BLOCK = 8          # output pixels per block
+    CHUNK = 32         # channels per pass over a block
 
 
 cdef inline void _block_taps3_unit(floating* acc, Py_ssize_t n, const floating* w0,
                                    const floating* w1, const floating* w2,
                                    const floating* x0, const floating* x1,
                                    const floating* x2, const floating* x3,
-                                   const floating* x4, const floating* x5) noexcept nogil:
+                                   const floating* x4, const floating* x5,
+                                   const floating* x6, const floating* x7,
+                                   const floating* x8, const floating* x9) noexcept nogil:
     # pixel b, tap k reads input x[b + k]
     cdef Py_ssize_t i
     for i in range(n):
@@ -187,11 +189,16 @@ cdef inline void _block_taps3_unit(floating* acc, Py_ssize_t n, const floating* 
         acc[CHUNK + i] = acc[CHUNK + i] + x1[i] * w0[i] + x2[i] * w1[i] + x3[i] * w2[i]
         acc[2 * CHUNK + i] = acc[2 * CHUNK + i] + x2[i] * w0[i] + x3[i] * w1[i] + x4[i] * w2[i]
         acc[3 * CHUNK + i] = acc[3 * CHUNK + i] + x3[i] * w0[i] + x4[i] * w1[i] + x5[i] * w2[i]
+        acc[4 * CHUNK + i] = acc[4 * CHUNK + i] + x4[i] * w0[i] + x5[i] * w1[i] + x6[i] * w2[i]
+        acc[5 * CHUNK + i] = acc[5 * CHUNK + i] + x5[i] * w0[i] + x6[i] * w1[i] + x7[i] * w2[i]
+        acc[6 * CHUNK + i] = acc[6 * CHUNK + i] + x6[i] * w0[i] + x7[i] * w1[i] + x8[i] * w2[i]
+        acc[7 * CHUNK + i] = acc[7 * CHUNK + i] + x7[i] * w0[i] + x8[i] * w1[i] + x9[i] * w2[i]
 
 
 cdef inline void _block_tap(floating* acc, Py_ssize_t n, const floating* w0,
                             const floating* x0, const floating* x1, const floating* x2,
-                            const floating* x3) noexcept nogil:
+                            const floating* x3, const floating* x4, const floating* x5,
+                            const floating* x6, const floating* x7) noexcept nogil:
     # pixel b reads input x_b
     cdef Py_ssize_t i
     for i in range(n):
@@ -199,31 +206,39 @@ cdef inline void _block_tap(floating* acc, Py_ssize_t n, const floating* w0,
         acc[CHUNK + i] = acc[CHUNK + i] + x1[i] * w0[i]
         acc[2 * CHUNK + i] = acc[2 * CHUNK + i] + x2[i] * w0[i]
         acc[3 * CHUNK + i] = acc[3 * CHUNK + i] + x3[i] * w0[i]
+        acc[4 * CHUNK + i] = acc[4 * CHUNK + i] + x4[i] * w0[i]
+        acc[5 * CHUNK + i] = acc[5 * CHUNK + i] + x5[i] * w0[i]
+        acc[6 * CHUNK + i] = acc[6 * CHUNK + i] + x6[i] * w0[i]
+        acc[7 * CHUNK + i] = acc[7 * CHUNK + i] + x7[i] * w0[i]
 
 
 cdef void _block_row_taps(floating* acc, Py_ssize_t n, const floating* xrow,
                           const floating* wrow, const Geometry* g, Py_ssize_t ow,
                           const floating* zero) noexcept nogil:
-    """acc (BLOCK x CHUNK) += one kernel row's taps for output pixels ow..ow+3."""
+    """acc (BLOCK x CHUNK) += one kernel row's taps for output pixels ow..ow+7."""
     cdef Py_ssize_t q = 0, C = g.C
     if g.sw == 1 and g.dw == 1:
         while q + 3 <= g.kw:
             _block_taps3_unit(acc, n, wrow + q * C, wrow + (q + 1) * C, wrow + (q + 2) * C,
                               _tap(xrow, g, ow, q, zero), _tap(xrow, g, ow, q + 1, zero),
                               _tap(xrow, g, ow, q + 2, zero), _tap(xrow, g, ow, q + 3, zero),
-                              _tap(xrow, g, ow, q + 4, zero), _tap(xrow, g, ow, q + 5, zero))
+                              _tap(xrow, g, ow, q + 4, zero), _tap(xrow, g, ow, q + 5, zero),
+                              _tap(xrow, g, ow, q + 6, zero), _tap(xrow, g, ow, q + 7, zero),
+                              _tap(xrow, g, ow, q + 8, zero), _tap(xrow, g, ow, q + 9, zero))
             q += 3
     while q < g.kw:
         _block_tap(acc, n, wrow + q * C, _tap(xrow, g, ow, q, zero),
                    _tap(xrow, g, ow + 1, q, zero), _tap(xrow, g, ow + 2, q, zero),
-                   _tap(xrow, g, ow + 3, q, zero))
+                   _tap(xrow, g, ow + 3, q, zero), _tap(xrow, g, ow + 4, q, zero),
+                   _tap(xrow, g, ow + 5, q, zero), _tap(xrow, g, ow + 6, q, zero),
+                   _tap(xrow, g, ow + 7, q, zero))
         q += 1
 
 
 cdef void _depthwise_block(const floating* x, const Geometry* g, const floating* dk,
                            const floating* bias, const floating* zero, Py_ssize_t r,
                            Py_ssize_t ow, floating* dst, Py_ssize_t ldd) noexcept nogil:
-    """Depthwise result of output pixels ow..ow+3 of row r, depth multiplier 1."""
+    """Depthwise result of output pixels ow..ow+7 of row r, depth multiplier 1."""
     cdef floating acc[BLOCK * CHUNK]
     cdef Py_ssize_t c0, n, b, i, p, ih
     c0 = 0
@@ -259,7 +274,11 @@ cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* 
     cdef const floating* xrow
     for r in range(r0, r1):
         ow = 0
-        while ow + BLOCK <= g.Wo:
+        while ow < g.Wo and g.Wo >= BLOCK:
+            # the last block is moved back to end at the row's end: the pixels
+            # it computes twice come out the same, and no pixel needs the
+            # slow per-pixel path
+            ow = min(ow, g.Wo - BLOCK)
             _depthwise_block(x, g, dk, bias, zero, r, ow, dst + ((r - r0) * g.Wo + ow) * ldd,
                              ldd)
             ow += BLOCK

@@ -47,22 +47,22 @@ def effective_n_threads(n_threads=None):
         If ``n_threads`` is not an int or None.
     """
     n_threads = _args.n_threads(n_threads)
-    if not _runtime.openmp_enabled():
-        return 1
-    max_threads = _runtime.omp_max_threads()
-    if "OMP_NUM_THREADS" not in os.environ:
-        max_threads = min(max_threads, cpu_count())
+    max_threads = cpu_count()
+    if _runtime.openmp_enabled():
+        omp_threads = _runtime.omp_max_threads()
+        explicit = "OMP_NUM_THREADS" in os.environ
+        max_threads = omp_threads if explicit else min(omp_threads, max_threads)
     if n_threads is None:
-        return max(max_threads, 1)
-    if n_threads < 0:
+        n_threads = max_threads
+    elif n_threads < 0:
         counted = max_threads + 1 + n_threads
         if counted < 1:
             raise ValueError(
                 f"`n_threads` counts back past the first core: n_threads={n_threads} "
                 f"with {max_threads} available"
             )
-        return counted
-    return n_threads
+        n_threads = counted
+    return n_threads if _runtime.openmp_enabled() else 1
 
 
 class _SingleThreadedBlas:

@@ -92,7 +92,8 @@ def separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias=None, *, stride
         x=x, depthwise_kernel=depthwise_kernel, pointwise_kernel=pointwise_kernel, bias=bias)
     n, (h, w), c = _image(x, fmt)
     dm = _depthwise_multiplier(depthwise_kernel, c)
-    pointwise_kernel = _pointwise_matrix(pointwise_kernel, c * dm)
+    pointwise_kernel = _pointwise_matrix(pointwise_kernel, c * dm,
+                                         "the depthwise step gives C * depth_multiplier")
     filters = pointwise_kernel.shape[1]
     bias = _bias(bias, filters, x.dtype)
     win = _args.window((h, w), depthwise_kernel.shape[:2], strides, dilation_rate, padding)
@@ -178,7 +179,7 @@ def pointwise_conv2d(x, pointwise_kernel, bias=None, *, data_format="channels_la
     fmt = _args.data_format(data_format)
     x, pointwise_kernel, bias = _operands(x=x, pointwise_kernel=pointwise_kernel, bias=bias)
     n, (h, w), k = _image(x, fmt)
-    pointwise_kernel = _pointwise_matrix(pointwise_kernel, k)
+    pointwise_kernel = _pointwise_matrix(pointwise_kernel, k, "the channels of `x`")
     filters = pointwise_kernel.shape[1]
     bias = _bias(bias, filters, x.dtype)
     code, post = _activation(activation)
@@ -235,8 +236,11 @@ def _depthwise_multiplier(depthwise_kernel, channels):
     return dm
 
 
-def _pointwise_matrix(pointwise_kernel, channels):
-    """Return ``pointwise_kernel`` as a ``(channels, filters)`` matrix, checking its shape."""
+def _pointwise_matrix(pointwise_kernel, channels, source):
+    """Return ``pointwise_kernel`` as a ``(channels, filters)`` matrix, checking its shape.
+
+    ``source`` says where the ``channels`` come from, for the error message.
+    """
     _args.check_rank(pointwise_kernel, "pointwise_kernel", (2, 4),
                      "4-D (1, 1, in_channels, filters) or 2-D (in_channels, filters)")
     shape = pointwise_kernel.shape
@@ -247,8 +251,8 @@ def _pointwise_matrix(pointwise_kernel, channels):
     matrix = pointwise_kernel.reshape(shape[-2:])
     if matrix.shape[0] != channels:
         raise ValueError(
-            f"`pointwise_kernel` has {matrix.shape[0]} input channels but the depthwise "
-            f"step gives C * depth_multiplier = {channels}: pointwise_kernel.shape={shape}"
+            f"`pointwise_kernel` has {matrix.shape[0]} input channels but {source} = "
+            f"{channels}: pointwise_kernel.shape={shape}"
         )
     if matrix.shape[1] < 1 or matrix.shape[1] > _BLAS_INT_MAX:
         raise ValueError(f"`pointwise_kernel` must have at least one filter; received shape {shape}")

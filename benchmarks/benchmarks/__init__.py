@@ -1,0 +1,1 @@
+"""The asv suite of sepconv (run asv from the benchmarks/ directory; see benchmarks/README.md)."""

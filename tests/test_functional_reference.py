@@ -1,0 +1,356 @@
+"""The functional API against the NumPy reference (tests/reference.py).
+
+Hypothesis walks the whole configuration space; targeted tests pin the
+kernel paths (planar and "rows" depthwise, loop and GEMM pointwise), every ISA
+build, tiling, thread counts, dtypes, memory layouts and non-finite values.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import sepconv
+from sepconv import _dispatch, _tiling, config
+
+from cases import Case, cases
+from compare import assert_close, from_layout, to_layout, tolerance
+
+FLOATS = [np.float32, np.float64]
+LAYOUTS = ["channels_last", "channels_first"]
+# Activations as the API takes them, and what each does to the reference result.
+ACTIVATIONS = {
+    "none": (None, lambda y: y),
+    "linear": ("linear", lambda y: y),
+    "relu": ("relu", lambda y: np.maximum(y, 0)),
+    "RELU": ("RELU", lambda y: np.maximum(y, 0)),
+    "callable": (np.tanh, np.tanh),
+}
+# (channels, depth multiplier) on either side of the kernels' threshold of 8
+# depthwise channels, which switches the depthwise layout ("planar" or "rows")
+# and the pointwise method (plain loop or BLAS GEMM).
+K_SPLITS = [(1, 1), (4, 2), (8, 1), (3, 3), (9, 1), (16, 1), (5, 4)]
+
+
+def _check_separable(case, dtype, layout, use_bias=True, activation="none", **kwargs):
+    x, dk, pk, bias = case.arrays(dtype)
+    bias = bias if use_bias else None
+    act, act_ref = ACTIVATIONS[activation]
+    y = sepconv.separable_conv2d(to_layout(x, layout), dk, pk, bias, data_format=layout,
+                                 activation=act, **case.geometry, **kwargs)
+    assert y.dtype == dtype
+    assert_close(from_layout(y, layout), act_ref(case.expected(x, dk, pk, bias)), dtype,
+                 case.reduction)
+    return y
+
+
+def _check_depthwise(case, dtype, layout, use_bias=True, activation="none", **kwargs):
+    x, dk, _, _ = case.arrays(dtype)
+    bias = np.linspace(-1, 1, case.k).astype(dtype) if use_bias else None
+    act, act_ref = ACTIVATIONS[activation]
+    y = sepconv.depthwise_conv2d(to_layout(x, layout), dk, bias, data_format=layout,
+                                 activation=act, **case.geometry, **kwargs)
+    expected = case.expected_depthwise(x, dk) + (0 if bias is None else bias)
+    assert y.dtype == dtype
+    assert_close(from_layout(y, layout), act_ref(expected), dtype,
+                 case.kernel[0] * case.kernel[1] + 1)
+    return y
+
+
+def _check_pointwise(case, dtype, layout, use_bias=True, activation="none", matrix=False,
+                     **kwargs):
+    # the image x of the case, with C * depth_multiplier channels, is the input here
+    rng = np.random.default_rng(case.seed)
+    x = rng.uniform(-1, 1, (case.n, *case.hw, case.k)).astype(dtype)
+    pk = rng.uniform(-1, 1, (1, 1, case.k, case.filters)).astype(dtype)
+    bias = rng.uniform(-1, 1, case.filters).astype(dtype) if use_bias else None
+    act, act_ref = ACTIVATIONS[activation]
+    y = sepconv.pointwise_conv2d(to_layout(x, layout), pk[0, 0] if matrix else pk, bias,
+                                 data_format=layout, activation=act, **kwargs)
+    expected = np.einsum("nhwk,kf->nhwf", x.astype(np.float64), pk[0, 0].astype(np.float64))
+    expected = expected + (0 if bias is None else bias)
+    assert y.dtype == dtype
+    assert_close(from_layout(y, layout), act_ref(expected), dtype, case.k + 1)
+    return y
+
+
+# --------------------------------------------------------------------------
+# The whole configuration space
+
+config_space = dict(
+    case=cases(),
+    dtype=st.sampled_from(FLOATS),
+    layout=st.sampled_from(LAYOUTS),
+    use_bias=st.booleans(),
+    activation=st.sampled_from(sorted(ACTIVATIONS)),
+)
+
+
+@given(**config_space)
+def test_separable_matches_reference(case, dtype, layout, use_bias, activation):
+    _check_separable(case, dtype, layout, use_bias, activation)
+
+
+@given(**config_space)
+def test_depthwise_matches_reference(case, dtype, layout, use_bias, activation):
+    _check_depthwise(case, dtype, layout, use_bias, activation)
+
+
+@given(**config_space, matrix=st.booleans())
+def test_pointwise_matches_reference(case, dtype, layout, use_bias, activation, matrix):
+    _check_pointwise(case, dtype, layout, use_bias, activation, matrix=matrix)
+
+
+@given(case=cases(max_side=4, max_kernel=9, max_dilation=2, paddings=("same",)),
+       layout=st.sampled_from(LAYOUTS))
+def test_same_padding_kernel_larger_than_image(case, layout):
+    _check_separable(case, np.float64, layout)
+
+
+# --------------------------------------------------------------------------
+# Kernel paths and builds
+
+@pytest.mark.parametrize("channels,depth_multiplier", K_SPLITS)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_every_isa_build(isa_level, channels, depth_multiplier, layout, dtype):
+    assert _dispatch.kernels is _dispatch.kernels_for(isa_level)
+    case = Case(n=2, hw=(11, 7), channels=channels, depth_multiplier=depth_multiplier,
+                filters=10, kernel=(3, 2), strides=(2, 1), dilation=(1, 2), padding="same",
+                seed=channels * 10 + depth_multiplier)
+    _check_separable(case, dtype, layout, activation="relu")
+    _check_depthwise(case, dtype, layout)
+    _check_pointwise(case, dtype, layout)
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_isa_builds_strided_dilated(isa_level, padding, layout):
+    case = Case(n=1, hw=(13, 12), channels=5, depth_multiplier=2, filters=3, kernel=(3, 3),
+                strides=(2, 3), dilation=(2, 2), padding=padding, seed=7)
+    _check_separable(case, np.float32, layout)
+    _check_depthwise(case, np.float32, layout)
+
+
+@pytest.mark.parametrize("kernel", [(1, 1), (1, 5), (5, 1), (7, 7)])
+@pytest.mark.parametrize("hw", [(1, 1), (1, 9), (9, 1), (5, 7)])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_tiny_and_odd_images_under_same(kernel, hw, layout):
+    case = Case(n=1, hw=hw, channels=3, depth_multiplier=1, filters=2, kernel=kernel,
+                padding="same", seed=hw[0] * 10 + hw[1])
+    _check_separable(case, np.float64, layout)
+
+
+@pytest.mark.parametrize("strides,dilation", [((1, 1), (3, 1)), ((3, 1), (1, 1)),
+                                              ((2, 3), (3, 2)), ((3, 3), (2, 2))])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_strides_with_dilation(strides, dilation, padding):
+    case = Case(n=1, hw=(15, 14), channels=10, depth_multiplier=1, filters=4, kernel=(3, 3),
+                strides=strides, dilation=dilation, padding=padding, seed=3)
+    for layout in LAYOUTS:
+        _check_separable(case, np.float64, layout)
+
+
+def test_integer_geometry_forms():
+    case = Case(n=1, hw=(9, 9), channels=2, depth_multiplier=1, filters=2, kernel=(3, 3),
+                strides=(2, 2), dilation=(1, 1), padding="same", seed=5)
+    x, dk, pk, bias = case.arrays()
+    expected = case.expected(x, dk, pk, bias)
+    for strides in (2, np.int64(2), [2, 2], (np.int32(2), 2), np.array([2, 2])):
+        y = sepconv.separable_conv2d(x, dk, pk, bias, strides=strides, padding="SAME",
+                                     dilation_rate=np.int8(1), data_format="Channels_Last")
+        assert_close(y, expected, np.float64, case.reduction)
+
+
+def test_data_format_none_follows_config(monkeypatch):
+    case = Case(n=2, hw=(6, 5), channels=3, depth_multiplier=2, filters=4, kernel=(2, 3))
+    x, dk, pk, bias = case.arrays()
+    monkeypatch.setitem(config._state, "image_data_format", "channels_first")
+    y = sepconv.separable_conv2d(to_layout(x, "channels_first"), dk, pk, bias,
+                                 data_format=None)
+    assert_close(from_layout(y, "channels_first"), case.expected(x, dk, pk, bias), np.float64,
+                 case.reduction)
+
+
+# --------------------------------------------------------------------------
+# Tiles and threads
+
+@pytest.mark.parametrize("tile_bytes", [1, 4096, _tiling.TILE_BYTES])
+@pytest.mark.parametrize("channels,depth_multiplier", [(3, 2), (6, 3)])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_results_do_not_depend_on_tiles_or_threads(monkeypatch, tile_bytes, channels,
+                                                   depth_multiplier, layout):
+    monkeypatch.setattr(_tiling, "TILE_BYTES", tile_bytes)
+    case = Case(n=2, hw=(67, 9), channels=channels, depth_multiplier=depth_multiplier,
+                filters=5, kernel=(3, 3), strides=(1, 2), padding="same", seed=11)
+    results = [_check_separable(case, np.float32, layout, n_threads=t) for t in (1, 2, 3)]
+    results += [_check_depthwise(case, np.float32, layout, n_threads=t) for t in (1, 2, 3)]
+    results += [_check_pointwise(case, np.float32, layout, n_threads=t) for t in (1, 2, 3)]
+    for a, b in [(0, 1), (0, 2), (3, 4), (3, 5), (6, 7), (6, 8)]:
+        np.testing.assert_allclose(results[a], results[b], **tolerance(np.float32, 4))
+
+
+def test_many_tiles_per_image():
+    # output rows far more than one tile holds at the default tile size
+    rows = _tiling.rows_per_tile(1, (300, 40), (16 + 8) * 4, 1)
+    assert 300 / rows > 2
+    case = Case(n=1, hw=(300, 40), channels=16, depth_multiplier=1, filters=8, kernel=(3, 3),
+                padding="same", seed=2)
+    for layout in LAYOUTS:
+        _check_separable(case, np.float32, layout, n_threads=1)
+
+
+# --------------------------------------------------------------------------
+# Dtypes
+
+SMALL = Case(n=2, hw=(5, 6), channels=3, depth_multiplier=2, filters=4, kernel=(3, 2),
+             padding="same", seed=1)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint16, np.bool_,
+                                   np.float16])
+def test_integer_bool_float16_compute_in_float32(dtype):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 2, (2, 5, 6, 3)).astype(dtype)
+    _, dk, pk, bias = SMALL.arrays(np.float32)
+    y = sepconv.separable_conv2d(x, dk, pk, bias, padding="same")
+    assert y.dtype == np.float32
+    assert_close(y, SMALL.expected(x.astype(np.float64), dk, pk, bias), np.float32,
+                 SMALL.reduction)
+    for fn, args in [(sepconv.depthwise_conv2d, (x, dk.astype(dtype))),
+                     (sepconv.pointwise_conv2d, (x, pk[:, :, :3].astype(dtype)))]:
+        assert fn(*args).dtype == np.float32
+
+
+@pytest.mark.parametrize("wide", ["x", "dk", "pk", "bias"])
+def test_one_float64_operand_makes_float64(wide):
+    operands = dict(zip(["x", "dk", "pk", "bias"], SMALL.arrays(np.float32)))
+    operands[wide] = operands[wide].astype(np.float64)
+    y = sepconv.separable_conv2d(*operands.values(), padding="same")
+    assert y.dtype == np.float64
+    # float64 tolerance: a float32 computation would miss it by ~1e-7
+    assert_close(y, SMALL.expected(*operands.values()), np.float64, SMALL.reduction)
+
+
+def test_float32_stays_float32_with_integer_kernels():
+    x, dk, pk, bias = SMALL.arrays(np.float32)
+    dk_int = np.round(dk * 3).astype(np.int16)
+    y = sepconv.separable_conv2d(x, dk_int, pk, bias, padding="same")
+    assert y.dtype == np.float32
+    assert_close(y, SMALL.expected(x, dk_int, pk, bias), np.float32, 4 * SMALL.reduction)
+
+
+def test_python_lists_accepted():
+    x, dk, pk, bias = SMALL.arrays(np.float64)
+    y = sepconv.separable_conv2d(x.tolist(), dk.tolist(), pk.tolist(), bias.tolist(),
+                                 padding="same")
+    assert y.dtype == np.float64  # Python floats convert to float64 arrays
+    assert_close(y, SMALL.expected(x, dk, pk, bias), np.float64, SMALL.reduction)
+
+
+# --------------------------------------------------------------------------
+# Memory layouts of the operands
+
+def _strided(a):
+    """A non-contiguous view equal to ``a`` (every other element of a bigger array)."""
+    big = np.zeros(tuple(2 * s for s in a.shape), dtype=a.dtype)
+    view = big[tuple(slice(None, None, 2) for _ in a.shape)]
+    view[...] = a
+    return view
+
+
+def _read_only(a):
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+def _reversed_view(a):
+    """A view with negative strides equal to ``a``."""
+    return np.flip(np.flip(a).copy())
+
+
+MEMORY_LAYOUTS = {
+    "strided": _strided,
+    "fortran": np.asfortranarray,
+    "read_only": _read_only,
+    "negative_strides": _reversed_view,
+}
+
+
+@pytest.mark.parametrize("make", sorted(MEMORY_LAYOUTS))
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_any_memory_layout(make, dtype, layout):
+    case = Case(n=2, hw=(7, 6), channels=5, depth_multiplier=2, filters=3, kernel=(3, 3),
+                padding="same", seed=4)
+    x, dk, pk, bias = case.arrays(dtype)
+    before = [a.copy() for a in (x, dk, pk, bias)]
+    convert = MEMORY_LAYOUTS[make]
+    ops = [convert(to_layout(x, layout)), convert(dk), convert(pk), convert(bias)]
+    expected = case.expected(x, dk, pk, bias)
+    y = sepconv.separable_conv2d(*ops, padding="same", data_format=layout)
+    assert_close(from_layout(y, layout), expected, dtype, case.reduction)
+    y = sepconv.depthwise_conv2d(ops[0], ops[1], padding="same", data_format=layout)
+    assert_close(from_layout(y, layout), case.expected_depthwise(x, dk), dtype, 10)
+    y = sepconv.pointwise_conv2d(convert(to_layout(x, layout)), convert(pk[0, 0, :5]),
+                                 data_format=layout)
+    assert_close(from_layout(y, layout), np.einsum("nhwc,cf->nhwf", x, pk[0, 0, :5]), dtype, 6)
+    for a, b in zip((x, dk, pk, bias), before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_transposed_and_broadcast_views():
+    case = Case(n=1, hw=(6, 6), channels=4, depth_multiplier=1, filters=2, kernel=(2, 2),
+                seed=8)
+    x, dk, pk, bias = case.arrays()
+    x_view = np.swapaxes(np.swapaxes(x, 1, 2).copy(), 1, 2)  # transposed view, same values
+    bias_view = np.broadcast_to(np.float64(0.5), (2,))      # zero strides, read-only
+    y = sepconv.separable_conv2d(x_view, dk, pk, bias_view)
+    assert_close(y, case.expected(x, dk, pk, np.full(2, 0.5)), np.float64, case.reduction)
+
+
+# --------------------------------------------------------------------------
+# Non-finite values and empty batches
+
+@pytest.mark.parametrize("channels", [2, 12])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("activation", ["none", "relu"])
+def test_nan_and_inf_propagate(channels, layout, activation):
+    case = Case(n=1, hw=(8, 7), channels=channels, depth_multiplier=1, filters=3,
+                kernel=(3, 3), padding="same", seed=6)
+    x, dk, pk, bias = case.arrays(np.float32)
+    x[0, 1, 1, 0] = np.nan
+    x[0, 6, 5, 1] = np.inf
+    x[0, 6, 1, 1] = -np.inf
+    pk[0, 0, 1, 2] = np.inf
+    act, act_ref = ACTIVATIONS[activation]
+    y = sepconv.separable_conv2d(to_layout(x, layout), dk, pk, bias, padding="same",
+                                 data_format=layout, activation=act)
+    expected = act_ref(case.expected(x, dk, pk, bias))
+    y = from_layout(y, layout)
+    assert np.isnan(expected).any() and np.isinf(expected).any()
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(expected))
+    np.testing.assert_array_equal(np.isposinf(y), np.isposinf(expected))
+    np.testing.assert_array_equal(np.isneginf(y), np.isneginf(expected))
+    finite = np.isfinite(expected)
+    assert_close(y[finite], expected[finite], np.float32, case.reduction)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_empty_batch(layout, dtype):
+    case = Case(n=0, hw=(9, 8), channels=3, depth_multiplier=2, filters=5, kernel=(3, 3),
+                strides=(2, 1), padding="valid")
+    x, dk, pk, bias = case.arrays(dtype)
+    xl = to_layout(x, layout)
+    shapes = {
+        "separable": (sepconv.separable_conv2d(xl, dk, pk, bias, strides=(2, 1),
+                                               data_format=layout), (0, 4, 6, 5)),
+        "depthwise": (sepconv.depthwise_conv2d(xl, dk, strides=(2, 1), data_format=layout),
+                      (0, 4, 6, 6)),
+        "pointwise": (sepconv.pointwise_conv2d(xl, pk[:, :, :3], data_format=layout),
+                      (0, 9, 8, 5)),
+    }
+    for y, shape_nhwc in shapes.values():
+        assert y.dtype == dtype
+        assert from_layout(y, layout).shape == shape_nhwc
