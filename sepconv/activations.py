@@ -8,7 +8,6 @@ data format, and so does :class:`sepconv.SeparableConv2D`).
 """
 
 import numpy as np
-from scipy import special
 
 __all__ = [
     "celu", "elu", "exponential", "gelu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu",
@@ -103,11 +102,16 @@ def gelu(x, approximate=False):
         return _const(0.5, x) * x * (1 + np.tanh(inner))
     # erfc(-z) = 1 + erf(z) without cancellation for negative x; 1/sqrt(2)
     # rounded to float32, as TensorFlow's gelu (Keras's backend) holds it.
+    # scipy.special is imported here: it costs a tenth of a second at import.
+    from scipy import special
+
     return (x * special.erfc(-x * _const(np.float32(_SQRT_HALF), x)) / 2).astype(x.dtype)
 
 
 def sigmoid(x):
     """``1 / (1 + exp(-x))``."""
+    from scipy import special
+
     x = _float(x)
     return special.expit(x).astype(x.dtype)
 
