@@ -115,8 +115,9 @@ def extensions():
     # No loop-to-memcpy rewriting: the kernels' short copies (a bias into an
     # accumulator, a finished block out of it) are much faster as the
     # vectorised loops they are than as library calls.
-    base_args = (["-O3", "-fno-tree-loop-distribute-patterns"]
-                 if sys.platform != "win32" else ["/O2"])
+    base_args = ["/O2"] if sys.platform == "win32" else ["-O3"] + [
+        flag for flag in ["-fno-tree-loop-distribute-patterns"] if _compiles([flag, "-Werror"])
+    ]
     common = dict(
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],

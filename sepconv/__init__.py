@@ -8,7 +8,8 @@ Functional API: :func:`separable_conv2d`, :func:`depthwise_conv2d`,
 :func:`pointwise_conv2d`.  Layer: :class:`SeparableConv2D` (Keras-compatible)
 with the vocabulary modules :mod:`activations`, :mod:`initializers`,
 :mod:`regularizers` and :mod:`constraints`.  :func:`show_config` reports the
-build.
+build.  scikit-learn transformer: :class:`SeparableConvFeatures` (imported on
+first use, so that ``import sepconv`` does not import scikit-learn).
 """
 
 __version__ = "0.1.0"
@@ -20,6 +21,7 @@ from .layers import SeparableConv2D, SeparableConvolution2D  # noqa: E402
 from .random import set_random_seed  # noqa: E402
 
 __all__ = [
+    "SeparableConvFeatures",
     "SeparableConv2D",
     "SeparableConvolution2D",
     "activations",
@@ -34,3 +36,12 @@ __all__ = [
     "separable_conv2d",
     "show_config",
 ]
+
+
+def __getattr__(name):
+    # PEP 562: the transformer pulls in scikit-learn, so it loads on first use.
+    if name == "SeparableConvFeatures":
+        from .transformer import SeparableConvFeatures
+
+        return SeparableConvFeatures
+    raise AttributeError(f"module 'sepconv' has no attribute {name!r}")

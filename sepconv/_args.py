@@ -13,6 +13,12 @@ import numpy as np
 PADDINGS = ("valid", "same")
 DATA_FORMATS = ("channels_last", "channels_first")
 
+# How a batch of images is laid out in each data format, for error messages.
+IMAGE_LAYOUTS = {
+    "channels_last": "4-D (batch, height, width, channels)",
+    "channels_first": "4-D (batch, channels, height, width)",
+}
+
 
 def pair(value, name):
     """Return ``value`` as a tuple of two positive Python ints.

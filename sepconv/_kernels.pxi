@@ -172,7 +172,7 @@ cdef void _row_taps(floating* acc, const floating* xrow, const floating* wrow,
 # input vectors serve the twenty-four products of three taps.
 cdef enum:
     BLOCK = 8          # output pixels per block
-    CHUNK = 32         # channels per pass over a block
+    CHUNK = 128        # channels per pass over a block
 
 
 cdef inline void _block_taps3_unit(floating* acc, Py_ssize_t n, const floating* w0,
@@ -235,24 +235,98 @@ cdef void _block_row_taps(floating* acc, Py_ssize_t n, const floating* xrow,
         q += 1
 
 
+cdef inline void _block_3x3(floating* acc, Py_ssize_t n, Py_ssize_t C, Py_ssize_t ps,
+                            Py_ssize_t ts, const floating* x0, const floating* x1,
+                            const floating* x2, const floating* w,
+                            const floating* bias) noexcept nogil:
+    """acc[b, :n] = bias + all nine taps of a 3x3 kernel, for the block's 8 pixels.
+
+    x0, x1, x2 are the three input rows at the block's first input column;
+    pixel b's tap q is ``b * ps + q * ts`` elements further (ps: stride times
+    C, ts: dilation times C).  The nine weights and each pixel's sum stay in
+    registers, so every output vector is stored once, not once per kernel row.
+    """
+    cdef Py_ssize_t i
+    cdef floating w00, w01, w02, w10, w11, w12, w20, w21, w22, bi
+    for i in range(n):
+        w00 = w[i]
+        w01 = w[C + i]
+        w02 = w[2 * C + i]
+        w10 = w[3 * C + i]
+        w11 = w[4 * C + i]
+        w12 = w[5 * C + i]
+        w20 = w[6 * C + i]
+        w21 = w[7 * C + i]
+        w22 = w[8 * C + i]
+        bi = bias[i]
+        # the eight pixels written out: a loop here would be vectorised across
+        # pixels (strided) instead of along the channels
+        acc[i] = (bi + x0[i] * w00 + x0[ts + i] * w01 + x0[2 * ts + i] * w02
+                  + x1[i] * w10 + x1[ts + i] * w11 + x1[2 * ts + i] * w12
+                  + x2[i] * w20 + x2[ts + i] * w21 + x2[2 * ts + i] * w22)
+        acc[1 * CHUNK + i] = (bi + x0[ps + i] * w00 + x0[ps + ts + i] * w01 + x0[ps + 2 * ts + i] * w02
+                              + x1[ps + i] * w10 + x1[ps + ts + i] * w11 + x1[ps + 2 * ts + i] * w12
+                              + x2[ps + i] * w20 + x2[ps + ts + i] * w21 + x2[ps + 2 * ts + i] * w22)
+        acc[2 * CHUNK + i] = (bi + x0[2 * ps + i] * w00 + x0[2 * ps + ts + i] * w01 + x0[2 * ps + 2 * ts + i] * w02
+                              + x1[2 * ps + i] * w10 + x1[2 * ps + ts + i] * w11 + x1[2 * ps + 2 * ts + i] * w12
+                              + x2[2 * ps + i] * w20 + x2[2 * ps + ts + i] * w21 + x2[2 * ps + 2 * ts + i] * w22)
+        acc[3 * CHUNK + i] = (bi + x0[3 * ps + i] * w00 + x0[3 * ps + ts + i] * w01 + x0[3 * ps + 2 * ts + i] * w02
+                              + x1[3 * ps + i] * w10 + x1[3 * ps + ts + i] * w11 + x1[3 * ps + 2 * ts + i] * w12
+                              + x2[3 * ps + i] * w20 + x2[3 * ps + ts + i] * w21 + x2[3 * ps + 2 * ts + i] * w22)
+        acc[4 * CHUNK + i] = (bi + x0[4 * ps + i] * w00 + x0[4 * ps + ts + i] * w01 + x0[4 * ps + 2 * ts + i] * w02
+                              + x1[4 * ps + i] * w10 + x1[4 * ps + ts + i] * w11 + x1[4 * ps + 2 * ts + i] * w12
+                              + x2[4 * ps + i] * w20 + x2[4 * ps + ts + i] * w21 + x2[4 * ps + 2 * ts + i] * w22)
+        acc[5 * CHUNK + i] = (bi + x0[5 * ps + i] * w00 + x0[5 * ps + ts + i] * w01 + x0[5 * ps + 2 * ts + i] * w02
+                              + x1[5 * ps + i] * w10 + x1[5 * ps + ts + i] * w11 + x1[5 * ps + 2 * ts + i] * w12
+                              + x2[5 * ps + i] * w20 + x2[5 * ps + ts + i] * w21 + x2[5 * ps + 2 * ts + i] * w22)
+        acc[6 * CHUNK + i] = (bi + x0[6 * ps + i] * w00 + x0[6 * ps + ts + i] * w01 + x0[6 * ps + 2 * ts + i] * w02
+                              + x1[6 * ps + i] * w10 + x1[6 * ps + ts + i] * w11 + x1[6 * ps + 2 * ts + i] * w12
+                              + x2[6 * ps + i] * w20 + x2[6 * ps + ts + i] * w21 + x2[6 * ps + 2 * ts + i] * w22)
+        acc[7 * CHUNK + i] = (bi + x0[7 * ps + i] * w00 + x0[7 * ps + ts + i] * w01 + x0[7 * ps + 2 * ts + i] * w02
+                              + x1[7 * ps + i] * w10 + x1[7 * ps + ts + i] * w11 + x1[7 * ps + 2 * ts + i] * w12
+                              + x2[7 * ps + i] * w20 + x2[7 * ps + ts + i] * w21 + x2[7 * ps + 2 * ts + i] * w22)
+
+
+cdef inline Py_ssize_t _block_span(const Geometry* g) noexcept nogil:
+    """Input columns one block of output pixels reads."""
+    return (BLOCK - 1) * g.sw + g.dw * (g.kw - 1) + 1
+
+
+cdef inline bint _interior_3x3(const Geometry* g, Py_ssize_t ow) noexcept nogil:
+    """Whether the 3x3 register kernel applies to the block at output column ow:
+    every input column the block reads lies inside the image."""
+    return (g.kh == 3 and g.kw == 3 and ow * g.sw - g.pl >= 0
+            and (ow + BLOCK - 1) * g.sw - g.pl + 2 * g.dw < g.W)
+
+
 cdef void _depthwise_block(const floating* x, const Geometry* g, const floating* dk,
                            const floating* bias, const floating* zero, Py_ssize_t r,
                            Py_ssize_t ow, floating* dst, Py_ssize_t ldd) noexcept nogil:
     """Depthwise result of output pixels ow..ow+7 of row r, depth multiplier 1."""
     cdef floating acc[BLOCK * CHUNK]
+    cdef const floating* rows[3]
     cdef Py_ssize_t c0, n, b, i, p, ih
     c0 = 0
     while c0 < g.C:
         n = min(CHUNK, g.C - c0)
-        for b in range(BLOCK):
-            for i in range(n):
-                acc[b * CHUNK + i] = bias[c0 + i]
-        for p in range(g.kh):
-            ih = r * g.sh - g.pt + p * g.dh
-            if ih < 0 or ih >= g.H:
-                continue
-            _block_row_taps(acc, n, x + ih * g.xs_h + c0, dk + p * g.kw * g.C + c0, g, ow,
-                            zero)
+        if _interior_3x3(g, ow):
+            # rows in the padding read the zero buffer, as wide as a block reads
+            for p in range(3):
+                ih = r * g.sh - g.pt + p * g.dh
+                rows[p] = (x + ih * g.xs_h + (ow * g.sw - g.pl) * g.C + c0
+                           if 0 <= ih < g.H else zero)
+            _block_3x3(acc, n, g.C, g.sw * g.C, g.dw * g.C, rows[0], rows[1], rows[2],
+                       dk + c0, bias + c0)
+        else:
+            for b in range(BLOCK):
+                for i in range(n):
+                    acc[b * CHUNK + i] = bias[c0 + i]
+            for p in range(g.kh):
+                ih = r * g.sh - g.pt + p * g.dh
+                if ih < 0 or ih >= g.H:
+                    continue
+                _block_row_taps(acc, n, x + ih * g.xs_h + c0, dk + p * g.kw * g.C + c0, g,
+                                ow, zero)
         for b in range(BLOCK):
             for i in range(n):
                 dst[b * ldd + c0 + i] = acc[b * CHUNK + i]
@@ -567,7 +641,8 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
         n_threads, tile_size + (_planar_scratch(&g, rows_per_tile) if planar else 0),
         np.float32 if floating is float else np.float64)
     # zeros: the depthwise step's bias, and the input pixel under padded taps
-    cdef floating[::1] zero = np.zeros(K, dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] zero = np.zeros(max(K, _block_span(&g) * g.C),
+                                       dtype=np.float32 if floating is float else np.float64)
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef const floating* dkp = &depthwise_kernel[0, 0, 0, 0]
     cdef const floating* pkp = &pointwise_kernel[0, 0]
@@ -621,7 +696,8 @@ def depthwise(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     cdef floating[:, ::1] work = _workspace(
         n_threads, tile_size + (_planar_scratch(&g, rows_per_tile) if planar else 0),
         np.float32 if floating is float else np.float64)
-    cdef floating[::1] zero = np.zeros(g.C, dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] zero = np.zeros(_block_span(&g) * g.C,
+                                       dtype=np.float32 if floating is float else np.float64)
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef const floating* dkp = &depthwise_kernel[0, 0, 0, 0]
     cdef const floating* bp = &bias[0]

@@ -24,11 +24,6 @@ from . import _args, _dispatch, _threads, _tiling
 
 __all__ = ["separable_conv2d", "depthwise_conv2d", "pointwise_conv2d"]
 
-_INPUT_LAYOUT = {
-    "channels_last": "4-D (batch, height, width, channels)",
-    "channels_first": "4-D (batch, channels, height, width)",
-}
-
 # Largest dimension a BLAS call (32-bit integers) can be given.
 _BLAS_INT_MAX = 2**31 - 1
 
@@ -206,7 +201,7 @@ def _operands(**named):
 
 def _image(x, fmt):
     """Return ``(n, (h, w), channels)`` of the image batch ``x`` in layout ``fmt``."""
-    _args.check_rank(x, "x", (4,), _INPUT_LAYOUT[fmt])
+    _args.check_rank(x, "x", (4,), _args.IMAGE_LAYOUTS[fmt])
     if fmt == "channels_first":
         n, c, h, w = x.shape
     else:

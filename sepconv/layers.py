@@ -14,11 +14,6 @@ from .functional import separable_conv2d
 
 __all__ = ["SeparableConv2D", "SeparableConvolution2D"]
 
-_INPUT_LAYOUT = {
-    "channels_last": "4-D (batch, height, width, channels)",
-    "channels_first": "4-D (batch, channels, height, width)",
-}
-
 # tf.keras 2.x SeparableConv2D configs carry these keys of its Conv base
 # class; they have no meaning for a separable convolution and are dropped.
 _LEAKED_KEYS = ("groups", "kernel_initializer", "kernel_regularizer", "kernel_constraint")
@@ -247,7 +242,7 @@ class SeparableConv2D:
             For an input that does not hold real numbers.
         """
         x = _args.as_array(inputs, "inputs")
-        _args.check_rank(x, "inputs", (4,), _INPUT_LAYOUT[self.data_format])
+        _args.check_rank(x, "inputs", (4,), _args.IMAGE_LAYOUTS[self.data_format])
         _args.compute_dtype(inputs=x)  # raises TypeError for complex, object or text input
         x = x.astype(self.dtype, copy=False)
         if self.built:
@@ -370,7 +365,7 @@ class SeparableConv2D:
         shape = _args.as_tuple(input_shape)
         if shape is None or len(shape) != 4:
             raise ValueError(
-                f"`input_shape` must have 4 entries, {_INPUT_LAYOUT[self.data_format]}; "
+                f"`input_shape` must have 4 entries, {_args.IMAGE_LAYOUTS[self.data_format]}; "
                 f"received input_shape={input_shape!r}"
             )
         channels = shape[1] if self.data_format == "channels_first" else shape[3]

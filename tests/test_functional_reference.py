@@ -354,3 +354,27 @@ def test_empty_batch(layout, dtype):
     for y, shape_nhwc in shapes.values():
         assert y.dtype == dtype
         assert from_layout(y, layout).shape == shape_nhwc
+
+
+# The channels_last depthwise kernel works on blocks of 8 output pixels and
+# chunks of 128 channels, with a register kernel for 3x3 blocks whose input
+# columns all lie inside the image; rows narrower than a block, the last
+# (shifted) block of a row, and blocks touching the padding take other paths.
+@pytest.mark.parametrize("width", [7, 8, 9, 23, 40])
+@pytest.mark.parametrize("channels", [9, 130])
+@pytest.mark.parametrize("kernel", [(3, 3), (3, 2), (5, 5)])
+@pytest.mark.parametrize("strides,dilation", [((1, 1), (1, 1)), ((2, 2), (1, 1)),
+                                              ((1, 1), (2, 2)), ((1, 2), (2, 1))])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_depthwise_blocks(width, channels, kernel, strides, dilation, padding):
+    case = Case(n=1, hw=(6, width), channels=channels, depth_multiplier=1, filters=3,
+                kernel=kernel, strides=strides, dilation=dilation, padding=padding,
+                seed=width + channels)
+    span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    if padding == "valid" and (span[0] > 6 or span[1] > width):
+        with pytest.raises(ValueError, match="output would be empty"):
+            _check_depthwise(case, np.float32, "channels_last")
+        return
+    for dtype in FLOATS:
+        _check_depthwise(case, dtype, "channels_last")
+        _check_separable(case, dtype, "channels_last")
