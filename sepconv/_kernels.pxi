@@ -212,11 +212,105 @@ cdef inline void _block_tap(floating* acc, Py_ssize_t n, const floating* w0,
         acc[7 * CHUNK + i] = acc[7 * CHUNK + i] + x7[i] * w0[i]
 
 
+cdef inline Py_ssize_t _block_span(const Geometry* g) noexcept nogil:
+    """Input columns one block of output pixels reads."""
+    return (BLOCK - 1) * g.sw + g.dw * (g.kw - 1) + 1
+
+
+cdef inline bint _interior(const Geometry* g, Py_ssize_t ow) noexcept nogil:
+    """Whether every input column the block at output column ow reads lies in the image."""
+    return ow * g.sw - g.pl >= 0 and (ow + BLOCK - 1) * g.sw - g.pl + (g.kw - 1) * g.dw < g.W
+
+
+# Whole kernel rows of 5 and 7 taps in registers (see _block_3x3).
+cdef inline void _block_row5(floating* acc, Py_ssize_t n, Py_ssize_t C, Py_ssize_t ps,
+                             Py_ssize_t ts, const floating* x, const floating* w) noexcept nogil:
+    """acc[b, :n] += the 5 taps of one kernel row, for the block's 8 pixels.
+
+    x is the input row at the block's first input column; pixel b's tap q is
+    ``b * ps + q * ts`` elements further.  Weights and sums stay in registers.
+    """
+    cdef Py_ssize_t i
+    cdef floating w0, w1, w2, w3, w4
+    for i in range(n):
+        w0 = w[i]
+        w1 = w[1 * C + i]
+        w2 = w[2 * C + i]
+        w3 = w[3 * C + i]
+        w4 = w[4 * C + i]
+        acc[i] = (acc[i] + x[i] * w0 + x[ts + i] * w1 + x[2 * ts + i] * w2
+                  + x[3 * ts + i] * w3 + x[4 * ts + i] * w4)
+        acc[1 * CHUNK + i] = (acc[1 * CHUNK + i] + x[ps + i] * w0 + x[ps + ts + i] * w1 + x[ps + 2 * ts + i] * w2
+                              + x[ps + 3 * ts + i] * w3 + x[ps + 4 * ts + i] * w4)
+        acc[2 * CHUNK + i] = (acc[2 * CHUNK + i] + x[2 * ps + i] * w0 + x[2 * ps + ts + i] * w1 + x[2 * ps + 2 * ts + i] * w2
+                              + x[2 * ps + 3 * ts + i] * w3 + x[2 * ps + 4 * ts + i] * w4)
+        acc[3 * CHUNK + i] = (acc[3 * CHUNK + i] + x[3 * ps + i] * w0 + x[3 * ps + ts + i] * w1 + x[3 * ps + 2 * ts + i] * w2
+                              + x[3 * ps + 3 * ts + i] * w3 + x[3 * ps + 4 * ts + i] * w4)
+        acc[4 * CHUNK + i] = (acc[4 * CHUNK + i] + x[4 * ps + i] * w0 + x[4 * ps + ts + i] * w1 + x[4 * ps + 2 * ts + i] * w2
+                              + x[4 * ps + 3 * ts + i] * w3 + x[4 * ps + 4 * ts + i] * w4)
+        acc[5 * CHUNK + i] = (acc[5 * CHUNK + i] + x[5 * ps + i] * w0 + x[5 * ps + ts + i] * w1 + x[5 * ps + 2 * ts + i] * w2
+                              + x[5 * ps + 3 * ts + i] * w3 + x[5 * ps + 4 * ts + i] * w4)
+        acc[6 * CHUNK + i] = (acc[6 * CHUNK + i] + x[6 * ps + i] * w0 + x[6 * ps + ts + i] * w1 + x[6 * ps + 2 * ts + i] * w2
+                              + x[6 * ps + 3 * ts + i] * w3 + x[6 * ps + 4 * ts + i] * w4)
+        acc[7 * CHUNK + i] = (acc[7 * CHUNK + i] + x[7 * ps + i] * w0 + x[7 * ps + ts + i] * w1 + x[7 * ps + 2 * ts + i] * w2
+                              + x[7 * ps + 3 * ts + i] * w3 + x[7 * ps + 4 * ts + i] * w4)
+
+
+cdef inline void _block_row7(floating* acc, Py_ssize_t n, Py_ssize_t C, Py_ssize_t ps,
+                             Py_ssize_t ts, const floating* x, const floating* w) noexcept nogil:
+    """acc[b, :n] += the 7 taps of one kernel row, for the block's 8 pixels.
+
+    x is the input row at the block's first input column; pixel b's tap q is
+    ``b * ps + q * ts`` elements further.  Weights and sums stay in registers.
+    """
+    cdef Py_ssize_t i
+    cdef floating w0, w1, w2, w3, w4, w5, w6
+    for i in range(n):
+        w0 = w[i]
+        w1 = w[1 * C + i]
+        w2 = w[2 * C + i]
+        w3 = w[3 * C + i]
+        w4 = w[4 * C + i]
+        w5 = w[5 * C + i]
+        w6 = w[6 * C + i]
+        acc[i] = (acc[i] + x[i] * w0 + x[ts + i] * w1 + x[2 * ts + i] * w2
+                  + x[3 * ts + i] * w3 + x[4 * ts + i] * w4 + x[5 * ts + i] * w5
+                  + x[6 * ts + i] * w6)
+        acc[1 * CHUNK + i] = (acc[1 * CHUNK + i] + x[ps + i] * w0 + x[ps + ts + i] * w1 + x[ps + 2 * ts + i] * w2
+                              + x[ps + 3 * ts + i] * w3 + x[ps + 4 * ts + i] * w4 + x[ps + 5 * ts + i] * w5
+                              + x[ps + 6 * ts + i] * w6)
+        acc[2 * CHUNK + i] = (acc[2 * CHUNK + i] + x[2 * ps + i] * w0 + x[2 * ps + ts + i] * w1 + x[2 * ps + 2 * ts + i] * w2
+                              + x[2 * ps + 3 * ts + i] * w3 + x[2 * ps + 4 * ts + i] * w4 + x[2 * ps + 5 * ts + i] * w5
+                              + x[2 * ps + 6 * ts + i] * w6)
+        acc[3 * CHUNK + i] = (acc[3 * CHUNK + i] + x[3 * ps + i] * w0 + x[3 * ps + ts + i] * w1 + x[3 * ps + 2 * ts + i] * w2
+                              + x[3 * ps + 3 * ts + i] * w3 + x[3 * ps + 4 * ts + i] * w4 + x[3 * ps + 5 * ts + i] * w5
+                              + x[3 * ps + 6 * ts + i] * w6)
+        acc[4 * CHUNK + i] = (acc[4 * CHUNK + i] + x[4 * ps + i] * w0 + x[4 * ps + ts + i] * w1 + x[4 * ps + 2 * ts + i] * w2
+                              + x[4 * ps + 3 * ts + i] * w3 + x[4 * ps + 4 * ts + i] * w4 + x[4 * ps + 5 * ts + i] * w5
+                              + x[4 * ps + 6 * ts + i] * w6)
+        acc[5 * CHUNK + i] = (acc[5 * CHUNK + i] + x[5 * ps + i] * w0 + x[5 * ps + ts + i] * w1 + x[5 * ps + 2 * ts + i] * w2
+                              + x[5 * ps + 3 * ts + i] * w3 + x[5 * ps + 4 * ts + i] * w4 + x[5 * ps + 5 * ts + i] * w5
+                              + x[5 * ps + 6 * ts + i] * w6)
+        acc[6 * CHUNK + i] = (acc[6 * CHUNK + i] + x[6 * ps + i] * w0 + x[6 * ps + ts + i] * w1 + x[6 * ps + 2 * ts + i] * w2
+                              + x[6 * ps + 3 * ts + i] * w3 + x[6 * ps + 4 * ts + i] * w4 + x[6 * ps + 5 * ts + i] * w5
+                              + x[6 * ps + 6 * ts + i] * w6)
+        acc[7 * CHUNK + i] = (acc[7 * CHUNK + i] + x[7 * ps + i] * w0 + x[7 * ps + ts + i] * w1 + x[7 * ps + 2 * ts + i] * w2
+                              + x[7 * ps + 3 * ts + i] * w3 + x[7 * ps + 4 * ts + i] * w4 + x[7 * ps + 5 * ts + i] * w5
+                              + x[7 * ps + 6 * ts + i] * w6)
+
+
 cdef void _block_row_taps(floating* acc, Py_ssize_t n, const floating* xrow,
                           const floating* wrow, const Geometry* g, Py_ssize_t ow,
                           const floating* zero) noexcept nogil:
     """acc (BLOCK x CHUNK) += one kernel row's taps for output pixels ow..ow+7."""
     cdef Py_ssize_t q = 0, C = g.C
+    if _interior(g, ow) and (g.kw == 5 or g.kw == 7):
+        xrow = xrow + (ow * g.sw - g.pl) * C
+        if g.kw == 5:
+            _block_row5(acc, n, C, g.sw * C, g.dw * C, xrow, wrow)
+        else:
+            _block_row7(acc, n, C, g.sw * C, g.dw * C, xrow, wrow)
+        return
     if g.sw == 1 and g.dw == 1:
         while q + 3 <= g.kw:
             _block_taps3_unit(acc, n, wrow + q * C, wrow + (q + 1) * C, wrow + (q + 2) * C,
@@ -287,18 +381,6 @@ cdef inline void _block_3x3(floating* acc, Py_ssize_t n, Py_ssize_t C, Py_ssize_
                               + x2[7 * ps + i] * w20 + x2[7 * ps + ts + i] * w21 + x2[7 * ps + 2 * ts + i] * w22)
 
 
-cdef inline Py_ssize_t _block_span(const Geometry* g) noexcept nogil:
-    """Input columns one block of output pixels reads."""
-    return (BLOCK - 1) * g.sw + g.dw * (g.kw - 1) + 1
-
-
-cdef inline bint _interior_3x3(const Geometry* g, Py_ssize_t ow) noexcept nogil:
-    """Whether the 3x3 register kernel applies to the block at output column ow:
-    every input column the block reads lies inside the image."""
-    return (g.kh == 3 and g.kw == 3 and ow * g.sw - g.pl >= 0
-            and (ow + BLOCK - 1) * g.sw - g.pl + 2 * g.dw < g.W)
-
-
 cdef void _depthwise_block(const floating* x, const Geometry* g, const floating* dk,
                            const floating* bias, const floating* zero, Py_ssize_t r,
                            Py_ssize_t ow, floating* dst, Py_ssize_t ldd) noexcept nogil:
@@ -309,7 +391,7 @@ cdef void _depthwise_block(const floating* x, const Geometry* g, const floating*
     c0 = 0
     while c0 < g.C:
         n = min(CHUNK, g.C - c0)
-        if _interior_3x3(g, ow):
+        if g.kh == 3 and g.kw == 3 and _interior(g, ow):
             # rows in the padding read the zero buffer, as wide as a block reads
             for p in range(3):
                 ih = r * g.sh - g.pt + p * g.dh
