@@ -20,7 +20,7 @@ import contextlib
 
 import numpy as np
 
-from . import _args, _dispatch, _threads, _tiling
+from . import _args, _buffers, _dispatch, _threads, _tiling
 
 __all__ = ["separable_conv2d", "depthwise_conv2d", "pointwise_conv2d"]
 
@@ -284,7 +284,7 @@ def _identity(out):
 
 def _empty_output(n, out_hw, channels, fmt, dtype):
     shape = (n, channels, *out_hw) if fmt == "channels_first" else (n, *out_hw, channels)
-    return np.empty(shape, dtype=dtype)
+    return _buffers.empty(shape, dtype)
 
 
 def _blas_guard(fmt, pointwise_channels):

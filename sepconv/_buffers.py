@@ -1,0 +1,86 @@
+"""Reuse of output memory between calls.
+
+A fresh multi-megabyte NumPy array is fresh memory from the kernel: every
+page is faulted in and zeroed on its first write, which for a large output
+costs a good part of a whole convolution.  Batch jobs call sepconv again and
+again with outputs of the same size, so the memory of an output the caller
+has dropped is kept and handed out again, as the allocators of the deep
+learning frameworks do.
+
+The arrays handed out are ordinary NumPy arrays; their memory returns to the
+pool only when the array and every view of it are gone.  The pool keeps at
+most :data:`MAX_FREE_BYTES` of dropped buffers, and only buffers of at least
+:data:`MIN_BYTES` (smaller ones are cheap to allocate).
+"""
+
+import threading
+import weakref
+from collections import OrderedDict
+
+import numpy as np
+
+# Outputs smaller than this are allocated the ordinary way.
+MIN_BYTES = 1 << 20
+
+# Dropped buffers kept for reuse, at most this many bytes in all.
+MAX_FREE_BYTES = 1 << 30
+
+_lock = threading.Lock()
+_free = OrderedDict()  # id(buffer) -> buffer, oldest first
+_free_bytes = 0
+
+
+def empty(shape, dtype):
+    """Return an uninitialised C-contiguous array, reusing dropped output memory.
+
+    Parameters
+    ----------
+    shape : tuple of ints
+    dtype : numpy.dtype
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if nbytes < MIN_BYTES:
+        return np.empty(shape, dtype=dtype)
+    buffer = _take(nbytes)
+    # An array made from a memoryview is the base of every view taken of it
+    # (NumPy collapses view chains only down to an array whose base is not
+    # an array), so its finalizer runs once the last view is gone.
+    flat = np.frombuffer(memoryview(buffer), dtype=dtype)
+    weakref.finalize(flat, _give_back, buffer)
+    return flat.reshape(shape)
+
+
+def _take(nbytes):
+    """A free buffer of exactly ``nbytes`` bytes, or a new one."""
+    global _free_bytes
+    with _lock:
+        for key, buffer in _free.items():
+            if buffer.nbytes == nbytes:
+                del _free[key]
+                _free_bytes -= nbytes
+                return buffer
+    return np.empty(nbytes, dtype=np.uint8)
+
+
+def _give_back(buffer):
+    """Keep a dropped buffer, evicting the oldest ones beyond MAX_FREE_BYTES."""
+    global _free_bytes
+    with _lock:
+        _free[id(buffer)] = buffer
+        _free_bytes += buffer.nbytes
+        while _free_bytes > MAX_FREE_BYTES:
+            _, oldest = _free.popitem(last=False)
+            _free_bytes -= oldest.nbytes
+
+
+def clear():
+    """Release every kept buffer to the system."""
+    global _free_bytes
+    with _lock:
+        _free.clear()
+        _free_bytes = 0
