@@ -65,6 +65,15 @@ def test_outputs_are_ordinary_writable_arrays():
     assert float(out.sum()) == 3 * 4 * (1 << 18)
 
 
+def test_release_buffers_empties_the_pool():
+    out = _buffers.empty((1 << 20,), np.uint8)
+    del out
+    gc.collect()
+    assert _buffers._free_bytes == 1 << 20
+    sepconv.release_buffers()
+    assert _buffers._free_bytes == 0 and not _buffers._free
+
+
 def test_small_outputs_bypass_the_pool():
     out = _buffers.empty((8,), np.float64)
     assert out.flags.owndata
