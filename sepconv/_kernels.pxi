@@ -18,7 +18,9 @@
 # Two layouts of the depthwise result exist:
 #   "rows"   (pixels x channels, channels contiguous): vectorises over channels;
 #            used for channels_last input with enough channels and depth
-#            multiplier 1;
+#            multiplier 1; output pixels go eight at a time, with kernels that
+#            keep a whole 3x3 window, or a 5- or 7-tap kernel row, in
+#            registers where the block lies inside the image;
 #   "planar" (channels x pixels, pixels contiguous): vectorises over the image
 #            width; used for everything else.
 # The GEMM consumes either layout and writes either output layout through
@@ -304,13 +306,6 @@ cdef void _block_row_taps(floating* acc, Py_ssize_t n, const floating* xrow,
                           const floating* zero) noexcept nogil:
     """acc (BLOCK x CHUNK) += one kernel row's taps for output pixels ow..ow+7."""
     cdef Py_ssize_t q = 0, C = g.C
-    if _interior(g, ow) and (g.kw == 5 or g.kw == 7):
-        xrow = xrow + (ow * g.sw - g.pl) * C
-        if g.kw == 5:
-            _block_row5(acc, n, C, g.sw * C, g.dw * C, xrow, wrow)
-        else:
-            _block_row7(acc, n, C, g.sw * C, g.dw * C, xrow, wrow)
-        return
     if g.sw == 1 and g.dw == 1:
         while q + 3 <= g.kw:
             _block_taps3_unit(acc, n, wrow + q * C, wrow + (q + 1) * C, wrow + (q + 2) * C,
@@ -381,23 +376,72 @@ cdef inline void _block_3x3(floating* acc, Py_ssize_t n, Py_ssize_t C, Py_ssize_
                               + x2[7 * ps + i] * w20 + x2[7 * ps + ts + i] * w21 + x2[7 * ps + 2 * ts + i] * w22)
 
 
+cdef inline bint _register_kernel(const Geometry* g) noexcept nogil:
+    """Whether blocks go through a register kernel (_block_3x3, _block_row5/7)."""
+    return (g.kh == 3 and g.kw == 3) or g.kw == 5 or g.kw == 7
+
+
+cdef Py_ssize_t _window_size(const Geometry* g) noexcept nogil:
+    """Elements of the per-thread window _gather_window fills."""
+    return g.kh * _block_span(g) * CHUNK if _register_kernel(g) else 0
+
+
+cdef void _gather_window(const floating* x, const Geometry* g, Py_ssize_t r, Py_ssize_t ow,
+                         Py_ssize_t c0, Py_ssize_t n, floating* window) noexcept nogil:
+    """Copy channels c0..c0+n of the input the block at (r, ow) reads, zero-padded.
+
+    ``window`` gets kh rows of _block_span(g) columns of n channels, so that a
+    block touching the padding runs the same register kernel as an interior
+    one, reading the window with n elements between columns.
+    """
+    cdef Py_ssize_t span = _block_span(g), p, col, ih, iw, i
+    cdef floating* dst
+    cdef const floating* src
+    for p in range(g.kh):
+        ih = r * g.sh - g.pt + p * g.dh
+        for col in range(span):
+            dst = window + (p * span + col) * n
+            iw = ow * g.sw - g.pl + col
+            if ih < 0 or ih >= g.H or iw < 0 or iw >= g.W:
+                for i in range(n):
+                    dst[i] = 0
+            else:
+                src = x + ih * g.xs_h + iw * g.xs_w + c0
+                for i in range(n):
+                    dst[i] = src[i]
+
+
 cdef void _depthwise_block(const floating* x, const Geometry* g, const floating* dk,
                            const floating* bias, const floating* zero, Py_ssize_t r,
-                           Py_ssize_t ow, floating* dst, Py_ssize_t ldd) noexcept nogil:
-    """Depthwise result of output pixels ow..ow+7 of row r, depth multiplier 1."""
+                           Py_ssize_t ow, floating* dst, Py_ssize_t ldd,
+                           floating* window) noexcept nogil:
+    """Depthwise result of output pixels ow..ow+7 of row r, depth multiplier 1.
+
+    With a register kernel, the input is read in place when the block lies
+    inside the image, else from a zero-padded copy in ``window``.
+    """
     cdef floating acc[BLOCK * CHUNK]
     cdef const floating* rows[3]
-    cdef Py_ssize_t c0, n, b, i, p, ih
+    cdef const floating* base
+    cdef bint inside = _interior(g, ow), fast = _register_kernel(g)
+    cdef Py_ssize_t c0, n, b, i, p, ih, step, row_stride, span = _block_span(g)
     c0 = 0
     while c0 < g.C:
         n = min(CHUNK, g.C - c0)
-        if g.kh == 3 and g.kw == 3 and _interior(g, ow):
-            # rows in the padding read the zero buffer, as wide as a block reads
+        # base + p * row_stride is kernel row p's input at the block's first
+        # column; step is the distance between input columns
+        if inside:
+            base = x + (r * g.sh - g.pt) * g.xs_h + (ow * g.sw - g.pl) * g.C + c0
+            step, row_stride = g.C, g.dh * g.xs_h
+        elif fast:
+            _gather_window(x, g, r, ow, c0, n, window)
+            base, step, row_stride = window, n, span * n
+        if fast and g.kh == 3:
             for p in range(3):
                 ih = r * g.sh - g.pt + p * g.dh
-                rows[p] = (x + ih * g.xs_h + (ow * g.sw - g.pl) * g.C + c0
-                           if 0 <= ih < g.H else zero)
-            _block_3x3(acc, n, g.C, g.sw * g.C, g.dw * g.C, rows[0], rows[1], rows[2],
+                # a row in the padding reads zeros (the window holds them already)
+                rows[p] = base + p * row_stride if not inside or 0 <= ih < g.H else zero
+            _block_3x3(acc, n, g.C, g.sw * step, g.dw * step, rows[0], rows[1], rows[2],
                        dk + c0, bias + c0)
         else:
             for b in range(BLOCK):
@@ -405,10 +449,17 @@ cdef void _depthwise_block(const floating* x, const Geometry* g, const floating*
                     acc[b * CHUNK + i] = bias[c0 + i]
             for p in range(g.kh):
                 ih = r * g.sh - g.pt + p * g.dh
-                if ih < 0 or ih >= g.H:
+                if inside and (ih < 0 or ih >= g.H):
                     continue
-                _block_row_taps(acc, n, x + ih * g.xs_h + c0, dk + p * g.kw * g.C + c0, g,
-                                ow, zero)
+                if fast and g.kw == 5:
+                    _block_row5(acc, n, g.C, g.sw * step, g.dw * step, base + p * row_stride,
+                                dk + p * g.kw * g.C + c0)
+                elif fast:
+                    _block_row7(acc, n, g.C, g.sw * step, g.dw * step, base + p * row_stride,
+                                dk + p * g.kw * g.C + c0)
+                elif 0 <= ih < g.H:
+                    _block_row_taps(acc, n, x + ih * g.xs_h + c0, dk + p * g.kw * g.C + c0,
+                                    g, ow, zero)
         for b in range(BLOCK):
             for i in range(n):
                 dst[b * ldd + c0 + i] = acc[b * CHUNK + i]
@@ -417,12 +468,13 @@ cdef void _depthwise_block(const floating* x, const Geometry* g, const floating*
 
 cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* dk,
                           const floating* bias, const floating* zero, Py_ssize_t r0,
-                          Py_ssize_t r1, floating* dst, Py_ssize_t ldd) noexcept nogil:
+                          Py_ssize_t r1, floating* dst, Py_ssize_t ldd,
+                          floating* window) noexcept nogil:
     """Depthwise result in "rows" layout: dst[i * ldd + j], pixel i, channel j.
 
     Needs channels_last input (channels contiguous) and depth multiplier 1;
-    ``zero`` holds at least C zeros and stands in for input pixels in the
-    padding.
+    ``zero`` holds at least a block's span of zero pixels and stands in for
+    input in the padding; ``window`` holds _window_size(g) elements.
     """
     cdef Py_ssize_t K = g.C * g.dm
     cdef Py_ssize_t r, ow, p, ih, j
@@ -436,7 +488,7 @@ cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* 
             # slow per-pixel path
             ow = min(ow, g.Wo - BLOCK)
             _depthwise_block(x, g, dk, bias, zero, r, ow, dst + ((r - r0) * g.Wo + ow) * ldd,
-                             ldd)
+                             ldd, window)
             ow += BLOCK
         while ow < g.Wo:
             acc = dst + ((r - r0) * g.Wo + ow) * ldd
@@ -720,7 +772,8 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     cdef bint planar = _planar(&g, channels_first)
     cdef Py_ssize_t tile_size = rows_per_tile * g.Wo * K
     cdef floating[:, ::1] work = _workspace(
-        n_threads, tile_size + (_planar_scratch(&g, rows_per_tile) if planar else 0),
+        n_threads, tile_size + (_planar_scratch(&g, rows_per_tile) if planar
+                                else _window_size(&g)),
         np.float32 if floating is float else np.float64)
     # zeros: the depthwise step's bias, and the input pixel under padded taps
     cdef floating[::1] zero = np.zeros(max(K, _block_span(&g) * g.C),
@@ -746,7 +799,8 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
                               buf + tile_size)
             lda = M
         else:
-            _depthwise_rows(xp + n * image_in, &g, dkp, zp, zp, r0, r1, buf, K)
+            _depthwise_rows(xp + n * image_in, &g, dkp, zp, zp, r0, r1, buf, K,
+                            buf + tile_size)
             lda = K
         if channels_first:
             ctile = op + n * image_out + r0 * g.Wo
@@ -774,9 +828,12 @@ def depthwise(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     cdef Py_ssize_t tiles_per_image = _ceil_div(g.Ho, rows_per_tile)
     cdef Py_ssize_t image_in = g.H * g.W * g.C, image_out = g.Ho * g.Wo * K
     cdef bint planar = _planar(&g, channels_first)
-    cdef Py_ssize_t tile_size = 0 if channels_first else rows_per_tile * g.Wo * K
+    # scratch: a planar tile to transpose into channels_last output, or the
+    # rows path's window
+    cdef Py_ssize_t tile_size = rows_per_tile * g.Wo * K if planar and not channels_first else 0
     cdef floating[:, ::1] work = _workspace(
-        n_threads, tile_size + (_planar_scratch(&g, rows_per_tile) if planar else 0),
+        n_threads, tile_size + (_planar_scratch(&g, rows_per_tile) if planar
+                                else _window_size(&g)),
         np.float32 if floating is float else np.float64)
     cdef floating[::1] zero = np.zeros(_block_span(&g) * g.C,
                                        dtype=np.float32 if floating is float else np.float64)
@@ -806,7 +863,7 @@ def depthwise(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
                                   buf + tile_size)
                 _planar_to_rows(buf, M, K, ctile, K)
             else:
-                _depthwise_rows(xp + n * image_in, &g, dkp, bp, zp, r0, r1, ctile, K)
+                _depthwise_rows(xp + n * image_in, &g, dkp, bp, zp, r0, r1, ctile, K, buf)
             _activate(ctile, K, False, M, K, activation)
 
 
