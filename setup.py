@@ -29,6 +29,9 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools"))
+import kernelgen  # noqa: E402  (writes the unrolled register kernels)
+
 OPENMP_PROBE = textwrap.dedent(
     """
     #include <omp.h>
@@ -111,6 +114,7 @@ def isa_levels():
 
 def extensions():
     """Return the list of extensions to build."""
+    kernelgen.write(os.path.join("sepconv", "_kernels_blocks.pxi"))
     omp = openmp_flags()
     # No loop-to-memcpy rewriting: the kernels' short copies (a bias into an
     # accumulator, a finished block out of it) are much faster as the

@@ -224,83 +224,6 @@ cdef inline bint _interior(const Geometry* g, Py_ssize_t ow) noexcept nogil:
     return ow * g.sw - g.pl >= 0 and (ow + BLOCK - 1) * g.sw - g.pl + (g.kw - 1) * g.dw < g.W
 
 
-# Whole kernel rows of 5 and 7 taps in registers (see _block_3x3).
-cdef inline void _block_row5(floating* acc, Py_ssize_t n, Py_ssize_t C, Py_ssize_t ps,
-                             Py_ssize_t ts, const floating* x, const floating* w) noexcept nogil:
-    """acc[b, :n] += the 5 taps of one kernel row, for the block's 8 pixels.
-
-    x is the input row at the block's first input column; pixel b's tap q is
-    ``b * ps + q * ts`` elements further.  Weights and sums stay in registers.
-    """
-    cdef Py_ssize_t i
-    cdef floating w0, w1, w2, w3, w4
-    for i in range(n):
-        w0 = w[i]
-        w1 = w[1 * C + i]
-        w2 = w[2 * C + i]
-        w3 = w[3 * C + i]
-        w4 = w[4 * C + i]
-        acc[i] = (acc[i] + x[i] * w0 + x[ts + i] * w1 + x[2 * ts + i] * w2
-                  + x[3 * ts + i] * w3 + x[4 * ts + i] * w4)
-        acc[1 * CHUNK + i] = (acc[1 * CHUNK + i] + x[ps + i] * w0 + x[ps + ts + i] * w1 + x[ps + 2 * ts + i] * w2
-                              + x[ps + 3 * ts + i] * w3 + x[ps + 4 * ts + i] * w4)
-        acc[2 * CHUNK + i] = (acc[2 * CHUNK + i] + x[2 * ps + i] * w0 + x[2 * ps + ts + i] * w1 + x[2 * ps + 2 * ts + i] * w2
-                              + x[2 * ps + 3 * ts + i] * w3 + x[2 * ps + 4 * ts + i] * w4)
-        acc[3 * CHUNK + i] = (acc[3 * CHUNK + i] + x[3 * ps + i] * w0 + x[3 * ps + ts + i] * w1 + x[3 * ps + 2 * ts + i] * w2
-                              + x[3 * ps + 3 * ts + i] * w3 + x[3 * ps + 4 * ts + i] * w4)
-        acc[4 * CHUNK + i] = (acc[4 * CHUNK + i] + x[4 * ps + i] * w0 + x[4 * ps + ts + i] * w1 + x[4 * ps + 2 * ts + i] * w2
-                              + x[4 * ps + 3 * ts + i] * w3 + x[4 * ps + 4 * ts + i] * w4)
-        acc[5 * CHUNK + i] = (acc[5 * CHUNK + i] + x[5 * ps + i] * w0 + x[5 * ps + ts + i] * w1 + x[5 * ps + 2 * ts + i] * w2
-                              + x[5 * ps + 3 * ts + i] * w3 + x[5 * ps + 4 * ts + i] * w4)
-        acc[6 * CHUNK + i] = (acc[6 * CHUNK + i] + x[6 * ps + i] * w0 + x[6 * ps + ts + i] * w1 + x[6 * ps + 2 * ts + i] * w2
-                              + x[6 * ps + 3 * ts + i] * w3 + x[6 * ps + 4 * ts + i] * w4)
-        acc[7 * CHUNK + i] = (acc[7 * CHUNK + i] + x[7 * ps + i] * w0 + x[7 * ps + ts + i] * w1 + x[7 * ps + 2 * ts + i] * w2
-                              + x[7 * ps + 3 * ts + i] * w3 + x[7 * ps + 4 * ts + i] * w4)
-
-
-cdef inline void _block_row7(floating* acc, Py_ssize_t n, Py_ssize_t C, Py_ssize_t ps,
-                             Py_ssize_t ts, const floating* x, const floating* w) noexcept nogil:
-    """acc[b, :n] += the 7 taps of one kernel row, for the block's 8 pixels.
-
-    x is the input row at the block's first input column; pixel b's tap q is
-    ``b * ps + q * ts`` elements further.  Weights and sums stay in registers.
-    """
-    cdef Py_ssize_t i
-    cdef floating w0, w1, w2, w3, w4, w5, w6
-    for i in range(n):
-        w0 = w[i]
-        w1 = w[1 * C + i]
-        w2 = w[2 * C + i]
-        w3 = w[3 * C + i]
-        w4 = w[4 * C + i]
-        w5 = w[5 * C + i]
-        w6 = w[6 * C + i]
-        acc[i] = (acc[i] + x[i] * w0 + x[ts + i] * w1 + x[2 * ts + i] * w2
-                  + x[3 * ts + i] * w3 + x[4 * ts + i] * w4 + x[5 * ts + i] * w5
-                  + x[6 * ts + i] * w6)
-        acc[1 * CHUNK + i] = (acc[1 * CHUNK + i] + x[ps + i] * w0 + x[ps + ts + i] * w1 + x[ps + 2 * ts + i] * w2
-                              + x[ps + 3 * ts + i] * w3 + x[ps + 4 * ts + i] * w4 + x[ps + 5 * ts + i] * w5
-                              + x[ps + 6 * ts + i] * w6)
-        acc[2 * CHUNK + i] = (acc[2 * CHUNK + i] + x[2 * ps + i] * w0 + x[2 * ps + ts + i] * w1 + x[2 * ps + 2 * ts + i] * w2
-                              + x[2 * ps + 3 * ts + i] * w3 + x[2 * ps + 4 * ts + i] * w4 + x[2 * ps + 5 * ts + i] * w5
-                              + x[2 * ps + 6 * ts + i] * w6)
-        acc[3 * CHUNK + i] = (acc[3 * CHUNK + i] + x[3 * ps + i] * w0 + x[3 * ps + ts + i] * w1 + x[3 * ps + 2 * ts + i] * w2
-                              + x[3 * ps + 3 * ts + i] * w3 + x[3 * ps + 4 * ts + i] * w4 + x[3 * ps + 5 * ts + i] * w5
-                              + x[3 * ps + 6 * ts + i] * w6)
-        acc[4 * CHUNK + i] = (acc[4 * CHUNK + i] + x[4 * ps + i] * w0 + x[4 * ps + ts + i] * w1 + x[4 * ps + 2 * ts + i] * w2
-                              + x[4 * ps + 3 * ts + i] * w3 + x[4 * ps + 4 * ts + i] * w4 + x[4 * ps + 5 * ts + i] * w5
-                              + x[4 * ps + 6 * ts + i] * w6)
-        acc[5 * CHUNK + i] = (acc[5 * CHUNK + i] + x[5 * ps + i] * w0 + x[5 * ps + ts + i] * w1 + x[5 * ps + 2 * ts + i] * w2
-                              + x[5 * ps + 3 * ts + i] * w3 + x[5 * ps + 4 * ts + i] * w4 + x[5 * ps + 5 * ts + i] * w5
-                              + x[5 * ps + 6 * ts + i] * w6)
-        acc[6 * CHUNK + i] = (acc[6 * CHUNK + i] + x[6 * ps + i] * w0 + x[6 * ps + ts + i] * w1 + x[6 * ps + 2 * ts + i] * w2
-                              + x[6 * ps + 3 * ts + i] * w3 + x[6 * ps + 4 * ts + i] * w4 + x[6 * ps + 5 * ts + i] * w5
-                              + x[6 * ps + 6 * ts + i] * w6)
-        acc[7 * CHUNK + i] = (acc[7 * CHUNK + i] + x[7 * ps + i] * w0 + x[7 * ps + ts + i] * w1 + x[7 * ps + 2 * ts + i] * w2
-                              + x[7 * ps + 3 * ts + i] * w3 + x[7 * ps + 4 * ts + i] * w4 + x[7 * ps + 5 * ts + i] * w5
-                              + x[7 * ps + 6 * ts + i] * w6)
-
-
 cdef void _block_row_taps(floating* acc, Py_ssize_t n, const floating* xrow,
                           const floating* wrow, const Geometry* g, Py_ssize_t ow,
                           const floating* zero) noexcept nogil:
@@ -324,56 +247,7 @@ cdef void _block_row_taps(floating* acc, Py_ssize_t n, const floating* xrow,
         q += 1
 
 
-cdef inline void _block_3x3(floating* acc, Py_ssize_t n, Py_ssize_t C, Py_ssize_t ps,
-                            Py_ssize_t ts, const floating* x0, const floating* x1,
-                            const floating* x2, const floating* w,
-                            const floating* bias) noexcept nogil:
-    """acc[b, :n] = bias + all nine taps of a 3x3 kernel, for the block's 8 pixels.
-
-    x0, x1, x2 are the three input rows at the block's first input column;
-    pixel b's tap q is ``b * ps + q * ts`` elements further (ps: stride times
-    C, ts: dilation times C).  The nine weights and each pixel's sum stay in
-    registers, so every output vector is stored once, not once per kernel row.
-    """
-    cdef Py_ssize_t i
-    cdef floating w00, w01, w02, w10, w11, w12, w20, w21, w22, bi
-    for i in range(n):
-        w00 = w[i]
-        w01 = w[C + i]
-        w02 = w[2 * C + i]
-        w10 = w[3 * C + i]
-        w11 = w[4 * C + i]
-        w12 = w[5 * C + i]
-        w20 = w[6 * C + i]
-        w21 = w[7 * C + i]
-        w22 = w[8 * C + i]
-        bi = bias[i]
-        # the eight pixels written out: a loop here would be vectorised across
-        # pixels (strided) instead of along the channels
-        acc[i] = (bi + x0[i] * w00 + x0[ts + i] * w01 + x0[2 * ts + i] * w02
-                  + x1[i] * w10 + x1[ts + i] * w11 + x1[2 * ts + i] * w12
-                  + x2[i] * w20 + x2[ts + i] * w21 + x2[2 * ts + i] * w22)
-        acc[1 * CHUNK + i] = (bi + x0[ps + i] * w00 + x0[ps + ts + i] * w01 + x0[ps + 2 * ts + i] * w02
-                              + x1[ps + i] * w10 + x1[ps + ts + i] * w11 + x1[ps + 2 * ts + i] * w12
-                              + x2[ps + i] * w20 + x2[ps + ts + i] * w21 + x2[ps + 2 * ts + i] * w22)
-        acc[2 * CHUNK + i] = (bi + x0[2 * ps + i] * w00 + x0[2 * ps + ts + i] * w01 + x0[2 * ps + 2 * ts + i] * w02
-                              + x1[2 * ps + i] * w10 + x1[2 * ps + ts + i] * w11 + x1[2 * ps + 2 * ts + i] * w12
-                              + x2[2 * ps + i] * w20 + x2[2 * ps + ts + i] * w21 + x2[2 * ps + 2 * ts + i] * w22)
-        acc[3 * CHUNK + i] = (bi + x0[3 * ps + i] * w00 + x0[3 * ps + ts + i] * w01 + x0[3 * ps + 2 * ts + i] * w02
-                              + x1[3 * ps + i] * w10 + x1[3 * ps + ts + i] * w11 + x1[3 * ps + 2 * ts + i] * w12
-                              + x2[3 * ps + i] * w20 + x2[3 * ps + ts + i] * w21 + x2[3 * ps + 2 * ts + i] * w22)
-        acc[4 * CHUNK + i] = (bi + x0[4 * ps + i] * w00 + x0[4 * ps + ts + i] * w01 + x0[4 * ps + 2 * ts + i] * w02
-                              + x1[4 * ps + i] * w10 + x1[4 * ps + ts + i] * w11 + x1[4 * ps + 2 * ts + i] * w12
-                              + x2[4 * ps + i] * w20 + x2[4 * ps + ts + i] * w21 + x2[4 * ps + 2 * ts + i] * w22)
-        acc[5 * CHUNK + i] = (bi + x0[5 * ps + i] * w00 + x0[5 * ps + ts + i] * w01 + x0[5 * ps + 2 * ts + i] * w02
-                              + x1[5 * ps + i] * w10 + x1[5 * ps + ts + i] * w11 + x1[5 * ps + 2 * ts + i] * w12
-                              + x2[5 * ps + i] * w20 + x2[5 * ps + ts + i] * w21 + x2[5 * ps + 2 * ts + i] * w22)
-        acc[6 * CHUNK + i] = (bi + x0[6 * ps + i] * w00 + x0[6 * ps + ts + i] * w01 + x0[6 * ps + 2 * ts + i] * w02
-                              + x1[6 * ps + i] * w10 + x1[6 * ps + ts + i] * w11 + x1[6 * ps + 2 * ts + i] * w12
-                              + x2[6 * ps + i] * w20 + x2[6 * ps + ts + i] * w21 + x2[6 * ps + 2 * ts + i] * w22)
-        acc[7 * CHUNK + i] = (bi + x0[7 * ps + i] * w00 + x0[7 * ps + ts + i] * w01 + x0[7 * ps + 2 * ts + i] * w02
-                              + x1[7 * ps + i] * w10 + x1[7 * ps + ts + i] * w11 + x1[7 * ps + 2 * ts + i] * w12
-                              + x2[7 * ps + i] * w20 + x2[7 * ps + ts + i] * w21 + x2[7 * ps + 2 * ts + i] * w22)
+include "_kernels_blocks.pxi"
 
 
 cdef inline bint _register_kernel(const Geometry* g) noexcept nogil:
@@ -441,8 +315,8 @@ cdef void _depthwise_block(const floating* x, const Geometry* g, const floating*
                 ih = r * g.sh - g.pt + p * g.dh
                 # a row in the padding reads zeros (the window holds them already)
                 rows[p] = base + p * row_stride if not inside or 0 <= ih < g.H else zero
-            _block_3x3(acc, n, g.C, g.sw * step, g.dw * step, rows[0], rows[1], rows[2],
-                       dk + c0, bias + c0)
+            _block_3x3(g.sw, g.dw, acc, n, g.C, g.sw * step, g.dw * step, rows[0], rows[1],
+                       rows[2], dk + c0, bias + c0)
         else:
             for b in range(BLOCK):
                 for i in range(n):
@@ -452,11 +326,11 @@ cdef void _depthwise_block(const floating* x, const Geometry* g, const floating*
                 if inside and (ih < 0 or ih >= g.H):
                     continue
                 if fast and g.kw == 5:
-                    _block_row5(acc, n, g.C, g.sw * step, g.dw * step, base + p * row_stride,
-                                dk + p * g.kw * g.C + c0)
+                    _block_row5(g.sw, g.dw, acc, n, g.C, g.sw * step, g.dw * step,
+                                base + p * row_stride, dk + p * g.kw * g.C + c0)
                 elif fast:
-                    _block_row7(acc, n, g.C, g.sw * step, g.dw * step, base + p * row_stride,
-                                dk + p * g.kw * g.C + c0)
+                    _block_row7(g.sw, g.dw, acc, n, g.C, g.sw * step, g.dw * step,
+                                base + p * row_stride, dk + p * g.kw * g.C + c0)
                 elif 0 <= ih < g.H:
                     _block_row_taps(acc, n, x + ih * g.xs_h + c0, dk + p * g.kw * g.C + c0,
                                     g, ow, zero)
