@@ -286,13 +286,14 @@ cdef void _gather_window(const floating* x, const Geometry* g, Py_ssize_t r, Py_
 
 
 cdef void _depthwise_block(const floating* x, const Geometry* g, const floating* dk,
-                           const floating* bias, const floating* zero, Py_ssize_t r,
-                           Py_ssize_t ow, floating* dst, Py_ssize_t ldd,
-                           floating* window) noexcept nogil:
+                           const floating* packed, const floating* bias,
+                           const floating* zero, Py_ssize_t r, Py_ssize_t ow, floating* dst,
+                           Py_ssize_t ldd, floating* window) noexcept nogil:
     """Depthwise result of output pixels ow..ow+7 of row r, depth multiplier 1.
 
     With a register kernel, the input is read in place when the block lies
-    inside the image, else from a zero-padded copy in ``window``.
+    inside the image, else from a zero-padded copy in ``window``; its weights
+    come from ``packed`` (see pack_weights).
     """
     cdef floating acc[BLOCK * CHUNK]
     cdef const floating* rows[3]
@@ -315,8 +316,8 @@ cdef void _depthwise_block(const floating* x, const Geometry* g, const floating*
                 ih = r * g.sh - g.pt + p * g.dh
                 # a row in the padding reads zeros (the window holds them already)
                 rows[p] = base + p * row_stride if not inside or 0 <= ih < g.H else zero
-            _block_3x3(g.sw, g.dw, acc, n, g.C, g.sw * step, g.dw * step, rows[0], rows[1],
-                       rows[2], dk + c0, bias + c0)
+            _block_3x3(g.sw, g.dw, acc, n, g.sw * step, g.dw * step, rows[0], rows[1],
+                       rows[2], packed + c0 * g.kh * g.kw, bias + c0)
         else:
             for b in range(BLOCK):
                 for i in range(n):
@@ -326,11 +327,11 @@ cdef void _depthwise_block(const floating* x, const Geometry* g, const floating*
                 if inside and (ih < 0 or ih >= g.H):
                     continue
                 if fast and g.kw == 5:
-                    _block_row5(g.sw, g.dw, acc, n, g.C, g.sw * step, g.dw * step,
-                                base + p * row_stride, dk + p * g.kw * g.C + c0)
+                    _block_row5(g.sw, g.dw, acc, n, g.sw * step, g.dw * step,
+                                base + p * row_stride, packed + c0 * g.kh * g.kw + p * g.kw * CHUNK)
                 elif fast:
-                    _block_row7(g.sw, g.dw, acc, n, g.C, g.sw * step, g.dw * step,
-                                base + p * row_stride, dk + p * g.kw * g.C + c0)
+                    _block_row7(g.sw, g.dw, acc, n, g.sw * step, g.dw * step,
+                                base + p * row_stride, packed + c0 * g.kh * g.kw + p * g.kw * CHUNK)
                 elif 0 <= ih < g.H:
                     _block_row_taps(acc, n, x + ih * g.xs_h + c0, dk + p * g.kw * g.C + c0,
                                     g, ow, zero)
@@ -341,14 +342,15 @@ cdef void _depthwise_block(const floating* x, const Geometry* g, const floating*
 
 
 cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* dk,
-                          const floating* bias, const floating* zero, Py_ssize_t r0,
-                          Py_ssize_t r1, floating* dst, Py_ssize_t ldd,
+                          const floating* packed, const floating* bias, const floating* zero,
+                          Py_ssize_t r0, Py_ssize_t r1, floating* dst, Py_ssize_t ldd,
                           floating* window) noexcept nogil:
     """Depthwise result in "rows" layout: dst[i * ldd + j], pixel i, channel j.
 
     Needs channels_last input (channels contiguous) and depth multiplier 1;
     ``zero`` holds at least a block's span of zero pixels and stands in for
-    input in the padding; ``window`` holds _window_size(g) elements.
+    input in the padding; ``window`` holds _window_size(g) elements;
+    ``packed`` is the kernel as pack_weights lays it out.
     """
     cdef Py_ssize_t K = g.C * g.dm
     cdef Py_ssize_t r, ow, p, ih, j
@@ -361,8 +363,8 @@ cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* 
             # it computes twice come out the same, and no pixel needs the
             # slow per-pixel path
             ow = min(ow, g.Wo - BLOCK)
-            _depthwise_block(x, g, dk, bias, zero, r, ow, dst + ((r - r0) * g.Wo + ow) * ldd,
-                             ldd, window)
+            _depthwise_block(x, g, dk, packed, bias, zero, r, ow,
+                             dst + ((r - r0) * g.Wo + ow) * ldd, ldd, window)
             ow += BLOCK
         while ow < g.Wo:
             acc = dst + ((r - r0) * g.Wo + ow) * ldd
@@ -626,6 +628,22 @@ cdef void _planar_to_rows(const floating* src, Py_ssize_t M, Py_ssize_t K, float
             dst[i * ldd + j] = src[j * M + i]
 
 
+def pack_weights(depthwise_kernel):
+    """The depthwise kernel by channel chunk, for the register kernels.
+
+    Returns an array of shape (chunks, kh * kw, CHUNK): chunk c holds
+    channels c * CHUNK onwards, tap after tap, zero-padded, so that within a
+    chunk every weight sits at a constant offset.
+    """
+    kh, kw, channels, multiplier = depthwise_kernel.shape[:4]
+    channels *= multiplier
+    chunks = -(-channels // CHUNK)
+    taps = np.asarray(depthwise_kernel).reshape(kh * kw, channels)
+    packed = np.zeros((kh * kw, chunks * CHUNK), dtype=taps.dtype)
+    packed[:, :channels] = taps
+    return np.ascontiguousarray(packed.reshape(kh * kw, chunks, CHUNK).transpose(1, 0, 2))
+
+
 def _workspace(Py_ssize_t n_threads, Py_ssize_t size, dtype):
     """One row of ``size`` scratch elements per thread (at least one element)."""
     return np.empty((n_threads, max(size, 1)), dtype=dtype)
@@ -657,6 +675,8 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     cdef const floating* pkp = &pointwise_kernel[0, 0]
     cdef const floating* bp = &bias[0]
     cdef const floating* zp = &zero[0]
+    cdef const floating[:, :, ::1] packed = pack_weights(depthwise_kernel)
+    cdef const floating* pp = &packed[0, 0, 0]
     cdef floating* op = &out[0, 0, 0, 0]
     cdef Py_ssize_t t, n, r0, r1, M, lda, ldc
     cdef floating* buf
@@ -673,7 +693,7 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
                               buf + tile_size)
             lda = M
         else:
-            _depthwise_rows(xp + n * image_in, &g, dkp, zp, zp, r0, r1, buf, K,
+            _depthwise_rows(xp + n * image_in, &g, dkp, pp, zp, zp, r0, r1, buf, K,
                             buf + tile_size)
             lda = K
         if channels_first:
@@ -715,6 +735,8 @@ def depthwise(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     cdef const floating* dkp = &depthwise_kernel[0, 0, 0, 0]
     cdef const floating* bp = &bias[0]
     cdef const floating* zp = &zero[0]
+    cdef const floating[:, :, ::1] packed = pack_weights(depthwise_kernel)
+    cdef const floating* pp = &packed[0, 0, 0]
     cdef floating* op = &out[0, 0, 0, 0]
     cdef Py_ssize_t t, n, r0, r1, M
     cdef floating* ctile
@@ -737,7 +759,7 @@ def depthwise(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
                                   buf + tile_size)
                 _planar_to_rows(buf, M, K, ctile, K)
             else:
-                _depthwise_rows(xp + n * image_in, &g, dkp, bp, zp, r0, r1, ctile, K, buf)
+                _depthwise_rows(xp + n * image_in, &g, dkp, pp, bp, zp, r0, r1, ctile, K, buf)
             _activate(ctile, K, False, M, K, activation)
 
 

@@ -13,7 +13,9 @@ the common (stride, dilation) pairs with the multipliers fixed, plus one
 generic version, and a dispatcher picks one.
 
 Kernel shapes: a whole 3x3 window (``_block_3x3``) and one kernel row of 5 or
-7 taps (``_block_row5``, ``_block_row7``).
+7 taps (``_block_row5``, ``_block_row7``).  Their weights come packed by
+channel chunk (tap t of the chunk at ``w[t * CHUNK]``), so that weight
+offsets are constants too.
 """
 
 import sys
@@ -59,7 +61,7 @@ def block_3x3(stepping):
     """A 3x3 window for the block's pixels: acc = bias + the nine taps."""
     name = f"_block_3x3_{stepping or 'any'}"
     weights = [f"w{p}{q}" for p in range(3) for q in range(3)]
-    out = [f"cdef inline void {name}(floating* acc, Py_ssize_t n, Py_ssize_t C, Py_ssize_t ps,\n"
+    out = [f"cdef inline void {name}(floating* acc, Py_ssize_t n, Py_ssize_t ps,\n"
            f"        Py_ssize_t ts, const floating* x0, const floating* x1, const floating* x2,\n"
            f"        const floating* w, const floating* bias) noexcept nogil:\n",
            "    cdef Py_ssize_t i\n",
@@ -67,7 +69,7 @@ def block_3x3(stepping):
            _prologue(stepping),
            "    for i in range(n):\n"]
     for t, wname in enumerate(weights):
-        out.append(f"        {wname} = w[{t} * C + i]\n" if t else f"        {wname} = w[i]\n")
+        out.append(f"        {wname} = w[{t} * CHUNK + i]\n" if t else f"        {wname} = w[i]\n")
     out.append("        bi = bias[i]\n")
     for b in range(BLOCK):
         terms = ["bi"] + [f"x{p}[{_offset(b, q, stepping)}] * w{p}{q}"
@@ -81,14 +83,14 @@ def block_row(kw, stepping):
     """One kernel row of kw taps: acc += the row's taps."""
     name = f"_block_row{kw}_{stepping or 'any'}"
     weights = [f"w{q}" for q in range(kw)]
-    out = [f"cdef inline void {name}(floating* acc, Py_ssize_t n, Py_ssize_t C, Py_ssize_t ps,\n"
+    out = [f"cdef inline void {name}(floating* acc, Py_ssize_t n, Py_ssize_t ps,\n"
            f"        Py_ssize_t ts, const floating* x, const floating* w) noexcept nogil:\n",
            "    cdef Py_ssize_t i\n",
            f"    cdef floating {', '.join(weights)}\n",
            _prologue(stepping),
            "    for i in range(n):\n"]
     for q in range(kw):
-        out.append(f"        w{q} = w[{q} * C + i]\n" if q else "        w0 = w[i]\n")
+        out.append(f"        w{q} = w[{q} * CHUNK + i]\n" if q else "        w0 = w[i]\n")
     for b in range(BLOCK):
         lhs = f"acc[{b} * CHUNK + i]"
         terms = [lhs] + [f"x[{_offset(b, q, stepping)}] * w{q}" for q in range(kw)]
@@ -117,16 +119,16 @@ def generate():
             parts.append(block_row(kw, stepping))
     parts.append(dispatcher(
         "_block_3x3",
-        "floating* acc, Py_ssize_t n, Py_ssize_t C, Py_ssize_t ps, Py_ssize_t ts,\n"
+        "floating* acc, Py_ssize_t n, Py_ssize_t ps, Py_ssize_t ts,\n"
         "        const floating* x0, const floating* x1, const floating* x2, const floating* w,\n"
         "        const floating* bias",
-        "acc, n, C, ps, ts, x0, x1, x2, w, bias"))
+        "acc, n, ps, ts, x0, x1, x2, w, bias"))
     for kw in (5, 7):
         parts.append(dispatcher(
             f"_block_row{kw}",
-            "floating* acc, Py_ssize_t n, Py_ssize_t C, Py_ssize_t ps, Py_ssize_t ts,\n"
+            "floating* acc, Py_ssize_t n, Py_ssize_t ps, Py_ssize_t ts,\n"
             "        const floating* x, const floating* w",
-            "acc, n, C, ps, ts, x, w"))
+            "acc, n, ps, ts, x, w"))
     return "".join(parts)
 
 
