@@ -18,6 +18,7 @@ Environment variables:
 
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -148,12 +149,27 @@ def extensions():
 
 
 class BuildExt(build_ext):
-    """Compile extensions in parallel: there are up to four of them."""
+    """Compile extensions in parallel, and leave a copy beside the sources.
+
+    The copy makes the checkout itself importable once built: ``python -m
+    sepconv`` run from the repository root (as the README's quick start
+    does) imports the ``sepconv/`` folder there, not the installed copy.
+    """
 
     def finalize_options(self):
         super().finalize_options()
         if self.parallel is None:
             self.parallel = os.cpu_count() or 1
+
+    def run(self):
+        super().run()
+        if self.inplace:
+            return
+        for ext in self.extensions:
+            built = self.get_ext_fullpath(ext.name)
+            beside_sources = os.path.relpath(built, self.build_lib)
+            if os.path.isdir(os.path.dirname(beside_sources)):
+                shutil.copyfile(built, beside_sources)
 
 
 setup(
