@@ -311,7 +311,7 @@ cdef void _depthwise_block(const floating* x, const Geometry* g, const floating*
         elif fast:
             _gather_window(x, g, r, ow, c0, n, window)
             base, step, row_stride = window, n, span * n
-        if fast and g.kh == 3:
+        if g.kh == 3 and g.kw == 3:
             for p in range(3):
                 ih = r * g.sh - g.pt + p * g.dh
                 # a row in the padding reads zeros (the window holds them already)

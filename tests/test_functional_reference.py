@@ -362,7 +362,7 @@ def test_empty_batch(layout, dtype):
 # (shifted) block of a row, and blocks touching the padding take other paths.
 @pytest.mark.parametrize("width", [7, 8, 9, 23, 40])
 @pytest.mark.parametrize("channels", [9, 130])
-@pytest.mark.parametrize("kernel", [(3, 3), (3, 2), (5, 5)])
+@pytest.mark.parametrize("kernel", [(3, 3), (3, 2), (3, 5), (5, 5), (2, 7), (7, 7)])
 @pytest.mark.parametrize("strides,dilation", [((1, 1), (1, 1)), ((2, 2), (1, 1)),
                                               ((1, 1), (2, 2)), ((1, 2), (2, 1))])
 @pytest.mark.parametrize("padding", ["valid", "same"])
