@@ -378,3 +378,12 @@ def test_depthwise_blocks(width, channels, kernel, strides, dilation, padding):
     for dtype in FLOATS:
         _check_depthwise(case, dtype, "channels_last")
         _check_separable(case, dtype, "channels_last")
+
+
+@given(case=cases(max_side=40, max_kernel=7, max_channels=140, max_filters=4, min_batch=1,
+                  max_batch=1, max_stride=2, max_dilation=2),
+       dtype=st.sampled_from(FLOATS), layout=st.sampled_from(LAYOUTS))
+def test_wide_images_match_reference(case, dtype, layout):
+    # wide enough rows for the blocked depthwise kernels, and more channels
+    # than one chunk of them
+    _check_separable(case, dtype, layout)
