@@ -95,14 +95,17 @@ def data_format(value):
     return choice(value, "data_format", DATA_FORMATS)
 
 
-def n_threads(value):
-    """Validate a thread count: None, or a nonzero int (negative counts back from all cores)."""
+def n_threads(value, name="n_threads"):
+    """Validate a thread count: None, or a nonzero int (negative counts back from all cores).
+
+    ``name`` is the argument named in error messages (the transformer's is ``n_jobs``).
+    """
     if value is None:
         return None
     if not is_integer(value):
-        raise TypeError(f"`n_threads` must be an int or None; received n_threads={value!r}")
+        raise TypeError(f"`{name}` must be an int or None; received {name}={value!r}")
     if value == 0:
-        raise ValueError("`n_threads` must be a nonzero integer or None; received n_threads=0")
+        raise ValueError(f"`{name}` must be a nonzero integer or None; received {name}=0")
     return int(value)
 
 

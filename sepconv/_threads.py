@@ -23,7 +23,7 @@ def cpu_count():
     return os.cpu_count() or 1
 
 
-def effective_n_threads(n_threads=None):
+def effective_n_threads(n_threads=None, name="n_threads"):
     """Return the number of OpenMP threads a kernel call will use.
 
     Parameters
@@ -33,6 +33,8 @@ def effective_n_threads(n_threads=None):
         ``OMP_NUM_THREADS`` or a ``threadpoolctl`` limit on OpenMP when one is
         set.  A positive int is used as given; a negative one counts back from
         the cores (``-1`` all, ``-2`` all but one).
+    name : str, default="n_threads"
+        The argument named in error messages.
 
     Returns
     -------
@@ -46,7 +48,7 @@ def effective_n_threads(n_threads=None):
     TypeError
         If ``n_threads`` is not an int or None.
     """
-    n_threads = _args.n_threads(n_threads)
+    n_threads = _args.n_threads(n_threads, name)
     max_threads = cpu_count()
     if _runtime.openmp_enabled():
         omp_threads = _runtime.omp_max_threads()
@@ -58,7 +60,7 @@ def effective_n_threads(n_threads=None):
         counted = max_threads + 1 + n_threads
         if counted < 1:
             raise ValueError(
-                f"`n_threads` counts back past the first core: n_threads={n_threads} "
+                f"`{name}` counts back past the first core: {name}={n_threads} "
                 f"with {max_threads} available"
             )
         n_threads = counted

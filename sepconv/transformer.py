@@ -14,7 +14,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
-from . import _args, _pooling
+from . import _args, _pooling, _threads
 from .functional import separable_conv2d
 
 __all__ = ["SeparableConvFeatures"]
@@ -388,7 +388,8 @@ or (channels * depth_multiplier, filters), default=None
 
     def _maps(self, images, kernels):
         """Return the feature maps of ``images``, channels last."""
-        maps = separable_conv2d(images, *kernels, n_threads=self.n_jobs, **self._convolution)
+        threads = _threads.effective_n_threads(self.n_jobs, "n_jobs")
+        maps = separable_conv2d(images, *kernels, n_threads=threads, **self._convolution)
         return np.moveaxis(maps, 1, -1) if self._data_format == "channels_first" else maps
 
     def _batch_rows(self, itemsize):

@@ -479,3 +479,9 @@ def test_not_fitted(method):
     with pytest.raises(NotFittedError, match="This SeparableConvFeatures instance is not "
                                              "fitted yet"):
         getattr(SeparableConvFeatures(), method)(*args)
+
+
+def test_n_jobs_counting_back_past_the_cores_names_n_jobs():
+    with pytest.raises(ValueError, match=r"`n_jobs` counts back past the first core: "
+                                         r"n_jobs=-10000"):
+        SeparableConvFeatures(n_jobs=-10_000).fit_transform(np.ones((2, 64)))
