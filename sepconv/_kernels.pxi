@@ -644,6 +644,11 @@ def pack_weights(depthwise_kernel):
     return np.ascontiguousarray(packed.reshape(kh * kw, chunks, CHUNK).transpose(1, 0, 2))
 
 
+def _rows_weights(depthwise_kernel, bint planar, dtype):
+    """pack_weights for the rows path; the planar path reads the kernel as it is."""
+    return np.zeros((1, 1, 1), dtype=dtype) if planar else pack_weights(depthwise_kernel)
+
+
 def _workspace(Py_ssize_t n_threads, Py_ssize_t size, dtype):
     """One row of ``size`` scratch elements per thread (at least one element)."""
     return np.empty((n_threads, max(size, 1)), dtype=dtype)
@@ -663,19 +668,18 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     cdef Py_ssize_t image_in = g.H * g.W * g.C, image_out = g.Ho * g.Wo * F
     cdef bint planar = _planar(&g, channels_first)
     cdef Py_ssize_t tile_size = rows_per_tile * g.Wo * K
+    dtype = np.asarray(out).dtype
     cdef floating[:, ::1] work = _workspace(
         n_threads, tile_size + (_planar_scratch(&g, rows_per_tile) if planar
-                                else _window_size(&g)),
-        np.float32 if floating is float else np.float64)
+                                else _window_size(&g)), dtype)
     # zeros: the depthwise step's bias, and the input pixel under padded taps
-    cdef floating[::1] zero = np.zeros(max(K, _block_span(&g) * g.C),
-                                       dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] zero = np.zeros(max(K, _block_span(&g) * g.C), dtype=dtype)
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef const floating* dkp = &depthwise_kernel[0, 0, 0, 0]
     cdef const floating* pkp = &pointwise_kernel[0, 0]
     cdef const floating* bp = &bias[0]
     cdef const floating* zp = &zero[0]
-    cdef const floating[:, :, ::1] packed = pack_weights(depthwise_kernel)
+    cdef const floating[:, :, ::1] packed = _rows_weights(depthwise_kernel, planar, dtype)
     cdef const floating* pp = &packed[0, 0, 0]
     cdef floating* op = &out[0, 0, 0, 0]
     cdef Py_ssize_t t, n, r0, r1, M, lda, ldc
@@ -725,17 +729,16 @@ def depthwise(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     # scratch: a planar tile to transpose into channels_last output, or the
     # rows path's window
     cdef Py_ssize_t tile_size = rows_per_tile * g.Wo * K if planar and not channels_first else 0
+    dtype = np.asarray(out).dtype
     cdef floating[:, ::1] work = _workspace(
         n_threads, tile_size + (_planar_scratch(&g, rows_per_tile) if planar
-                                else _window_size(&g)),
-        np.float32 if floating is float else np.float64)
-    cdef floating[::1] zero = np.zeros(_block_span(&g) * g.C,
-                                       dtype=np.float32 if floating is float else np.float64)
+                                else _window_size(&g)), dtype)
+    cdef floating[::1] zero = np.zeros(_block_span(&g) * g.C, dtype=dtype)
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef const floating* dkp = &depthwise_kernel[0, 0, 0, 0]
     cdef const floating* bp = &bias[0]
     cdef const floating* zp = &zero[0]
-    cdef const floating[:, :, ::1] packed = pack_weights(depthwise_kernel)
+    cdef const floating[:, :, ::1] packed = _rows_weights(depthwise_kernel, planar, dtype)
     cdef const floating* pp = &packed[0, 0, 0]
     cdef floating* op = &out[0, 0, 0, 0]
     cdef Py_ssize_t t, n, r0, r1, M
