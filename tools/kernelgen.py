@@ -2,110 +2,142 @@
 
 Run by setup.py before Cython; the output is a build product (git-ignored).
 
-A register kernel computes a block of BLOCK output pixels of one channel
-chunk with the weights and the pixels' sums in registers.  Pixel b's tap q
-reads the input ``b * ps + q * ts`` elements after the block's first input
-column (ps: stride times the column step, ts: dilation times it).  When the
-compiler sees those offsets as a few multiples of one step it keeps them in
-registers; with two free strides it needs one register per (pixel, tap) pair
-and spills, which halves the speed.  So each kernel shape is written out for
-the common (stride, dilation) pairs with the multipliers fixed, plus one
-generic version, and a dispatcher picks one.
+A register kernel computes a block of BLOCK output pixels for n channels,
+one SIMD vector of channels at a time (the vector types of _simd.pxi), with
+the block's sums in vector registers from the bias to the final store and
+the weights of one kernel row in registers while that row is applied.
 
-Kernel shapes: a whole 3x3 window (``_block_3x3``) and one kernel row of 5 or
-7 taps (``_block_row5``, ``_block_row7``).  Their weights come packed by
-channel chunk (tap t of the chunk at ``w[t * CHUNK]``), so that weight
-offsets are constants too.
+Pixel b's tap q reads the input column ``b * stride + q * dilation`` of the
+block's first.  For the common (stride, dilation) pairs and kernel widths up
+to MAX_KW the taps are written out: each input column is loaded once and
+serves every (pixel, tap) pair that reads it (ten loads for the 24 products
+of a 3-tap row at unit stride), and its address is a fixed multiple of the
+column step, so the compiler needs no register per (pixel, tap) pair.  Every
+other case runs one generic kernel with the taps in a loop.
+
+Weights come packed by channel chunk (tap t of the chunk at ``w[t * CHUNK]``,
+see pack_weights in _kernels.pxi), so their offsets are constants too.
 """
 
 import sys
 
 BLOCK = 8
+MAX_KW = 7
 # (stride, dilation) pairs with dedicated code
 STEPPINGS = {"s1d1": (1, 1), "s2d1": (2, 1), "s1d2": (1, 2)}
+# name suffix, scalar type, vector type, elements per vector
+DTYPES = {"f32": ("float", "vf32", "VL32"), "f64": ("double", "vf64", "VL64")}
+
+PARAMS = ("{t}* dst, Py_ssize_t ldd, Py_ssize_t n, const {t}* x,\n"
+          "        Py_ssize_t row_stride, Py_ssize_t u, Py_ssize_t sw, Py_ssize_t dw,\n"
+          "        Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t j0, Py_ssize_t j1, Py_ssize_t kw,\n"
+          "        const {t}* w, const {t}* bias")
+ARGS = "dst, ldd, n, x, row_stride, u, sw, dw, p0, p1, j0, j1, kw, w, bias"
+
+DOC = '''    """dst[b * ldd + c] = bias[c] + the taps of kernel rows p0..p1-1, pixels b < BLOCK.
+
+    Channels c < n - n % VL.  Row p of the input starts at x + p * row_stride,
+    its columns are u elements apart, and pixel b's tap q reads column
+    b * sw + q * dw.  {columns}
+    """
+'''
+COLUMNS = {False: "Every column read lies in the image.",
+           True: "Only columns j0..j1-1 lie in the image: the taps on the\n"
+                 "    others read zero padding and are skipped."}
 
 
-def _offset(b, q, stepping):
-    """Index expression of pixel b's tap q in the input row."""
-    if stepping is None:
-        terms = ([f"{b} * ps"] if b else []) + ([f"{q} * ts"] if q else [])
-        return " + ".join(terms + ["i"])
-    sb, sq = STEPPINGS[stepping]
-    k = b * sb + q * sq
-    return {0: "i", 1: "u + i"}.get(k, f"{k} * u + i")
-
-
-def _sum(terms, indent):
-    """Join terms with +, wrapped to short lines."""
-    lines, line = [], ""
-    for term in terms:
-        piece = (" + " if line else "") + term
-        if len(line) + len(piece) > 60 and line:
-            lines.append(line)
-            line = "+ " + term
-        else:
-            line += piece
-    lines.append(line)
-    return ("\n" + " " * indent).join(lines)
-
-
-def _prologue(stepping):
-    """Declare u, the column step that the fixed offsets are multiples of."""
-    if stepping is None:
-        return ""
-    dilation = STEPPINGS[stepping][1]
-    return f"    cdef Py_ssize_t u = ts // {dilation}\n" if dilation > 1 else "    cdef Py_ssize_t u = ts\n"
-
-
-def block_3x3(stepping):
-    """A 3x3 window for the block's pixels: acc = bias + the nine taps."""
-    name = f"_block_3x3_{stepping or 'any'}"
-    weights = [f"w{p}{q}" for p in range(3) for q in range(3)]
-    out = [f"cdef inline void {name}(floating* acc, Py_ssize_t n, Py_ssize_t ps,\n"
-           f"        Py_ssize_t ts, const floating* x0, const floating* x1, const floating* x2,\n"
-           f"        const floating* w, const floating* bias) noexcept nogil:\n",
-           "    cdef Py_ssize_t i\n",
-           f"    cdef floating {', '.join(weights)}, bi\n",
-           _prologue(stepping),
-           "    for i in range(n):\n"]
-    for t, wname in enumerate(weights):
-        out.append(f"        {wname} = w[{t} * CHUNK + i]\n" if t else f"        {wname} = w[i]\n")
-    out.append("        bi = bias[i]\n")
+def _unrolled_taps(kw, stepping, guarded):
+    """Body of the kernel-row loop: each input column loaded once, used by all its taps."""
+    s, d = STEPPINGS[stepping]
+    uses = {}
     for b in range(BLOCK):
-        terms = ["bi"] + [f"x{p}[{_offset(b, q, stepping)}] * w{p}{q}"
-                          for p in range(3) for q in range(3)]
-        lhs = f"acc[{b} * CHUNK + i]"
-        out.append(f"        {lhs} = ({_sum(terms, len(lhs) + 12)})\n")
+        for q in range(kw):
+            uses.setdefault(b * s + q * d, []).append((b, q))
+    out = []
+    for j in sorted(uses):
+        indent = " " * 12
+        if guarded:
+            out.append(f"{indent}if j0 <= {j} < j1:\n")
+            indent += "    "
+        address = "xp" if j == 0 else ("xp + u" if j == 1 else f"xp + {j} * u")
+        out.append(f"{indent}v = _vload_{{sfx}}({address})\n")
+        if len(uses[j]) > 1:
+            out.append(f"{indent}_keep_{{sfx}}(v)\n")
+        out.extend(f"{indent}a{b} = a{b} + v * w{q}\n" for b, q in uses[j])
+    return out
+
+
+def _looped_taps(suffix, guarded):
+    """Body of the kernel-row loop for any kernel width, stride and dilation."""
+    out = ["            for q in range(kw):\n",
+           f"                w0 = _vload_{suffix}(wp + q * CHUNK)\n"]
+    for b in range(BLOCK):
+        indent = " " * 16
+        if guarded:
+            out.append(f"{indent}if j0 <= {b} * sw + q * dw < j1:\n")
+            indent += "    "
+        out.append(f"{indent}a{b} = a{b} + _vload_{suffix}(xp + ({b} * sw + q * dw) * u) * w0\n")
+    return out
+
+
+def kernel_name(kw, stepping, suffix, guarded):
+    """Name of one register kernel; kw None for the generic one."""
+    shape = f"k{kw}_{stepping}" if kw else "any"
+    return f"_dw{'g' if guarded else ''}_{shape}_{suffix}"
+
+
+def kernel(kw, stepping, suffix, guarded):
+    """One register kernel: kw fixed and ``stepping`` a STEPPINGS key, or both None."""
+    t, vec, vl = DTYPES[suffix]
+    widths = range(kw) if kw else range(1)
+    out = [f"cdef inline void {kernel_name(kw, stepping, suffix, guarded)}("
+           f"{PARAMS.format(t=t)}) noexcept nogil:\n",
+           DOC.format(columns=COLUMNS[guarded]),
+           f"    cdef Py_ssize_t c = 0, p{'' if kw else ', q'}\n",
+           f"    cdef const {t}* xp\n    cdef const {t}* wp\n",
+           f"    cdef {vec} v, {', '.join(f'a{b}' for b in range(BLOCK))}, "
+           f"{', '.join(f'w{q}' for q in widths)}\n",
+           f"    while c + {vl} <= n:\n",
+           f"        a0 = _vload_{suffix}(bias + c)\n"]
+    out += [f"        a{b} = a0\n" for b in range(1, BLOCK)]
+    out += ["        for p in range(p0, p1):\n",
+            "            xp = x + p * row_stride + c\n",
+            "            wp = w + p * kw * CHUNK + c\n"]
+    if kw:
+        out += [f"            w{q} = _vload_{suffix}(wp{f' + {q} * CHUNK' if q else ''})\n"
+                for q in widths]
+        out += [line.format(sfx=suffix) for line in _unrolled_taps(kw, stepping, guarded)]
+    else:
+        out += _looped_taps(suffix, guarded)
+    out += [f"        _vstore_{suffix}(dst + {b} * ldd + c, a{b})\n" if b
+            else f"        _vstore_{suffix}(dst + c, a0)\n" for b in range(BLOCK)]
+    out.append(f"        c += {vl}\n")
     return "".join(out) + "\n\n"
 
 
-def block_row(kw, stepping):
-    """One kernel row of kw taps: acc += the row's taps."""
-    name = f"_block_row{kw}_{stepping or 'any'}"
-    weights = [f"w{q}" for q in range(kw)]
-    out = [f"cdef inline void {name}(floating* acc, Py_ssize_t n, Py_ssize_t ps,\n"
-           f"        Py_ssize_t ts, const floating* x, const floating* w) noexcept nogil:\n",
-           "    cdef Py_ssize_t i\n",
-           f"    cdef floating {', '.join(weights)}\n",
-           _prologue(stepping),
-           "    for i in range(n):\n"]
-    for q in range(kw):
-        out.append(f"        w{q} = w[{q} * CHUNK + i]\n" if q else "        w0 = w[i]\n")
-    for b in range(BLOCK):
-        lhs = f"acc[{b} * CHUNK + i]"
-        terms = [lhs] + [f"x[{_offset(b, q, stepping)}] * w{q}" for q in range(kw)]
-        out.append(f"        {lhs} = ({_sum(terms, len(lhs) + 12)})\n")
-    return "".join(out) + "\n\n"
-
-
-def dispatcher(name, params, args):
-    """A function choosing the variant of ``name`` for the strides and dilations."""
-    out = [f"cdef inline void {name}(Py_ssize_t sw, Py_ssize_t dw,\n        {params}) noexcept nogil:\n"]
-    keyword = "if"
+def _dispatch_dtype(suffix, guarded, indent):
+    """The if-chain choosing the kernel of one dtype and guard."""
+    out, keyword = [], "if"
     for stepping, (s, d) in STEPPINGS.items():
-        out.append(f"    {keyword} sw == {s} and dw == {d}:\n        {name}_{stepping}({args})\n")
-        keyword = "elif"
-    out.append(f"    else:\n        {name}_any({args})\n")
+        for kw in range(1, MAX_KW + 1):
+            out.append(f"{indent}{keyword} kw == {kw} and sw == {s} and dw == {d}:\n"
+                       f"{indent}    {kernel_name(kw, stepping, suffix, guarded)}({ARGS})\n")
+            keyword = "elif"
+    out.append(f"{indent}else:\n{indent}    {kernel_name(None, None, suffix, guarded)}({ARGS})\n")
+    return out
+
+
+def dispatcher():
+    """_dw_block: the kernel for the kernel width, stride, dilation, guard and dtype."""
+    out = [f"cdef inline void _dw_block({PARAMS.format(t='floating')}) noexcept nogil:\n",
+           '    """The register kernel for these steps and kernel width (see kernelgen.py).\n\n'
+           '    Columns j0..j1-1 lie in the image; j1 = -1 says all of them do.\n    """\n']
+    for index, (suffix, (t, _, _)) in enumerate(DTYPES.items()):
+        out.append(f"    if floating is {t}:\n" if index == 0 else "    else:\n")
+        out.append("        if j1 < 0:\n")
+        out += _dispatch_dtype(suffix, False, " " * 12)
+        out.append("        else:\n")
+        out += _dispatch_dtype(suffix, True, " " * 12)
     return "".join(out) + "\n\n"
 
 
@@ -113,22 +145,13 @@ def generate():
     """Return the text of _kernels_blocks.pxi."""
     parts = ["# Generated by tools/kernelgen.py when the package is built: edit that file.\n"
              "# Register kernels of the depthwise step; see the generator's docstring.\n\n\n"]
-    for stepping in [*STEPPINGS, None]:
-        parts.append(block_3x3(stepping))
-        for kw in (5, 7):
-            parts.append(block_row(kw, stepping))
-    parts.append(dispatcher(
-        "_block_3x3",
-        "floating* acc, Py_ssize_t n, Py_ssize_t ps, Py_ssize_t ts,\n"
-        "        const floating* x0, const floating* x1, const floating* x2, const floating* w,\n"
-        "        const floating* bias",
-        "acc, n, ps, ts, x0, x1, x2, w, bias"))
-    for kw in (5, 7):
-        parts.append(dispatcher(
-            f"_block_row{kw}",
-            "floating* acc, Py_ssize_t n, Py_ssize_t ps, Py_ssize_t ts,\n"
-            "        const floating* x, const floating* w",
-            "acc, n, ps, ts, x, w"))
+    for suffix in DTYPES:
+        for guarded in (False, True):
+            for stepping in STEPPINGS:
+                for kw in range(1, MAX_KW + 1):
+                    parts.append(kernel(kw, stepping, suffix, guarded))
+            parts.append(kernel(None, None, suffix, guarded))
+    parts.append(dispatcher())
     return "".join(parts)
 
 
