@@ -208,11 +208,12 @@ cdef void _block_tail(floating* dst, Py_ssize_t ldd, Py_ssize_t c_first, Py_ssiz
 
 
 cdef void _depthwise_block(const floating* x, const Geometry* g, const floating* packed,
-                           const floating* bias, Py_ssize_t r, Py_ssize_t ow, floating* dst,
-                           Py_ssize_t ldd) noexcept nogil:
+                           const floating* bias, const floating* zero, Py_ssize_t r,
+                           Py_ssize_t ow, floating* dst, Py_ssize_t ldd) noexcept nogil:
     """Depthwise result of output pixels ow..ow+7 of row r, depth multiplier 1.
 
-    Weights come from ``packed`` (see pack_weights).
+    Weights come from ``packed`` (see pack_weights); ``zero`` holds CHUNK
+    zeros, read for input columns in the padding.
     """
     cdef Py_ssize_t ih0 = r * g.sh - g.pt, iw0 = ow * g.sw - g.pl
     # kernel rows p0..p1-1 and the block's input columns j0..j1-1 are those
@@ -230,7 +231,7 @@ cdef void _depthwise_block(const floating* x, const Geometry* g, const floating*
         base = x + ih0 * g.xs_h + iw0 * g.C + c0
         w = packed + c0 * g.kh * g.kw
         _dw_block(dst + c0, ldd, n, base, g.dh * g.xs_h, g.C, g.sw, g.dw, p0, p1, j0,
-                  -1 if j0 == 0 and j1 == span else j1, g.kw, w, bias + c0)
+                  -1 if j0 == 0 and j1 == span else j1, g.kw, w, bias + c0, zero)
         _block_tail(dst + c0, ldd, n - n % lanes, n, base, g.dh * g.xs_h, g.C, g, p0, p1,
                     j0, j1, w, bias + c0)
         c0 += CHUNK
@@ -242,9 +243,8 @@ cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* 
     """Depthwise result in "rows" layout: dst[i * ldd + j], pixel i, channel j.
 
     Needs channels_last input (channels contiguous) and depth multiplier 1;
-    ``zero`` holds a zero pixel, which the per-pixel path of rows narrower
-    than a block reads for input in the padding; ``packed`` is the kernel as
-    pack_weights lays it out.
+    ``zero`` holds at least a pixel's and a chunk's worth of zeros, read for
+    input in the padding; ``packed`` is the kernel as pack_weights lays it out.
     """
     cdef Py_ssize_t K = g.C * g.dm
     cdef Py_ssize_t r, ow, p, ih, j
@@ -265,8 +265,8 @@ cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* 
             # it computes twice come out the same, and no pixel needs the
             # slow per-pixel path
             ow = min(ow, g.Wo - BLOCK)
-            _depthwise_block(x, g, packed, bias, r, ow, dst + ((r - r0) * g.Wo + ow) * ldd,
-                             ldd)
+            _depthwise_block(x, g, packed, bias, zero, r, ow,
+                             dst + ((r - r0) * g.Wo + ow) * ldd, ldd)
             ow += BLOCK
         while ow < g.Wo:
             acc = dst + ((r - r0) * g.Wo + ow) * ldd
@@ -574,7 +574,7 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     cdef floating[:, ::1] work = _workspace(
         n_threads, tile_size + (_planar_scratch(&g, rows_per_tile) if planar else 0), dtype)
     # zeros: the depthwise step's bias, and the input pixel under padded taps
-    cdef floating[::1] zero = np.zeros(K, dtype=dtype)
+    cdef floating[::1] zero = np.zeros(max(K, CHUNK), dtype=dtype)
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef const floating* dkp = &depthwise_kernel[0, 0, 0, 0]
     cdef const floating* pkp = &pointwise_kernel[0, 0]
@@ -632,7 +632,7 @@ def depthwise(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     cdef floating[:, ::1] work = _workspace(
         n_threads, tile_size + (_planar_scratch(&g, rows_per_tile) if planar else 0), dtype)
     # the input pixel under padded taps
-    cdef floating[::1] zero = np.zeros(K, dtype=dtype)
+    cdef floating[::1] zero = np.zeros(max(K, CHUNK), dtype=dtype)
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef const floating* dkp = &depthwise_kernel[0, 0, 0, 0]
     cdef const floating* bp = &bias[0]

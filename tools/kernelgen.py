@@ -31,8 +31,8 @@ DTYPES = {"f32": ("float", "vf32", "VL32"), "f64": ("double", "vf64", "VL64")}
 PARAMS = ("{t}* dst, Py_ssize_t ldd, Py_ssize_t n, const {t}* x,\n"
           "        Py_ssize_t row_stride, Py_ssize_t u, Py_ssize_t sw, Py_ssize_t dw,\n"
           "        Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t j0, Py_ssize_t j1, Py_ssize_t kw,\n"
-          "        const {t}* w, const {t}* bias")
-ARGS = "dst, ldd, n, x, row_stride, u, sw, dw, p0, p1, j0, j1, kw, w, bias"
+          "        const {t}* w, const {t}* bias, const {t}* zero")
+ARGS = "dst, ldd, n, x, row_stride, u, sw, dw, p0, p1, j0, j1, kw, w, bias, zero"
 
 DOC = '''    """dst[b * ldd + c] = bias[c] + the taps of kernel rows p0..p1-1, pixels b < BLOCK.
 
@@ -42,24 +42,36 @@ DOC = '''    """dst[b * ldd + c] = bias[c] + the taps of kernel rows p0..p1-1, p
     """
 '''
 COLUMNS = {False: "Every column read lies in the image.",
-           True: "Only columns j0..j1-1 lie in the image: the taps on the\n"
-                 "    others read zero padding and are skipped."}
+           True: "Only columns j0..j1-1 lie in the image: the others are\n"
+                 "    read from ``zero`` (CHUNK zeros), the pointer chosen without a branch."}
 
 
-def _unrolled_taps(kw, stepping, guarded):
+def _column_pointers(kw, stepping):
+    """Multiples of 3 below the block's span: the columns with a pointer of their own."""
+    if not kw:
+        return []
+    s, d = STEPPINGS[stepping]
+    return list(range(3, (BLOCK - 1) * s + (kw - 1) * d + 1, 3))
+
+
+def _unrolled_taps(kw, stepping, guarded, indent=" " * 12):
     """Body of the kernel-row loop: each input column loaded once, used by all its taps."""
     s, d = STEPPINGS[stepping]
     uses = {}
     for b in range(BLOCK):
         for q in range(kw):
             uses.setdefault(b * s + q * d, []).append((b, q))
-    out = []
+    # column j is read at x{3k} + (j - 3k) * u: with u in a register, x86
+    # addressing reaches the two columns after each pointer (scales 4 and 8
+    # for float32), so a few pointers serve every column, where one offset
+    # register per column would spill
+    out = [f"{indent}x{k} = xp + {k} * u\n" for k in _column_pointers(kw, stepping)]
     for j in sorted(uses):
-        indent = " " * 12
+        k = j - j % 3
+        base = "xp" if k == 0 else f"x{k}"
+        address = {0: base, 1: f"{base} + u"}.get(j % 3, f"{base} + 2 * u")
         if guarded:
-            out.append(f"{indent}if j0 <= {j} < j1:\n")
-            indent += "    "
-        address = "xp" if j == 0 else ("xp + u" if j == 1 else f"xp + {j} * u")
+            address = f"{address} if j0 <= {j} < j1 else zc"
         out.append(f"{indent}v = _vload_{{sfx}}({address})\n")
         if len(uses[j]) > 1:
             out.append(f"{indent}_keep_{{sfx}}(v)\n")
@@ -72,34 +84,51 @@ def _looped_taps(suffix, guarded):
     out = ["            for q in range(kw):\n",
            f"                w0 = _vload_{suffix}(wp + q * CHUNK)\n"]
     for b in range(BLOCK):
-        indent = " " * 16
+        address = f"xp + ({b} * sw + q * dw) * u"
         if guarded:
-            out.append(f"{indent}if j0 <= {b} * sw + q * dw < j1:\n")
-            indent += "    "
-        out.append(f"{indent}a{b} = a{b} + _vload_{suffix}(xp + ({b} * sw + q * dw) * u) * w0\n")
+            address = f"{address} if j0 <= {b} * sw + q * dw < j1 else zc"
+        out.append(f"                a{b} = a{b} + _vload_{suffix}({address}) * w0\n")
     return out
 
 
-def kernel_name(kw, stepping, suffix, guarded):
+def kernel_name(kw, stepping, suffix, guarded, rows=None):
     """Name of one register kernel; kw None for the generic one."""
-    shape = f"k{kw}_{stepping}" if kw else "any"
+    shape = (f"k{rows}x{kw}" if rows else f"k{kw}") + f"_{stepping}" if kw else "any"
     return f"_dw{'g' if guarded else ''}_{shape}_{suffix}"
 
 
-def kernel(kw, stepping, suffix, guarded):
-    """One register kernel: kw fixed and ``stepping`` a STEPPINGS key, or both None."""
+def kernel(kw, stepping, suffix, guarded, rows=None):
+    """One register kernel: kw fixed and ``stepping`` a STEPPINGS key, or both None.
+
+    With ``rows``, the kernel applies exactly that many kernel rows from p0
+    on, written out instead of looped over: each load then steps through
+    memory by one vector per channel loop, a pattern the hardware
+    prefetcher follows (a load in a loop over rows jumps between rows).
+    """
     t, vec, vl = DTYPES[suffix]
     widths = range(kw) if kw else range(1)
-    out = [f"cdef inline void {kernel_name(kw, stepping, suffix, guarded)}("
+    out = [f"cdef inline void {kernel_name(kw, stepping, suffix, guarded, rows)}("
            f"{PARAMS.format(t=t)}) noexcept nogil:\n",
            DOC.format(columns=COLUMNS[guarded]),
            f"    cdef Py_ssize_t c = 0, p{'' if kw else ', q'}\n",
-           f"    cdef const {t}* xp\n    cdef const {t}* wp\n",
+           f"    cdef const {t}* xp\n    cdef const {t}* wp\n"
+           + "".join(f"    cdef const {t}* x{k}\n" for k in _column_pointers(kw, stepping))
+           + (f"    cdef const {t}* zc\n" if guarded else ""),
            f"    cdef {vec} v, {', '.join(f'a{b}' for b in range(BLOCK))}, "
            f"{', '.join(f'w{q}' for q in widths)}\n",
            f"    while c + {vl} <= n:\n",
            f"        a0 = _vload_{suffix}(bias + c)\n"]
     out += [f"        a{b} = a0\n" for b in range(1, BLOCK)]
+    out += ["        zc = zero + c\n"] if guarded else []
+    if rows:
+        for p in range(rows):
+            out += [f"        xp = x + (p0 + {p}) * row_stride + c\n",
+                    f"        wp = w + (p0 + {p}) * {kw} * CHUNK + c\n"]
+            out += [f"        w{q} = _vload_{suffix}(wp{f' + {q} * CHUNK' if q else ''})\n"
+                    for q in widths]
+            out += [line.format(sfx=suffix)
+                    for line in _unrolled_taps(kw, stepping, guarded, " " * 8)]
+        return _kernel_end(out, suffix, vl)
     out += ["        for p in range(p0, p1):\n",
             "            xp = x + p * row_stride + c\n",
             "            wp = w + p * kw * CHUNK + c\n"]
@@ -109,6 +138,11 @@ def kernel(kw, stepping, suffix, guarded):
         out += [line.format(sfx=suffix) for line in _unrolled_taps(kw, stepping, guarded)]
     else:
         out += _looped_taps(suffix, guarded)
+    return _kernel_end(out, suffix, vl)
+
+
+def _kernel_end(out, suffix, vl):
+    """Close a kernel: store the sums, step to the next vector, join the lines."""
     out += [f"        _vstore_{suffix}(dst + {b} * ldd + c, a{b})\n" if b
             else f"        _vstore_{suffix}(dst + c, a0)\n" for b in range(BLOCK)]
     out.append(f"        c += {vl}\n")
@@ -119,6 +153,9 @@ def _dispatch_dtype(suffix, guarded, indent):
     """The if-chain choosing the kernel of one dtype and guard."""
     out, keyword = [], "if"
     for stepping, (s, d) in STEPPINGS.items():
+        out.append(f"{indent}{keyword} kw == 3 and p1 - p0 == 3 and sw == {s} and dw == {d}:\n"
+                   f"{indent}    {kernel_name(3, stepping, suffix, guarded, 3)}({ARGS})\n")
+        keyword = "elif"
         for kw in range(1, MAX_KW + 1):
             out.append(f"{indent}{keyword} kw == {kw} and sw == {s} and dw == {d}:\n"
                        f"{indent}    {kernel_name(kw, stepping, suffix, guarded)}({ARGS})\n")
@@ -148,6 +185,7 @@ def generate():
     for suffix in DTYPES:
         for guarded in (False, True):
             for stepping in STEPPINGS:
+                parts.append(kernel(3, stepping, suffix, guarded, rows=3))
                 for kw in range(1, MAX_KW + 1):
                     parts.append(kernel(kw, stepping, suffix, guarded))
             parts.append(kernel(None, None, suffix, guarded))
