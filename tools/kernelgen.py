@@ -23,6 +23,8 @@ import sys
 
 BLOCK = 8
 MAX_KW = 7
+# square windows whose kernel rows are written out too (see kernel())
+SQUARE = (3,)
 # (stride, dilation) pairs with dedicated code
 STEPPINGS = {"s1d1": (1, 1), "s2d1": (2, 1), "s1d2": (1, 2)}
 # name suffix, scalar type, vector type, elements per vector
@@ -153,9 +155,10 @@ def _dispatch_dtype(suffix, guarded, indent):
     """The if-chain choosing the kernel of one dtype and guard."""
     out, keyword = [], "if"
     for stepping, (s, d) in STEPPINGS.items():
-        out.append(f"{indent}{keyword} kw == 3 and p1 - p0 == 3 and sw == {s} and dw == {d}:\n"
-                   f"{indent}    {kernel_name(3, stepping, suffix, guarded, 3)}({ARGS})\n")
-        keyword = "elif"
+        for kw in SQUARE:
+            out.append(f"{indent}{keyword} kw == {kw} and p1 - p0 == {kw} and sw == {s} and dw == {d}:\n"
+                       f"{indent}    {kernel_name(kw, stepping, suffix, guarded, kw)}({ARGS})\n")
+            keyword = "elif"
         for kw in range(1, MAX_KW + 1):
             out.append(f"{indent}{keyword} kw == {kw} and sw == {s} and dw == {d}:\n"
                        f"{indent}    {kernel_name(kw, stepping, suffix, guarded)}({ARGS})\n")
@@ -185,7 +188,8 @@ def generate():
     for suffix in DTYPES:
         for guarded in (False, True):
             for stepping in STEPPINGS:
-                parts.append(kernel(3, stepping, suffix, guarded, rows=3))
+                for kw in SQUARE:
+                    parts.append(kernel(kw, stepping, suffix, guarded, rows=kw))
                 for kw in range(1, MAX_KW + 1):
                     parts.append(kernel(kw, stepping, suffix, guarded))
             parts.append(kernel(None, None, suffix, guarded))
