@@ -357,14 +357,21 @@ def test_empty_batch(layout, dtype):
 
 
 # The channels_last depthwise kernel works on blocks of 8 output pixels and
-# chunks of 128 channels, with a register kernel for 3x3 blocks whose input
-# columns all lie inside the image; rows narrower than a block, the last
-# (shifted) block of a row, and blocks touching the padding take other paths.
+# chunks of 128 channels, one SIMD vector of channels at a time with scalar
+# code for the channels left over.  It has register kernels written out for
+# kernel widths 1-7 at three (stride, dilation) column steps, with the three
+# kernel rows of a 3-row window written out too, and one generic kernel for
+# everything else; blocks whose columns reach into the padding run variants
+# that read zeros there, kernel rows in the padding are skipped, rows
+# narrower than a block go pixel by pixel, and the last block of a row is
+# shifted back to end at the row's end.
 @pytest.mark.parametrize("width", [7, 8, 9, 23, 40])
-@pytest.mark.parametrize("channels", [9, 130])
-@pytest.mark.parametrize("kernel", [(3, 3), (3, 2), (3, 5), (5, 5), (2, 7), (7, 7)])
+@pytest.mark.parametrize("channels", [9, 37, 130])
+@pytest.mark.parametrize("kernel", [(3, 3), (5, 3), (3, 2), (3, 5), (5, 5), (2, 7), (7, 7),
+                                    (1, 4), (4, 6), (3, 9)])
 @pytest.mark.parametrize("strides,dilation", [((1, 1), (1, 1)), ((2, 2), (1, 1)),
-                                              ((1, 1), (2, 2)), ((1, 2), (2, 1))])
+                                              ((1, 1), (2, 2)), ((1, 2), (2, 1)),
+                                              ((3, 3), (1, 1)), ((1, 1), (1, 3))])
 @pytest.mark.parametrize("padding", ["valid", "same"])
 def test_depthwise_blocks(width, channels, kernel, strides, dilation, padding):
     case = Case(n=1, hw=(6, width), channels=channels, depth_multiplier=1, filters=3,
