@@ -8,7 +8,8 @@
 
 cdef extern from *:
     """
-    #if defined(__GNUC__) || defined(__clang__)
+    #if (defined(__GNUC__) || defined(__clang__)) && !defined(SEPCONV_SCALAR_VECTORS)
+    #  define SEPCONV_VECTOR_EXT 1
     #  if defined(__AVX512F__)
     #    define SEPCONV_VBYTES 64
     #  elif defined(__AVX__)
@@ -23,7 +24,8 @@ cdef extern from *:
     #  define SEPCONV_VL32 (SEPCONV_VBYTES / 4)
     #  define SEPCONV_VL64 (SEPCONV_VBYTES / 8)
     #else
-    /* no vector extension (MSVC): "vectors" of one element, still correct */
+    /* no vector extension (MSVC; or asked for with -DSEPCONV_SCALAR_VECTORS,
+       to check this fallback with GCC): one-element "vectors" */
     typedef float sepconv_vf32;
     typedef double sepconv_vf64;
     #  define SEPCONV_VL32 1
@@ -32,9 +34,9 @@ cdef extern from *:
     /* SEPCONV_KEEP(v): v stays in a register here.  Without it GCC folds
        the load of an input column into each multiply-add that uses it,
        loading the column up to seven times instead of once. */
-    #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    #if defined(SEPCONV_VECTOR_EXT) && (defined(__x86_64__) || defined(__i386__))
     #  define SEPCONV_KEEP(v) __asm__("" : "+v"(v))
-    #elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__)
+    #elif defined(SEPCONV_VECTOR_EXT) && defined(__aarch64__)
     #  define SEPCONV_KEEP(v) __asm__("" : "+w"(v))
     #else
     #  define SEPCONV_KEEP(v) ((void) 0)
