@@ -191,8 +191,9 @@ cdef inline Py_ssize_t _vector_lanes(const floating* like) noexcept nogil:
 
 cdef void _block_tail(floating* dst, Py_ssize_t ldd, Py_ssize_t c_first, Py_ssize_t n,
                       const floating* x, Py_ssize_t row_stride, Py_ssize_t u,
-                      const Geometry* g, Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t j0,
-                      Py_ssize_t j1, const floating* w, const floating* bias) noexcept nogil:
+                      Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t kw, Py_ssize_t p0,
+                      Py_ssize_t p1, Py_ssize_t j0, Py_ssize_t j1, const floating* w,
+                      const floating* bias) noexcept nogil:
     """The register kernels' work for channels c_first..n-1, fewer than one vector."""
     cdef Py_ssize_t c, b, p, q, j
     cdef floating s
@@ -200,28 +201,37 @@ cdef void _block_tail(floating* dst, Py_ssize_t ldd, Py_ssize_t c_first, Py_ssiz
         for b in range(BLOCK):
             s = bias[c]
             for p in range(p0, p1):
-                for q in range(g.kw):
-                    j = b * g.sw + q * g.dw
+                for q in range(kw):
+                    j = b * sw + q * dw
                     if j0 <= j < j1:
-                        s = s + x[p * row_stride + j * u + c] * w[(p * g.kw + q) * CHUNK + c]
+                        s = s + x[p * row_stride + j * u + c] * w[(p * kw + q) * CHUNK + c]
             dst[b * ldd + c] = s
 
 
 cdef void _depthwise_block(const floating* x, const Geometry* g, const floating* packed,
                            const floating* bias, const floating* zero, Py_ssize_t r,
-                           Py_ssize_t ow, floating* dst, Py_ssize_t ldd) noexcept nogil:
-    """Depthwise result of output pixels ow..ow+7 of row r, depth multiplier 1.
+                           Py_ssize_t ow, Py_ssize_t step, floating* dst,
+                           Py_ssize_t ldd) noexcept nogil:
+    """Depthwise result of output pixels ow, ow + step, ..., ow + 7 * step of row r.
 
-    Weights come from ``packed`` (see pack_weights); ``zero`` holds CHUNK
-    zeros, read for input columns in the padding.
+    Depth multiplier 1.  A step above 1 is for unit stride with dilation
+    ``step``: those pixels' taps then read every step-th input column, a
+    pattern of unit stride and dilation over columns ``step`` times as far
+    apart, which the fastest kernels serve.  Weights come from ``packed``
+    (see pack_weights); ``zero`` holds CHUNK zeros, read for input columns
+    in the padding.
     """
     cdef Py_ssize_t ih0 = r * g.sh - g.pt, iw0 = ow * g.sw - g.pl
-    # kernel rows p0..p1-1 and the block's input columns j0..j1-1 are those
-    # inside the image
+    # column steps of the block's pixels and taps, in units of ``step`` columns
+    cdef Py_ssize_t sw = g.sw if step == 1 else 1, dw = g.dw if step == 1 else 1
+    cdef Py_ssize_t u = g.C * step
+    # kernel rows p0..p1-1 and the block's input columns j0..j1-1 (in those
+    # units) are those inside the image
     cdef Py_ssize_t p0 = min(g.kh, max(0, _ceil_div(-ih0, g.dh)))
     cdef Py_ssize_t p1 = max(p0, min(g.kh, _ceil_div(g.H - ih0, g.dh)))
-    cdef Py_ssize_t span = (BLOCK - 1) * g.sw + (g.kw - 1) * g.dw + 1
-    cdef Py_ssize_t j0 = max(0, -iw0), j1 = min(span, g.W - iw0)
+    cdef Py_ssize_t span = (BLOCK - 1) * sw + (g.kw - 1) * dw + 1
+    cdef Py_ssize_t j0 = max(0, _ceil_div(-iw0, step))
+    cdef Py_ssize_t j1 = min(span, _ceil_div(g.W - iw0, step))
     cdef Py_ssize_t c0 = 0, n, lanes = _vector_lanes(x)
     cdef const floating* base
     cdef const floating* w
@@ -230,10 +240,10 @@ cdef void _depthwise_block(const floating* x, const Geometry* g, const floating*
         # the block's first input column, which may lie in the padding
         base = x + ih0 * g.xs_h + iw0 * g.C + c0
         w = packed + c0 * g.kh * g.kw
-        _dw_block(dst + c0, ldd, n, base, g.dh * g.xs_h, g.C, g.sw, g.dw, p0, p1, j0,
+        _dw_block(dst + c0, ldd * step, n, base, g.dh * g.xs_h, u, sw, dw, p0, p1, j0,
                   -1 if j0 == 0 and j1 == span else j1, g.kw, w, bias + c0, zero)
-        _block_tail(dst + c0, ldd, n - n % lanes, n, base, g.dh * g.xs_h, g.C, g, p0, p1,
-                    j0, j1, w, bias + c0)
+        _block_tail(dst + c0, ldd * step, n - n % lanes, n, base, g.dh * g.xs_h, u, sw, dw,
+                    g.kw, p0, p1, j0, j1, w, bias + c0)
         c0 += CHUNK
 
 
@@ -247,7 +257,7 @@ cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* 
     input in the padding; ``packed`` is the kernel as pack_weights lays it out.
     """
     cdef Py_ssize_t K = g.C * g.dm
-    cdef Py_ssize_t r, ow, p, ih, j
+    cdef Py_ssize_t r, ow, p, ih, j, step, phase
     cdef floating* acc
     cdef const floating* xrow
     for r in range(r0, r1):
@@ -259,15 +269,18 @@ cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* 
         for ih in range(max(0, r * g.sh - g.pt + (g.kh - 1) * g.dh + 1),
                         min(g.H, (r + 1) * g.sh - g.pt + (g.kh - 1) * g.dh + 1)):
             _prefetch(x + ih * g.xs_h, g.W * g.C * <Py_ssize_t> sizeof(floating))
+        # blocks of 8 pixels, or at unit stride and dilation d of d * 8
+        # pixels as d interleaved blocks (see _depthwise_block); the last
+        # group is moved back to end at the row's end: the pixels it computes
+        # twice come out the same, and no pixel needs the slow per-pixel path
+        step = g.dw if g.sw == 1 and g.Wo >= g.dw * BLOCK else 1
         ow = 0
         while ow < g.Wo and g.Wo >= BLOCK:
-            # the last block is moved back to end at the row's end: the pixels
-            # it computes twice come out the same, and no pixel needs the
-            # slow per-pixel path
-            ow = min(ow, g.Wo - BLOCK)
-            _depthwise_block(x, g, packed, bias, zero, r, ow,
-                             dst + ((r - r0) * g.Wo + ow) * ldd, ldd)
-            ow += BLOCK
+            ow = min(ow, g.Wo - step * BLOCK)
+            for phase in range(step):
+                _depthwise_block(x, g, packed, bias, zero, r, ow + phase, step,
+                                 dst + ((r - r0) * g.Wo + ow + phase) * ldd, ldd)
+            ow += step * BLOCK
         while ow < g.Wo:
             acc = dst + ((r - r0) * g.Wo + ow) * ldd
             for j in range(K):
