@@ -257,31 +257,38 @@ cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* 
     input in the padding; ``packed`` is the kernel as pack_weights lays it out.
     """
     cdef Py_ssize_t K = g.C * g.dm
-    cdef Py_ssize_t r, ow, p, ih, j, step, phase
+    cdef Py_ssize_t r, ow, p, ih, j, phase
     cdef floating* acc
     cdef const floating* xrow
-    for r in range(r0, r1):
-        # Ask the cache for the input rows that the kernel window takes in at
-        # its bottom edge at the next output row: asked one row ahead they
-        # arrive in time, where the hardware prefetcher, following several
-        # rows at once in short runs, leaves the kernels waiting on memory.
-        # (Inline: GCC drops calls to a function that only prefetches.)
-        for ih in range(max(0, r * g.sh - g.pt + (g.kh - 1) * g.dh + 1),
-                        min(g.H, (r + 1) * g.sh - g.pt + (g.kh - 1) * g.dh + 1)):
-            _prefetch(x + ih * g.xs_h, g.W * g.C * <Py_ssize_t> sizeof(floating))
-        # blocks of 8 pixels, or at unit stride and dilation d of d * 8
-        # pixels as d interleaved blocks (see _depthwise_block); the last
-        # group is moved back to end at the row's end: the pixels it computes
-        # twice come out the same, and no pixel needs the slow per-pixel path
-        step = g.dw if g.sw == 1 and g.Wo >= g.dw * BLOCK else 1
-        ow = 0
-        while ow < g.Wo and g.Wo >= BLOCK:
-            ow = min(ow, g.Wo - step * BLOCK)
-            for phase in range(step):
+    # Blocks of 8 pixels, or at unit stride and dilation d of d * 8 pixels
+    # as d interleaved blocks (see _depthwise_block); the last group is moved
+    # back to end at the row's end: the pixels it computes twice come out the
+    # same, and no pixel needs the slow per-pixel path.  Each band of block
+    # columns runs down the tile's rows, so that the input rows one output
+    # row shares with the next are still in L1 for it.
+    cdef Py_ssize_t step = g.dw if g.sw == 1 and g.Wo >= g.dw * BLOCK else 1
+    cdef bint first = True
+    ow = 0
+    while ow < g.Wo and g.Wo >= BLOCK:
+        ow = min(ow, g.Wo - step * BLOCK)
+        for phase in range(step):
+            for r in range(r0, r1):
+                if first:
+                    # The first band asks the cache for the input rows the
+                    # window takes in at the next output row: asked one row
+                    # ahead they arrive in time, where the hardware
+                    # prefetcher leaves the kernels waiting on memory.
+                    # (Inline: GCC drops calls to a function that only
+                    # prefetches.)
+                    for ih in range(max(0, r * g.sh - g.pt + (g.kh - 1) * g.dh + 1),
+                                    min(g.H, (r + 1) * g.sh - g.pt + (g.kh - 1) * g.dh + 1)):
+                        _prefetch(x + ih * g.xs_h, g.W * g.C * <Py_ssize_t> sizeof(floating))
                 _depthwise_block(x, g, packed, bias, zero, r, ow + phase, step,
                                  dst + ((r - r0) * g.Wo + ow + phase) * ldd, ldd)
-            ow += step * BLOCK
-        while ow < g.Wo:
+            first = False
+        ow += step * BLOCK
+    for r in range(r0, r1):
+        for ow in range(g.Wo if g.Wo < BLOCK else 0):
             acc = dst + ((r - r0) * g.Wo + ow) * ldd
             for j in range(K):
                 acc[j] = bias[j]
@@ -290,7 +297,6 @@ cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* 
                 if ih < 0 or ih >= g.H:
                     continue
                 _row_taps(acc, x + ih * g.xs_h, dk + p * g.kw * K, g, ow, zero)
-            ow += 1
 
 
 cdef inline Py_ssize_t _plane_width(const Geometry* g) noexcept nogil:
