@@ -11,9 +11,16 @@ Pixel b's tap q reads the input column ``b * stride + q * dilation`` of the
 block's first.  For the common (stride, dilation) pairs and kernel widths up
 to MAX_KW the taps are written out: each input column is loaded once and
 serves every (pixel, tap) pair that reads it (ten loads for the 24 products
-of a 3-tap row at unit stride), and its address is a fixed multiple of the
-column step, so the compiler needs no register per (pixel, tap) pair.  Every
-other case runs one generic kernel with the taps in a loop.
+of a 3-tap row at unit stride), and its address is a pointer to every third
+column plus 0, 1 or 2 column steps, which x86 addressing reaches from one
+register, so the compiler needs no register per column.  The rows of a
+square 3x3 window are written out as well (SQUARE).  Every other case runs
+one generic kernel with the taps in a loop.
+
+Each kernel comes twice: for blocks inside the image, and for blocks whose
+columns reach into the padding ("guarded", ``_dwg_``), which read a zero
+vector for the columns outside the image, choosing the pointer without a
+branch.
 
 Weights come packed by channel chunk (tap t of the chunk at ``w[t * CHUNK]``,
 see pack_weights in _kernels.pxi), so their offsets are constants too.
