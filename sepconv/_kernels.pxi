@@ -249,7 +249,8 @@ cdef void _depthwise_block(const floating* x, const Geometry* g, const floating*
 
 cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* dk,
                           const floating* packed, const floating* bias, const floating* zero,
-                          Py_ssize_t r0, Py_ssize_t r1, floating* dst, Py_ssize_t ldd) noexcept nogil:
+                          Py_ssize_t r0, Py_ssize_t r1, floating* dst,
+                          Py_ssize_t ldd) noexcept nogil:
     """Depthwise result in "rows" layout: dst[i * ldd + j], pixel i, channel j.
 
     Needs channels_last input (channels contiguous) and depth multiplier 1;
@@ -259,7 +260,6 @@ cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* 
     cdef Py_ssize_t K = g.C * g.dm
     cdef Py_ssize_t r, ow, p, ih, j, phase
     cdef floating* acc
-    cdef const floating* xrow
     # Blocks of 8 pixels, or at unit stride and dilation d of d * 8 pixels
     # as d interleaved blocks (see _depthwise_block); the last group is moved
     # back to end at the row's end: the pixels it computes twice come out the
@@ -287,8 +287,11 @@ cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* 
                                  dst + ((r - r0) * g.Wo + ow + phase) * ldd, ldd)
             first = False
         ow += step * BLOCK
+    if g.Wo >= BLOCK:
+        return
+    # rows narrower than a block go pixel by pixel
     for r in range(r0, r1):
-        for ow in range(g.Wo if g.Wo < BLOCK else 0):
+        for ow in range(g.Wo):
             acc = dst + ((r - r0) * g.Wo + ow) * ldd
             for j in range(K):
                 acc[j] = bias[j]

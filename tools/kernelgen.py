@@ -163,7 +163,8 @@ def _dispatch_dtype(suffix, guarded, indent):
     out, keyword = [], "if"
     for stepping, (s, d) in STEPPINGS.items():
         for kw in SQUARE:
-            out.append(f"{indent}{keyword} kw == {kw} and p1 - p0 == {kw} and sw == {s} and dw == {d}:\n"
+            condition = f"kw == {kw} and p1 - p0 == {kw} and sw == {s} and dw == {d}"
+            out.append(f"{indent}{keyword} {condition}:\n"
                        f"{indent}    {kernel_name(kw, stepping, suffix, guarded, kw)}({ARGS})\n")
             keyword = "elif"
         for kw in range(1, MAX_KW + 1):
