@@ -63,8 +63,8 @@ def _column_pointers(kw, stepping):
     return list(range(3, (BLOCK - 1) * s + (kw - 1) * d + 1, 3))
 
 
-def _unrolled_taps(kw, stepping, guarded, indent=" " * 12):
-    """Body of the kernel-row loop: each input column loaded once, used by all its taps."""
+def _unrolled_taps(kw, stepping, suffix, guarded, indent):
+    """One kernel row's taps: each input column loaded once, used by all its taps."""
     s, d = STEPPINGS[stepping]
     uses = {}
     for b in range(BLOCK):
@@ -81,9 +81,9 @@ def _unrolled_taps(kw, stepping, guarded, indent=" " * 12):
         address = {0: base, 1: f"{base} + u"}.get(j % 3, f"{base} + 2 * u")
         if guarded:
             address = f"{address} if j0 <= {j} < j1 else zc"
-        out.append(f"{indent}v = _vload_{{sfx}}({address})\n")
+        out.append(f"{indent}v = _vload_{suffix}({address})\n")
         if len(uses[j]) > 1:
-            out.append(f"{indent}_keep_{{sfx}}(v)\n")
+            out.append(f"{indent}_keep_{suffix}(v)\n")
         out.extend(f"{indent}a{b} = a{b} + v * w{q}\n" for b, q in uses[j])
     return out
 
@@ -131,31 +131,25 @@ def kernel(kw, stepping, suffix, guarded, rows=None):
     out += ["        zc = zero + c\n"] if guarded else []
     if rows:
         for p in range(rows):
-            out += [f"        xp = x + (p0 + {p}) * row_stride + c\n",
-                    f"        wp = w + (p0 + {p}) * {kw} * CHUNK + c\n"]
-            out += [f"        w{q} = _vload_{suffix}(wp{f' + {q} * CHUNK' if q else ''})\n"
-                    for q in widths]
-            out += [line.format(sfx=suffix)
-                    for line in _unrolled_taps(kw, stepping, guarded, " " * 8)]
-        return _kernel_end(out, suffix, vl)
-    out += ["        for p in range(p0, p1):\n",
-            "            xp = x + p * row_stride + c\n",
-            "            wp = w + p * kw * CHUNK + c\n"]
-    if kw:
-        out += [f"            w{q} = _vload_{suffix}(wp{f' + {q} * CHUNK' if q else ''})\n"
-                for q in widths]
-        out += [line.format(sfx=suffix) for line in _unrolled_taps(kw, stepping, guarded)]
+            out += _kernel_row(kw, stepping, suffix, guarded, f"(p0 + {p})", " " * 8)
     else:
-        out += _looped_taps(suffix, guarded)
-    return _kernel_end(out, suffix, vl)
-
-
-def _kernel_end(out, suffix, vl):
-    """Close a kernel: store the sums, step to the next vector, join the lines."""
+        out.append("        for p in range(p0, p1):\n")
+        out += _kernel_row(kw, stepping, suffix, guarded, "p", " " * 12)
     out += [f"        _vstore_{suffix}(dst + {b} * ldd + c, a{b})\n" if b
             else f"        _vstore_{suffix}(dst + c, a0)\n" for b in range(BLOCK)]
     out.append(f"        c += {vl}\n")
     return "".join(out) + "\n\n"
+
+
+def _kernel_row(kw, stepping, suffix, guarded, row, indent):
+    """Kernel row ``row`` of a kernel: its input row and weights, then its taps."""
+    out = [f"{indent}xp = x + {row} * row_stride + c\n",
+           f"{indent}wp = w + {row} * kw * CHUNK + c\n"]
+    if not kw:
+        return out + _looped_taps(suffix, guarded)
+    out += [f"{indent}w{q} = _vload_{suffix}(wp{f' + {q} * CHUNK' if q else ''})\n"
+            for q in range(kw)]
+    return out + _unrolled_taps(kw, stepping, suffix, guarded, indent)
 
 
 def _dispatch_dtype(suffix, guarded, indent):
