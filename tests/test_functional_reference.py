@@ -199,6 +199,33 @@ def test_many_tiles_per_image():
         _check_separable(case, np.float32, layout, n_threads=1)
 
 
+@pytest.mark.parametrize("tile_bytes", [1, 4096, _tiling.TILE_BYTES])
+@pytest.mark.parametrize("strides,dilation", [((1, 1), (1, 1)), ((1, 1), (2, 3)),
+                                              ((2, 1), (1, 1)), ((3, 2), (1, 2))])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_staged_tiles_read_the_rows_they_need(monkeypatch, tile_bytes, strides, dilation,
+                                              padding):
+    # channels_last, depth multiplier 1: the register kernels read each
+    # tile's input rows from a copy; tiles of one or a few rows start
+    # anywhere in the image, next to padding rows or far from them
+    monkeypatch.setattr(_tiling, "TILE_BYTES", tile_bytes)
+    case = Case(n=2, hw=(23, 17), channels=20, depth_multiplier=1, filters=6, kernel=(4, 3),
+                strides=strides, dilation=dilation, padding=padding, seed=5)
+    for dtype in FLOATS:
+        _check_separable(case, dtype, "channels_last")
+        _check_depthwise(case, dtype, "channels_last")
+
+
+def test_rows_too_wide_to_stage_are_read_in_place():
+    # three input rows of 1100 pixels x 128 float64 channels (3.4 MB): past
+    # what a tile stages, so the kernels read the input array itself
+    case = Case(n=1, hw=(6, 1100), channels=128, depth_multiplier=1, filters=4,
+                kernel=(3, 3), padding="same", seed=4)
+    assert 3 * 1100 * 128 * 8 > _dispatch.kernels.STAGE_BYTES
+    _check_separable(case, np.float64, "channels_last")
+    _check_depthwise(case, np.float64, "channels_last")
+
+
 # --------------------------------------------------------------------------
 # Dtypes
 
