@@ -255,9 +255,14 @@ cdef void _depthwise_block(const floating* x, const Geometry* g, const floating*
 # reads memory front to back, which the hardware prefetcher streams, where
 # the kernels hop between rows and columns.  Measured on S1-S8 (AMD Zen 4):
 # up to 9% off the whole layer, S5 (stride 2) and S7 the most; the rows
-# copied as the first band reaches them instead were 2-4% slower.
+# copied as the first band reaches them instead were 2-4% slower.  Windows
+# of 25 taps and more stay in place: their kernels are bound by arithmetic,
+# which in place overlaps the reads from memory and behind the copy waits
+# for them (S8, 7x7, two threads: up to 12% slower staged, when the
+# machine's memory was busy).
 cdef enum:
     STAGE_BYTES_ = 2 * 1024 * 1024   # larger tiles read their input in place
+    STAGE_TAPS = 25                  # so do windows of this many taps and more
     ALIGN_BYTES = 64
 
 STAGE_BYTES = STAGE_BYTES_
@@ -272,7 +277,7 @@ cdef Py_ssize_t _stage_scratch(const Geometry* g, Py_ssize_t rows,
                                Py_ssize_t itemsize) noexcept nogil:
     """Elements of scratch to stage a tile of ``rows`` output rows (0: read in place)."""
     cdef Py_ssize_t n = min(g.H, _tile_input_rows(g, rows)) * g.xs_h
-    if n * itemsize > STAGE_BYTES_:
+    if n * itemsize > STAGE_BYTES_ or g.kh * g.kw >= STAGE_TAPS:
         return 0
     return n + ALIGN_BYTES // itemsize
 

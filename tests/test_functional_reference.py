@@ -199,15 +199,17 @@ def test_many_tiles_per_image():
         _check_separable(case, np.float32, layout, n_threads=1)
 
 
-@pytest.mark.parametrize("tile_bytes", [1, 4096, _tiling.TILE_BYTES])
+@pytest.mark.parametrize("tile_bytes", [1, 4096, 16384, _tiling.TILE_BYTES])
 @pytest.mark.parametrize("strides,dilation", [((1, 1), (1, 1)), ((1, 1), (2, 3)),
                                               ((2, 1), (1, 1)), ((3, 2), (1, 2))])
 @pytest.mark.parametrize("padding", ["valid", "same"])
 def test_staged_tiles_read_the_rows_they_need(monkeypatch, tile_bytes, strides, dilation,
                                               padding):
     # channels_last, depth multiplier 1: the register kernels read each
-    # tile's input rows from a copy; tiles of one or a few rows start
-    # anywhere in the image, next to padding rows or far from them
+    # tile's input rows from a copy; tiles of one to a few rows start
+    # anywhere in the image, next to padding rows or far from them, and
+    # tiles of 9 rows (16384 bytes) take the rows they share with the tile
+    # above from its copy
     monkeypatch.setattr(_tiling, "TILE_BYTES", tile_bytes)
     case = Case(n=2, hw=(23, 17), channels=20, depth_multiplier=1, filters=6, kernel=(4, 3),
                 strides=strides, dilation=dilation, padding=padding, seed=5)
