@@ -302,6 +302,38 @@ cdef const floating* _stage_rows(const floating* x, const Geometry* g, Py_ssize_
     return copy
 
 
+cdef void _depthwise_pair(const floating* x, const Geometry* g, const floating* packed,
+                          const floating* bias, const floating* zero, Py_ssize_t r,
+                          Py_ssize_t ow, Py_ssize_t step, floating* dst, Py_ssize_t ldd,
+                          Py_ssize_t ldr) noexcept nogil:
+    """_depthwise_block for rows r and r + dh, the second's block at dst + ldr.
+
+    For 3x3 windows at unit stride (and unit dilation within ``step``): where
+    both windows lie in the image, the two rows share two of their three
+    input rows, which the pair kernel loads once for both.
+    """
+    cdef Py_ssize_t ih0 = r - g.pt, iw0 = ow - g.pl
+    cdef Py_ssize_t span = BLOCK + 2                 # columns a block reads
+    cdef Py_ssize_t c0 = 0, n, lanes = _vector_lanes(x)
+    cdef const floating* base
+    cdef const floating* w
+    if ih0 < 0 or ih0 + 3 * g.dh >= g.H or iw0 < 0 or iw0 + (span - 1) * step >= g.W:
+        _depthwise_block(x, g, packed, bias, zero, r, ow, step, dst, ldd)
+        _depthwise_block(x, g, packed, bias, zero, r + g.dh, ow, step, dst + ldr, ldd)
+        return
+    while c0 < g.C:
+        n = min(CHUNK, g.C - c0)
+        base = x + ih0 * g.xs_h + iw0 * g.C + c0
+        w = packed + c0 * 9
+        _dw_pair(dst + c0, ldd * step, n, base, g.dh * g.xs_h, g.C * step, 1, 1, 0, 3, 0, -1,
+                 3, w, bias + c0, zero, ldr)
+        _block_tail(dst + c0, ldd * step, n - n % lanes, n, base, g.dh * g.xs_h, g.C * step,
+                    1, 1, 3, 0, 3, 0, span, w, bias + c0)
+        _block_tail(dst + ldr + c0, ldd * step, n - n % lanes, n, base + g.dh * g.xs_h,
+                    g.dh * g.xs_h, g.C * step, 1, 1, 3, 0, 3, 0, span, w, bias + c0)
+        c0 += CHUNK
+
+
 cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* dk,
                           const floating* packed, const floating* bias, const floating* zero,
                           Py_ssize_t r0, Py_ssize_t r1, floating* dst, Py_ssize_t ldd,
@@ -327,12 +359,21 @@ cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* 
     # columns runs down the tile's rows, so that the input rows one output
     # row shares with the next are still in L1 for it.
     cdef Py_ssize_t step = g.dw if g.sw == 1 and g.Wo >= g.dw * BLOCK else 1
+    # 3x3 windows at unit steps (within ``step``) go two rows at a time
+    # (_depthwise_pair): row r with row r + dh, for r in the first half of
+    # each 2 * dh rows from r0, where the tile has the partner
+    cdef bint pairs = (VREGS >= 32 and g.kh == 3 and g.kw == 3 and g.sh == 1
+                       and g.sw == 1 and g.dw == step)
+    cdef bint paired
     cdef bint first = True
     ow = 0
     while ow < g.Wo and g.Wo >= BLOCK:
         ow = min(ow, g.Wo - step * BLOCK)
         for phase in range(step):
             for r in range(r0, r1):
+                if pairs and (r - r0) % (2 * g.dh) >= g.dh:
+                    continue        # done with the row dh above
+                paired = pairs and r + g.dh < r1
                 if first and stage == NULL:
                     # Input read in place: the first band asks the cache for
                     # the input rows the window takes in at the next output
@@ -340,11 +381,17 @@ cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* 
                     # hardware prefetcher leaves the kernels waiting on
                     # memory.  (Staged rows are in cache already.  Inline:
                     # GCC drops calls to a function that only prefetches.)
-                    for ih in range(max(0, r * g.sh - g.pt + (g.kh - 1) * g.dh + 1),
-                                    min(g.H, (r + 1) * g.sh - g.pt + (g.kh - 1) * g.dh + 1)):
+                    j = r + g.dh if paired else r       # the last row computed now
+                    for ih in range(max(0, j * g.sh - g.pt + (g.kh - 1) * g.dh + 1),
+                                    min(g.H, (j + 1) * g.sh - g.pt + (g.kh - 1) * g.dh + 1)):
                         _prefetch(x + ih * g.xs_h, g.W * g.C * <Py_ssize_t> sizeof(floating))
-                _depthwise_block(x, g, packed, bias, zero, r, ow + phase, step,
-                                 dst + ((r - r0) * g.Wo + ow + phase) * ldd, ldd)
+                if paired:
+                    _depthwise_pair(x, g, packed, bias, zero, r, ow + phase, step,
+                                    dst + ((r - r0) * g.Wo + ow + phase) * ldd, ldd,
+                                    g.dh * g.Wo * ldd)
+                else:
+                    _depthwise_block(x, g, packed, bias, zero, r, ow + phase, step,
+                                     dst + ((r - r0) * g.Wo + ow + phase) * ldd, ldd)
             first = False
         ow += step * BLOCK
     if g.Wo >= BLOCK:

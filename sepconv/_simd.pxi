@@ -23,6 +23,11 @@ cdef extern from *:
         __attribute__((vector_size(SEPCONV_VBYTES), aligned(8), may_alias));
     #  define SEPCONV_VL32 (SEPCONV_VBYTES / 4)
     #  define SEPCONV_VL64 (SEPCONV_VBYTES / 8)
+    #  if defined(__AVX512F__) || defined(__aarch64__)
+    #    define SEPCONV_VREGS 32
+    #  else
+    #    define SEPCONV_VREGS 16
+    #  endif
     #else
     /* no vector extension (MSVC; or asked for with -DSEPCONV_SCALAR_VECTORS,
        to check this fallback with GCC): one-element "vectors" */
@@ -30,6 +35,7 @@ cdef extern from *:
     typedef double sepconv_vf64;
     #  define SEPCONV_VL32 1
     #  define SEPCONV_VL64 1
+    #  define SEPCONV_VREGS 16
     #endif
     /* SEPCONV_KEEP(v): v stays in a register here.  Without it GCC folds
        the load of an input column into each multiply-add that uses it,
@@ -47,6 +53,8 @@ cdef extern from *:
     # elements per vector
     const Py_ssize_t VL32 "SEPCONV_VL32"
     const Py_ssize_t VL64 "SEPCONV_VL64"
+    # vector registers the instruction set has
+    const Py_ssize_t VREGS "SEPCONV_VREGS"
     void _keep_f32 "SEPCONV_KEEP"(vf32 v) noexcept nogil
     void _keep_f64 "SEPCONV_KEEP"(vf64 v) noexcept nogil
 

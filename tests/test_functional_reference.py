@@ -416,6 +416,24 @@ def test_depthwise_blocks(width, channels, kernel, strides, dilation, padding):
         _check_separable(case, dtype, "channels_last")
 
 
+# 3x3 windows at unit stride go two output rows at a time (the second a
+# row dilation below) where both windows lie in the image, on instruction
+# sets with 32 vector registers: pairs next to the image's top and bottom,
+# pairs whose second row falls in the next tile, and rows left unpaired.
+@pytest.mark.parametrize("height", [9, 14])
+@pytest.mark.parametrize("channels", [9, 37, 130])
+@pytest.mark.parametrize("dilation", [(1, 1), (2, 2), (3, 1)])
+@pytest.mark.parametrize("tile_bytes", [4096, _tiling.TILE_BYTES])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_depthwise_row_pairs(monkeypatch, height, channels, dilation, tile_bytes, padding):
+    monkeypatch.setattr(_tiling, "TILE_BYTES", tile_bytes)
+    case = Case(n=2, hw=(height, 40), channels=channels, depth_multiplier=1, filters=3,
+                kernel=(3, 3), dilation=dilation, padding=padding, seed=height + channels)
+    for dtype in FLOATS:
+        _check_depthwise(case, dtype, "channels_last")
+        _check_separable(case, dtype, "channels_last")
+
+
 @given(case=cases(max_side=40, max_kernel=7, max_channels=140, max_filters=4, min_batch=1,
                   max_batch=1, max_stride=2, max_dilation=2),
        dtype=st.sampled_from(FLOATS), layout=st.sampled_from(LAYOUTS))

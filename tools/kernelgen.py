@@ -17,6 +17,11 @@ register, so the compiler needs no register per column.  The rows of a
 square 3x3 window are written out as well (SQUARE).  Every other case runs
 one generic kernel with the taps in a loop.
 
+A 3x3 window at unit steps has a second kernel that computes the blocks of
+two output rows a kernel row apart at once (``_dw2_``): they read four input
+rows instead of six, each column loaded once for both.  Its sixteen sums and
+nine weights need 32 vector registers (AVX-512, NEON).
+
 Each kernel comes twice: for blocks inside the image, and for blocks whose
 columns reach into the padding ("guarded", ``_dwg_``), which read a zero
 vector for the columns outside the image, choosing the pointer without a
@@ -63,13 +68,18 @@ def _column_pointers(kw, stepping):
     return list(range(3, (BLOCK - 1) * s + (kw - 1) * d + 1, 3))
 
 
-def _unrolled_taps(kw, stepping, suffix, guarded, indent):
-    """One kernel row's taps: each input column loaded once, used by all its taps."""
+def _unrolled_taps(kw, stepping, suffix, guarded, indent, targets=(("a", "w"),)):
+    """One input row's taps: each column loaded once, used by all its taps.
+
+    Each (sums, weights) pair in ``targets`` takes the row: sum ``{sums}{b}``
+    of pixel b adds the column times weight ``{weights}{q}`` of its tap q.
+    """
     s, d = STEPPINGS[stepping]
     uses = {}
     for b in range(BLOCK):
         for q in range(kw):
-            uses.setdefault(b * s + q * d, []).append((b, q))
+            for sums, weights in targets:
+                uses.setdefault(b * s + q * d, []).append(f"{sums}{b} = {sums}{b} + v * {weights}{q}")
     # column j is read at x{3k} + (j - 3k) * u: with u in a register, x86
     # addressing reaches the two columns after each pointer (scales 4 and 8
     # for float32), so a few pointers serve every column, where one offset
@@ -84,7 +94,7 @@ def _unrolled_taps(kw, stepping, suffix, guarded, indent):
         out.append(f"{indent}v = _vload_{suffix}({address})\n")
         if len(uses[j]) > 1:
             out.append(f"{indent}_keep_{suffix}(v)\n")
-        out.extend(f"{indent}a{b} = a{b} + v * w{q}\n" for b, q in uses[j])
+        out.extend(f"{indent}{update}\n" for update in uses[j])
     return out
 
 
@@ -152,6 +162,56 @@ def _kernel_row(kw, stepping, suffix, guarded, row, indent):
     return out + _unrolled_taps(kw, stepping, suffix, guarded, indent)
 
 
+PAIR_DOC = '''    """The 3x3 kernel (unit steps) for two rows: rows p0..p0+2 into dst, p0+1..p0+3 into dst + ldr.
+
+    Channels c < n - n % VL; every input column read lies in the image.
+    """
+'''
+
+
+def pair_kernel(suffix):
+    """_dw2_k3x3_s1d1: the 3x3 kernel at unit steps for two output rows at once."""
+    t, vec, vl = DTYPES[suffix]
+    pointers = _column_pointers(3, "s1d1")
+    weights = [f"w{p}_{q}" for p in range(3) for q in range(3)]
+    out = [f"cdef inline void _dw2_k3x3_s1d1_{suffix}({PARAMS.format(t=t)},\n"
+           f"        Py_ssize_t ldr) noexcept nogil:\n",
+           PAIR_DOC,
+           "    cdef Py_ssize_t c = 0\n",
+           f"    cdef const {t}* xp\n    cdef const {t}* wp\n"
+           + "".join(f"    cdef const {t}* x{k}\n" for k in pointers),
+           f"    cdef {vec} v, {', '.join(f'a{b}, b{b}' for b in range(BLOCK))}\n",
+           f"    cdef {vec} {', '.join(weights)}\n",
+           f"    while c + {vl} <= n:\n",
+           f"        a0 = _vload_{suffix}(bias + c)\n"]
+    out += [f"        a{b} = a0\n" for b in range(1, BLOCK)]
+    out += [f"        b{b} = a0\n" for b in range(BLOCK)]
+    out.append("        wp = w + p0 * kw * CHUNK + c\n")
+    out += [f"        {name} = _vload_{suffix}(wp + {tap} * CHUNK)\n"
+            for tap, name in enumerate(weights)]
+    for row in range(4):
+        targets = ([("a", f"w{row}_")] if row < 3 else []) + (
+            [("b", f"w{row - 1}_")] if row else [])
+        out.append(f"        xp = x + (p0 + {row}) * row_stride + c\n")
+        out += _unrolled_taps(3, "s1d1", suffix, False, " " * 8, targets)
+    for sums, offset in (("a", ""), ("b", "ldr + ")):
+        out += [f"        _vstore_{suffix}(dst + {offset}{b} * ldd + c, {sums}{b})\n"
+                for b in range(BLOCK)]
+    out.append(f"        c += {vl}\n")
+    return "".join(out) + "\n\n"
+
+
+def pair_dispatcher():
+    """_dw_pair: pair_kernel of the dtype."""
+    out = [f"cdef inline void _dw_pair({PARAMS.format(t='floating')},\n"
+           "        Py_ssize_t ldr) noexcept nogil:\n",
+           '    """pair_kernel of this dtype (see kernelgen.py)."""\n']
+    for index, (suffix, (t, _, _)) in enumerate(DTYPES.items()):
+        out.append(f"    if floating is {t}:\n" if index == 0 else "    else:\n")
+        out.append(f"        _dw2_k3x3_s1d1_{suffix}({ARGS}, ldr)\n")
+    return "".join(out) + "\n\n"
+
+
 def _dispatch_dtype(suffix, guarded, indent):
     """The if-chain choosing the kernel of one dtype and guard."""
     out, keyword = [], "if"
@@ -195,7 +255,9 @@ def generate():
                 for kw in range(1, MAX_KW + 1):
                     parts.append(kernel(kw, stepping, suffix, guarded))
             parts.append(kernel(None, None, suffix, guarded))
+        parts.append(pair_kernel(suffix))
     parts.append(dispatcher())
+    parts.append(pair_dispatcher())
     return "".join(parts)
 
 
