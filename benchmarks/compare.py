@@ -3,14 +3,18 @@
 Usage (from the repository root, with sepconv importable)::
 
     python benchmarks/compare.py [--shapes S1,S2] [--dtype float32|float64|both]
-        [--threads 1,2] [--repeat N] [--json out.json] [--plot out.png] [--memory]
+        [--threads 1,2] [--repeat N] [--rounds N] [--json out.json] [--plot out.png]
+        [--memory]
 
 Each (library, threads) runs in a fresh process (``worker.py``) so thread
 settings cannot leak between libraries; peers absent here are skipped.  The
 table gives the median of ``--repeat`` timed calls after ``--warmup`` calls,
 GFLOP/s, and sepconv's time over the fastest peer's (below 1: sepconv wins),
-with the geometric mean of those ratios.  Every peer's output is checked
-against sepconv's.
+with the geometric mean of those ratios.  With ``--rounds`` above 1 every
+library runs that many times, the order of the libraries rotated from round
+to round, and the table gives the median of its rounds' medians: on a shared
+machine whose speed drifts, no library then owns the quiet or the busy
+minutes.  Every peer's output is checked against sepconv's.
 """
 
 import argparse
@@ -19,6 +23,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,6 +48,8 @@ def parse_args(argv=None):
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     parser.add_argument("--repeat", type=int, default=10, help="timed calls per case")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls before them")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="times each library runs, in rotated order (median of rounds)")
     parser.add_argument("--libraries", help="comma-separated subset of "
                         f"{','.join(peers.LIBRARIES)} (default: all installed)")
     parser.add_argument("--json", metavar="FILE", help="save every figure as JSON")
@@ -59,8 +66,9 @@ def parse_args(argv=None):
         args.libraries = _libraries(args.libraries)
     except ValueError as error:
         parser.error(str(error))
-    if args.repeat < 1 or args.warmup < 0:
-        parser.error(f"--repeat must be >= 1 and --warmup >= 0; got {args.repeat}, {args.warmup}")
+    if args.repeat < 1 or args.warmup < 0 or args.rounds < 1:
+        parser.error("--repeat and --rounds must be >= 1 and --warmup >= 0; got "
+                     f"{args.repeat}, {args.rounds}, {args.warmup}")
     args.dtypes = list(DTYPES) if args.dtype == "both" else [args.dtype]
     return args
 
@@ -109,32 +117,45 @@ def run_worker(library, threads, *options):
 
 
 def time_all(args):
-    """Run every (library, threads) worker; return their results."""
+    """Run every (library, threads) worker once a round; return their results.
+
+    Round k starts with the k-th library (rotating the order), so that over
+    the rounds each library runs early and late alike.
+    """
     cases = ",".join(f"{shape.name}:{dtype}" for dtype in args.dtypes for shape in args.shapes)
     runs = []
-    for library in args.libraries:
-        for threads in args.threads:
-            print(f"timing {library} on {threads} thread(s) ...", file=sys.stderr, flush=True)
-            runs.append(run_worker(library, threads, "--cases", cases,
-                                   "--repeat", str(args.repeat), "--warmup", str(args.warmup)))
+    for round_ in range(args.rounds):
+        shift = round_ % len(args.libraries)
+        for library in args.libraries[shift:] + args.libraries[:shift]:
+            for threads in args.threads:
+                print(f"timing {library} on {threads} thread(s), round {round_ + 1} of "
+                      f"{args.rounds} ...", file=sys.stderr, flush=True)
+                run = run_worker(library, threads, "--cases", cases, "--repeat",
+                                 str(args.repeat), "--warmup", str(args.warmup))
+                runs.append({**run, "round": round_ + 1})
     return runs
 
 
 def summarise(args, runs):
-    """Rows of the comparison: per (dtype, threads, shape), each library's median and the ratio.
+    """Rows of the comparison: per (dtype, threads, shape), each library's time and the ratio.
+
+    A library's time is its median, or over several rounds the median of
+    its rounds' medians.
 
     Returns
     -------
     list of dict
         One per (dtype, threads) with ``rows``, ``geomean_ratio`` and ``worst``.
     """
-    medians, checks = {}, {}
+    rounds, checks = {}, {}
     for run in runs:
         for case in run.get("cases", []):
             if case["status"] == "ok":
                 key = (case["dtype"], run["threads"], case["shape"], run["library"])
-                medians[key] = case["median_ms"]
-                checks[key] = case.get("check", {"ok": True})
+                rounds.setdefault(key, []).append(case["median_ms"])
+                if not case.get("check", {"ok": True})["ok"]:
+                    checks[key] = case["check"]
+    medians = {key: statistics.median(values) for key, values in rounds.items()}
     tables = []
     for dtype in args.dtypes:
         for threads in args.threads:
@@ -148,7 +169,7 @@ def summarise(args, runs):
                 ratio = (times["sepconv"] / peer_times[fastest]
                          if fastest and times["sepconv"] is not None else None)
                 failed = [lib for lib in args.libraries
-                          if not checks.get((dtype, threads, shape.name, lib), {"ok": True})["ok"]]
+                          if (dtype, threads, shape.name, lib) in checks]
                 rows.append({"shape": shape.name, "gflop": shape.gflop, "ms": times,
                              "fastest_peer": fastest, "ratio": ratio, "check_failed": failed})
             ratios = [row["ratio"] for row in rows if row["ratio"] is not None]
@@ -225,6 +246,7 @@ def main(argv=None):
         "machine": machine_info(runs),
         "settings": {"shapes": [s.name for s in args.shapes], "dtypes": args.dtypes,
                      "threads": args.threads, "repeat": args.repeat, "warmup": args.warmup,
+                     "rounds": args.rounds,
                      "libraries": args.libraries},
         "tables": tables, "speedups": speedups(args, tables), "runs": runs,
     }

@@ -11,7 +11,7 @@ GOALS = {"ratio": 1.0, "geomean": 0.8, "speedup": 1.7, "memory": 1.25}
 
 def render(result):
     """The whole report as one string."""
-    parts = [_machine(result["machine"])]
+    parts = [_machine(result["machine"]) + _method(result.get("settings", {}))]
     parts += [_table(table) for table in result["tables"]]
     parts.append(_problems(result["runs"]))
     if result["speedups"]:
@@ -24,6 +24,15 @@ def render(result):
 def _machine(machine):
     versions = ", ".join(f"{name} {version}" for name, version in machine["versions"].items())
     return f"{machine['cpu']}, {machine['cpus']} CPUs, {machine['date']}\n{versions}"
+
+
+def _method(settings):
+    """What one figure is, when libraries ran in several rounds."""
+    rounds = settings.get("rounds", 1)
+    if rounds == 1:
+        return ""
+    return (f"\neach time: the median over {rounds} rounds (libraries in rotated order) "
+            f"of the median of {settings['repeat']} calls")
 
 
 def _goal(value, limit):
@@ -59,7 +68,7 @@ def _table(table):
 
 
 def _problems(runs):
-    """One line per worker that failed and per case skipped or failed."""
+    """One line per worker that failed and per case skipped or failed (once over rounds)."""
     lines = []
     for run in runs:
         where = f"{run['library']} ({run['threads']} thread(s))"
@@ -73,7 +82,7 @@ def _problems(runs):
             elif not case.get("check", {"ok": True})["ok"]:
                 lines.append(f"{where} {case['shape']} {case['dtype']}: output differs from "
                              f"sepconv's: {case['check']}")
-    return "\n".join(lines)
+    return "\n".join(dict.fromkeys(lines))
 
 
 def _speedups(speedups):

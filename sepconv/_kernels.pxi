@@ -547,8 +547,19 @@ cdef void _fill_bias(floating* c, Py_ssize_t ldc, bint c_planar, Py_ssize_t M,
 
 cdef void _gemm_tile(const floating* a, Py_ssize_t lda, bint a_planar, Py_ssize_t M,
                      Py_ssize_t K, const floating* pk, Py_ssize_t F, floating* c,
-                     Py_ssize_t ldc, bint c_planar) noexcept nogil:
-    """c += a @ pk through BLAS (column-major, so row-major c is computed as c^T)."""
+                     Py_ssize_t ldc, bint c_planar, Py_ssize_t chunk) noexcept nogil:
+    """c += a @ pk, ``chunk`` pixels a BLAS call (0: all M in one; see _blas.py)."""
+    cdef Py_ssize_t i = 0, step = chunk if chunk > 0 else M
+    while i < M:
+        _gemm(a + (i if a_planar else i * lda), lda, a_planar, min(step, M - i), K, pk, F,
+              c + (i if c_planar else i * ldc), ldc, c_planar)
+        i += step
+
+
+cdef void _gemm(const floating* a, Py_ssize_t lda, bint a_planar, Py_ssize_t M,
+                Py_ssize_t K, const floating* pk, Py_ssize_t F, floating* c,
+                Py_ssize_t ldc, bint c_planar) noexcept nogil:
+    """c += a @ pk in one BLAS call (column-major, so row-major c is computed as c^T)."""
     cdef int m_ = <int> M, k_ = <int> K, f_ = <int> F, lda_ = <int> lda, ldc_ = <int> ldc
     cdef floating one = 1
     cdef char no = b'N'
@@ -635,13 +646,13 @@ cdef void _activate(floating* c, Py_ssize_t ldc, bint c_planar, Py_ssize_t M,
 cdef void _pointwise_tile(const floating* a, Py_ssize_t lda, bint a_planar, Py_ssize_t M,
                           Py_ssize_t K, const floating* pk, Py_ssize_t F,
                           const floating* bias, floating* c, Py_ssize_t ldc,
-                          bint c_planar, int activation) noexcept nogil:
-    """c = activation(a @ pk + bias) for one tile."""
+                          bint c_planar, int activation, Py_ssize_t chunk) noexcept nogil:
+    """c = activation(a @ pk + bias) for one tile, ``chunk`` pixels a BLAS call."""
     if c_planar and K <= SMALL_K_:
         _small_pointwise_tile(a, lda, a_planar, M, K, pk, F, bias, c, ldc, c_planar)
     else:
         _fill_bias(c, ldc, c_planar, M, F, bias)
-        _gemm_tile(a, lda, a_planar, M, K, pk, F, c, ldc, c_planar)
+        _gemm_tile(a, lda, a_planar, M, K, pk, F, c, ldc, c_planar, chunk)
     _activate(c, ldc, c_planar, M, F, activation)
 
 
@@ -701,8 +712,12 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
               const floating[:, ::1] pointwise_kernel, const floating[::1] bias,
               floating[:, :, :, ::1] out, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh,
               Py_ssize_t dw, Py_ssize_t pt, Py_ssize_t pl, bint channels_first,
-              Py_ssize_t rows_per_tile, int activation, int n_threads):
-    """Fused separable convolution: out = activation(pointwise(depthwise(x)) + bias)."""
+              Py_ssize_t rows_per_tile, int activation, int n_threads,
+              Py_ssize_t gemm_pixels=0):
+    """Fused separable convolution: out = activation(pointwise(depthwise(x)) + bias).
+
+    ``gemm_pixels`` pixels go to one BLAS call (0: a whole tile; see _blas.py).
+    """
     cdef Geometry g = _geometry(x.shape, depthwise_kernel.shape, out.shape,
                                 channels_first, sh, sw, dh, dw, pt, pl)
     cdef Py_ssize_t K = g.C * g.dm, F = pointwise_kernel.shape[1]
@@ -750,7 +765,7 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
             ctile = op + n * image_out + r0 * g.Wo * F
             ldc = F
         _pointwise_tile(buf, lda, planar, M, K, pkp, F, bp, ctile, ldc, channels_first,
-                        activation)
+                        activation, gemm_pixels)
 
 
 def depthwise(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depthwise_kernel,
@@ -812,8 +827,12 @@ def depthwise(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
 
 def pointwise(const floating[:, :, :, ::1] x, const floating[:, ::1] pointwise_kernel,
               const floating[::1] bias, floating[:, :, :, ::1] out, bint channels_first,
-              Py_ssize_t pixels_per_tile, int activation, int n_threads):
-    """Pointwise (1x1) convolution: out = activation(x @ pointwise_kernel + bias)."""
+              Py_ssize_t pixels_per_tile, int activation, int n_threads,
+              Py_ssize_t gemm_pixels=0):
+    """Pointwise (1x1) convolution: out = activation(x @ pointwise_kernel + bias).
+
+    ``gemm_pixels`` pixels go to one BLAS call (0: a whole tile; see _blas.py).
+    """
     cdef Py_ssize_t N = x.shape[0]
     cdef Py_ssize_t K = pointwise_kernel.shape[0], F = pointwise_kernel.shape[1]
     cdef Py_ssize_t P = x.shape[2] * x.shape[3] if channels_first else x.shape[1] * x.shape[2]
@@ -830,7 +849,7 @@ def pointwise(const floating[:, :, :, ::1] x, const floating[:, ::1] pointwise_k
         M = min(p0 + pixels_per_tile, P) - p0
         if channels_first:
             _pointwise_tile(xp + n * P * K + p0, P, True, M, K, pkp, F, bp,
-                            op + n * P * F + p0, P, True, activation)
+                            op + n * P * F + p0, P, True, activation, gemm_pixels)
         else:
             _pointwise_tile(xp + (n * P + p0) * K, K, False, M, K, pkp, F, bp,
-                            op + (n * P + p0) * F, F, False, activation)
+                            op + (n * P + p0) * F, F, False, activation, gemm_pixels)

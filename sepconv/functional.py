@@ -20,7 +20,7 @@ import contextlib
 
 import numpy as np
 
-from . import _args, _buffers, _dispatch, _threads, _tiling
+from . import _args, _blas, _buffers, _dispatch, _threads, _tiling
 
 __all__ = ["separable_conv2d", "depthwise_conv2d", "pointwise_conv2d"]
 
@@ -100,7 +100,8 @@ def separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias=None, *, stride
         with _blas_guard(fmt, c * dm):
             _dispatch.kernels.separable(x, depthwise_kernel, pointwise_kernel, bias, out,
                                         *win.strides, *win.dilation_rate, *win.pads,
-                                        fmt == "channels_first", rows, code, threads)
+                                        fmt == "channels_first", rows, code, threads,
+                                        _blas.gemm_pixels(c * dm, filters))
     return post(out)
 
 
@@ -184,7 +185,8 @@ def pointwise_conv2d(x, pointwise_kernel, bias=None, *, data_format="channels_la
         pixels = _tiling.pixels_per_tile(n, h * w, (k + filters) * x.itemsize, threads)
         with _blas_guard(fmt, k):
             _dispatch.kernels.pointwise(x, pointwise_kernel, bias, out,
-                                        fmt == "channels_first", pixels, code, threads)
+                                        fmt == "channels_first", pixels, code, threads,
+                                        _blas.gemm_pixels(k, filters))
     return post(out)
 
 

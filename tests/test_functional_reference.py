@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import sepconv
-from sepconv import _dispatch, _tiling, config
+from sepconv import _blas, _dispatch, _tiling, config
 
 from cases import Case, cases
 from compare import assert_close, from_layout, to_layout, tolerance
@@ -187,6 +187,19 @@ def test_results_do_not_depend_on_tiles_or_threads(monkeypatch, tile_bytes, chan
     results += [_check_pointwise(case, np.float32, layout, n_threads=t) for t in (1, 2, 3)]
     for a, b in [(0, 1), (0, 2), (3, 4), (3, 5), (6, 7), (6, 8)]:
         np.testing.assert_allclose(results[a], results[b], **tolerance(np.float32, 4))
+
+
+@pytest.mark.parametrize("gemm_pixels", [0, 8, 24])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_tile_gemm_cut_into_calls(monkeypatch, gemm_pixels, layout, dtype):
+    # where OpenBLAS has small-matrix kernels, a tile's GEMM goes as calls of
+    # gemm_pixels pixels (0: one call); 8 and 24 leave a shorter last call
+    monkeypatch.setattr(_blas, "gemm_pixels", lambda channels, filters: gemm_pixels)
+    case = Case(n=2, hw=(13, 11), channels=12, depth_multiplier=1, filters=5, kernel=(3, 3),
+                padding="same", seed=3)
+    _check_separable(case, dtype, layout)
+    _check_pointwise(case, dtype, layout)
 
 
 def test_many_tiles_per_image():
