@@ -47,11 +47,11 @@ def small_gemm_kernels():
     """
     from threadpoolctl import threadpool_info
 
-    for library in filter(_is_scipys, threadpool_info()):
-        core = (library.get("architecture") or "").lower()
-        return (core in SMALL_KERNEL_CORES
-                and _version(library.get("version")) >= SMALL_KERNEL_SINCE)
-    return False
+    library = next(filter(_is_scipys, threadpool_info()), None)
+    if library is None:
+        return False
+    core = (library.get("architecture") or "").lower()
+    return core in SMALL_KERNEL_CORES and _version(library.get("version")) >= SMALL_KERNEL_SINCE
 
 
 def gemm_pixels(channels, filters):

@@ -268,15 +268,15 @@ cdef enum:
 STAGE_BYTES = STAGE_BYTES_
 
 
-cdef inline Py_ssize_t _tile_input_rows(const Geometry* g, Py_ssize_t rows) noexcept nogil:
-    """Input rows (padding included) that ``rows`` output rows read."""
-    return (rows - 1) * g.sh + (g.kh - 1) * g.dh + 1
+cdef inline Py_ssize_t _input_rows(const Geometry* g, Py_ssize_t rows) noexcept nogil:
+    """Input rows (zero padding included) that ``rows`` output rows read."""
+    return (rows - 1) * g.sh + g.dh * (g.kh - 1) + 1
 
 
 cdef Py_ssize_t _stage_scratch(const Geometry* g, Py_ssize_t rows,
                                Py_ssize_t itemsize) noexcept nogil:
     """Elements of scratch to stage a tile of ``rows`` output rows (0: read in place)."""
-    cdef Py_ssize_t n = min(g.H, _tile_input_rows(g, rows)) * g.xs_h
+    cdef Py_ssize_t n = min(g.H, _input_rows(g, rows)) * g.xs_h
     if n * itemsize > STAGE_BYTES_ or g.kh * g.kw >= STAGE_TAPS:
         return 0
     return n + ALIGN_BYTES // itemsize
@@ -292,7 +292,7 @@ cdef const floating* _stage_rows(const floating* x, const Geometry* g, Py_ssize_
     does not read.
     """
     cdef Py_ssize_t first = max(0, r0 * g.sh - g.pt)
-    cdef Py_ssize_t last = min(g.H, r0 * g.sh - g.pt + _tile_input_rows(g, r1 - r0))
+    cdef Py_ssize_t last = min(g.H, r0 * g.sh - g.pt + _input_rows(g, r1 - r0))
     cdef size_t past = (<size_t> scratch) % ALIGN_BYTES
     cdef floating* copy = scratch + (ALIGN_BYTES - past) % ALIGN_BYTES // sizeof(floating)
     staged[0] = g[0]
@@ -381,9 +381,9 @@ cdef void _depthwise_rows(const floating* x, const Geometry* g, const floating* 
                     # hardware prefetcher leaves the kernels waiting on
                     # memory.  (Staged rows are in cache already.  Inline:
                     # GCC drops calls to a function that only prefetches.)
-                    j = r + g.dh if paired else r       # the last row computed now
-                    for ih in range(max(0, j * g.sh - g.pt + (g.kh - 1) * g.dh + 1),
-                                    min(g.H, (j + 1) * g.sh - g.pt + (g.kh - 1) * g.dh + 1)):
+                    # rows past those the last row computed now reads
+                    j = (r + g.dh if paired else r) * g.sh - g.pt + _input_rows(g, 1)
+                    for ih in range(max(0, j), min(g.H, j + g.sh)):
                         _prefetch(x + ih * g.xs_h, g.W * g.C * <Py_ssize_t> sizeof(floating))
                 if paired:
                     _depthwise_pair(x, g, packed, bias, zero, r, ow + phase, step,
@@ -414,14 +414,9 @@ cdef inline Py_ssize_t _plane_width(const Geometry* g) noexcept nogil:
     return (g.Wo - 1) * g.sw + g.dw * (g.kw - 1) + 1
 
 
-cdef inline Py_ssize_t _plane_rows(const Geometry* g, Py_ssize_t rows) noexcept nogil:
-    """Rows of the zero-padded input window that ``rows`` output rows read."""
-    return (rows - 1) * g.sh + g.dh * (g.kh - 1) + 1
-
-
 cdef Py_ssize_t _planar_scratch(const Geometry* g, Py_ssize_t rows) noexcept nogil:
     """Elements of scratch _depthwise_planar needs for tiles of ``rows`` output rows."""
-    return (_plane_rows(g, rows) + rows) * _plane_width(g)
+    return (_input_rows(g, rows) + rows) * _plane_width(g)
 
 
 cdef Py_ssize_t _depthwise_scratch(const Geometry* g, Py_ssize_t rows, bint planar,
@@ -498,7 +493,7 @@ cdef void _depthwise_planar(const floating* x, const Geometry* g, const floating
     ``scratch`` holds _planar_scratch(g, r1 - r0) elements.
     """
     cdef Py_ssize_t rows = r1 - r0, K = g.C * g.dm
-    cdef Py_ssize_t wp = _plane_width(g), rows_in = _plane_rows(g, rows)
+    cdef Py_ssize_t wp = _plane_width(g), rows_in = _input_rows(g, rows)
     cdef floating* plane = scratch
     cdef floating* flat = scratch + rows_in * wp
     cdef bint unit_stride = g.sh == 1 and g.sw == 1
@@ -713,7 +708,7 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
               floating[:, :, :, ::1] out, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh,
               Py_ssize_t dw, Py_ssize_t pt, Py_ssize_t pl, bint channels_first,
               Py_ssize_t rows_per_tile, int activation, int n_threads,
-              Py_ssize_t gemm_pixels=0):
+              Py_ssize_t gemm_pixels):
     """Fused separable convolution: out = activation(pointwise(depthwise(x)) + bias).
 
     ``gemm_pixels`` pixels go to one BLAS call (0: a whole tile; see _blas.py).
@@ -828,7 +823,7 @@ def depthwise(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
 def pointwise(const floating[:, :, :, ::1] x, const floating[:, ::1] pointwise_kernel,
               const floating[::1] bias, floating[:, :, :, ::1] out, bint channels_first,
               Py_ssize_t pixels_per_tile, int activation, int n_threads,
-              Py_ssize_t gemm_pixels=0):
+              Py_ssize_t gemm_pixels):
     """Pointwise (1x1) convolution: out = activation(x @ pointwise_kernel + bias).
 
     ``gemm_pixels`` pixels go to one BLAS call (0: a whole tile; see _blas.py).

@@ -116,6 +116,36 @@ def kernel_name(kw, stepping, suffix, guarded, rows=None):
     return f"_dw{'g' if guarded else ''}_{shape}_{suffix}"
 
 
+def _pointer_declarations(t, pointers, guarded):
+    """The kernel's input and weight pointers: row, every third column, the zero vector."""
+    return (f"    cdef const {t}* xp\n    cdef const {t}* wp\n"
+            + "".join(f"    cdef const {t}* x{k}\n" for k in pointers)
+            + (f"    cdef const {t}* zc\n" if guarded else ""))
+
+
+def _sums_from_bias(suffix, sums):
+    """Each block's sums (``sums`` prefixes, pixels 0..BLOCK-1) start at the bias."""
+    first = f"{sums[0]}0"
+    out = [f"        {first} = _vload_{suffix}(bias + c)\n"]
+    return out + [f"        {prefix}{b} = {first}\n" for prefix in sums for b in range(BLOCK)
+                  if f"{prefix}{b}" != first]
+
+
+def _store_sums(suffix, sums, offset=""):
+    """Pixel b's sum ``{sums}{b}`` into dst + ``offset`` + b * ldd + c."""
+    return [f"        _vstore_{suffix}(dst + {offset}{f'{b} * ldd + ' if b else ''}c, {sums}{b})\n"
+            for b in range(BLOCK)]
+
+
+def _by_dtype(body):
+    """``if floating is float:`` / ``else:`` branches holding ``body(suffix)``."""
+    out = []
+    for index, (suffix, (t, _, _)) in enumerate(DTYPES.items()):
+        out.append(f"    if floating is {t}:\n" if index == 0 else "    else:\n")
+        out += body(suffix)
+    return out
+
+
 def kernel(kw, stepping, suffix, guarded, rows=None):
     """One register kernel: kw fixed and ``stepping`` a STEPPINGS key, or both None.
 
@@ -130,14 +160,11 @@ def kernel(kw, stepping, suffix, guarded, rows=None):
            f"{PARAMS.format(t=t)}) noexcept nogil:\n",
            DOC.format(columns=COLUMNS[guarded]),
            f"    cdef Py_ssize_t c = 0, p{'' if kw else ', q'}\n",
-           f"    cdef const {t}* xp\n    cdef const {t}* wp\n"
-           + "".join(f"    cdef const {t}* x{k}\n" for k in _column_pointers(kw, stepping))
-           + (f"    cdef const {t}* zc\n" if guarded else ""),
+           _pointer_declarations(t, _column_pointers(kw, stepping), guarded),
            f"    cdef {vec} v, {', '.join(f'a{b}' for b in range(BLOCK))}, "
            f"{', '.join(f'w{q}' for q in widths)}\n",
-           f"    while c + {vl} <= n:\n",
-           f"        a0 = _vload_{suffix}(bias + c)\n"]
-    out += [f"        a{b} = a0\n" for b in range(1, BLOCK)]
+           f"    while c + {vl} <= n:\n"]
+    out += _sums_from_bias(suffix, "a")
     out += ["        zc = zero + c\n"] if guarded else []
     if rows:
         for p in range(rows):
@@ -145,8 +172,7 @@ def kernel(kw, stepping, suffix, guarded, rows=None):
     else:
         out.append("        for p in range(p0, p1):\n")
         out += _kernel_row(kw, stepping, suffix, guarded, "p", " " * 12)
-    out += [f"        _vstore_{suffix}(dst + {b} * ldd + c, a{b})\n" if b
-            else f"        _vstore_{suffix}(dst + c, a0)\n" for b in range(BLOCK)]
+    out += _store_sums(suffix, "a")
     out.append(f"        c += {vl}\n")
     return "".join(out) + "\n\n"
 
@@ -172,20 +198,16 @@ PAIR_DOC = '''    """The 3x3 kernel (unit steps) for two rows: rows p0..p0+2 int
 def pair_kernel(suffix):
     """_dw2_k3x3_s1d1: the 3x3 kernel at unit steps for two output rows at once."""
     t, vec, vl = DTYPES[suffix]
-    pointers = _column_pointers(3, "s1d1")
     weights = [f"w{p}_{q}" for p in range(3) for q in range(3)]
     out = [f"cdef inline void _dw2_k3x3_s1d1_{suffix}({PARAMS.format(t=t)},\n"
            f"        Py_ssize_t ldr) noexcept nogil:\n",
            PAIR_DOC,
            "    cdef Py_ssize_t c = 0\n",
-           f"    cdef const {t}* xp\n    cdef const {t}* wp\n"
-           + "".join(f"    cdef const {t}* x{k}\n" for k in pointers),
+           _pointer_declarations(t, _column_pointers(3, "s1d1"), False),
            f"    cdef {vec} v, {', '.join(f'a{b}, b{b}' for b in range(BLOCK))}\n",
            f"    cdef {vec} {', '.join(weights)}\n",
-           f"    while c + {vl} <= n:\n",
-           f"        a0 = _vload_{suffix}(bias + c)\n"]
-    out += [f"        a{b} = a0\n" for b in range(1, BLOCK)]
-    out += [f"        b{b} = a0\n" for b in range(BLOCK)]
+           f"    while c + {vl} <= n:\n"]
+    out += _sums_from_bias(suffix, "ab")
     out.append("        wp = w + p0 * kw * CHUNK + c\n")
     out += [f"        {name} = _vload_{suffix}(wp + {tap} * CHUNK)\n"
             for tap, name in enumerate(weights)]
@@ -194,9 +216,7 @@ def pair_kernel(suffix):
             [("b", f"w{row - 1}_")] if row else [])
         out.append(f"        xp = x + (p0 + {row}) * row_stride + c\n")
         out += _unrolled_taps(3, "s1d1", suffix, False, " " * 8, targets)
-    for sums, offset in (("a", ""), ("b", "ldr + ")):
-        out += [f"        _vstore_{suffix}(dst + {offset}{b} * ldd + c, {sums}{b})\n"
-                for b in range(BLOCK)]
+    out += _store_sums(suffix, "a") + _store_sums(suffix, "b", "ldr + ")
     out.append(f"        c += {vl}\n")
     return "".join(out) + "\n\n"
 
@@ -206,9 +226,7 @@ def pair_dispatcher():
     out = [f"cdef inline void _dw_pair({PARAMS.format(t='floating')},\n"
            "        Py_ssize_t ldr) noexcept nogil:\n",
            '    """pair_kernel of this dtype (see kernelgen.py)."""\n']
-    for index, (suffix, (t, _, _)) in enumerate(DTYPES.items()):
-        out.append(f"    if floating is {t}:\n" if index == 0 else "    else:\n")
-        out.append(f"        _dw2_k3x3_s1d1_{suffix}({ARGS}, ldr)\n")
+    out += _by_dtype(lambda suffix: [f"        _dw2_k3x3_s1d1_{suffix}({ARGS}, ldr)\n"])
     return "".join(out) + "\n\n"
 
 
@@ -234,12 +252,10 @@ def dispatcher():
     out = [f"cdef inline void _dw_block({PARAMS.format(t='floating')}) noexcept nogil:\n",
            '    """The register kernel for these steps and kernel width (see kernelgen.py).\n\n'
            '    Columns j0..j1-1 lie in the image; j1 = -1 says all of them do.\n    """\n']
-    for index, (suffix, (t, _, _)) in enumerate(DTYPES.items()):
-        out.append(f"    if floating is {t}:\n" if index == 0 else "    else:\n")
-        out.append("        if j1 < 0:\n")
-        out += _dispatch_dtype(suffix, False, " " * 12)
-        out.append("        else:\n")
-        out += _dispatch_dtype(suffix, True, " " * 12)
+    out += _by_dtype(lambda suffix: ["        if j1 < 0:\n",
+                                     *_dispatch_dtype(suffix, False, " " * 12),
+                                     "        else:\n",
+                                     *_dispatch_dtype(suffix, True, " " * 12)])
     return "".join(out) + "\n\n"
 
 
