@@ -115,7 +115,7 @@ def isa_levels():
 
 def extensions():
     """Return the list of extensions to build."""
-    kernelgen.write(os.path.join("sepconv", "_kernels_blocks.pxi"))
+    kernelgen.write(os.path.join("sepconv", "_native", "_kernels_blocks.pxi"))
     omp = openmp_flags()
     # No loop-to-memcpy rewriting: the kernels' short copies (a bias into an
     # accumulator, a finished block out of it) are much faster as the
@@ -130,8 +130,8 @@ def extensions():
     )
     exts = [
         Extension(
-            "sepconv._runtime",
-            ["sepconv/_runtime.pyx"],
+            "sepconv._native._runtime",
+            ["sepconv/_native/_runtime.pyx"],
             extra_compile_args=base_args + omp,
             **common,
         )
@@ -139,8 +139,8 @@ def extensions():
     for level in isa_levels():
         exts.append(
             Extension(
-                f"sepconv._kernels_{level}",
-                [f"sepconv/_kernels_{level}.pyx"],
+                f"sepconv._native._kernels_{level}",
+                [f"sepconv/_native/_kernels_{level}.pyx"],
                 extra_compile_args=base_args + ISA_LEVELS[level] + omp,
                 **common,
             )

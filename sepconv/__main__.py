@@ -10,8 +10,8 @@ import sys
 
 # command name -> (module holding add_arguments/run, one-line help)
 COMMANDS = {
-    "demo": ("sepconv._cli_demo", "digits: separable-conv features vs raw pixels, test accuracy"),
-    "info": ("sepconv._cli_info", "show version, dtypes, OpenMP, threads and BLAS"),
+    "demo": ("sepconv._cli.demo", "digits: separable-conv features vs raw pixels, test accuracy"),
+    "info": ("sepconv._cli.info", "show version, dtypes, OpenMP, threads and BLAS"),
 }
 
 

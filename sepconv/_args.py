@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PADDINGS = ("valid", "same")
-DATA_FORMATS = ("channels_last", "channels_first")
+from ._choices import DATA_FORMATS, PADDINGS, choice  # noqa: F401  (re-exported)
 
 # How a batch of images is laid out in each data format, for error messages.
 IMAGE_LAYOUTS = {
@@ -62,20 +61,6 @@ def as_tuple(value):
         return tuple(value)
     except TypeError:
         return None
-
-
-def choice(value, name, options):
-    """Return the lower-cased ``value`` when it is one of ``options``.
-
-    Raises
-    ------
-    ValueError
-        If ``value`` is not a string naming one of ``options``.
-    """
-    if isinstance(value, str) and value.lower() in options:
-        return value.lower()
-    expected = ", ".join(repr(o) for o in options)
-    raise ValueError(f"`{name}` must be one of {expected}; received {name}={value!r}")
 
 
 def padding(value):

@@ -4,7 +4,8 @@ import platform
 
 import numpy as np
 
-from . import __version__, _dispatch, _runtime, _threads
+from . import __version__
+from ._native import _dispatch, _runtime, _threads
 
 
 def config_info():

@@ -8,7 +8,7 @@ exists, else ``"channels_last"``, as Keras does.
 import json
 import os
 
-from . import _args
+from ._choices import DATA_FORMATS, choice
 
 _state = {}
 
@@ -22,7 +22,7 @@ def _from_keras_json():
     try:
         with open(_keras_json_path()) as fh:
             value = json.load(fh).get("image_data_format", "channels_last")
-        return _args.choice(value, "image_data_format", _args.DATA_FORMATS)
+        return choice(value, "image_data_format", DATA_FORMATS)
     except (OSError, ValueError, AttributeError):
         return "channels_last"
 
@@ -46,7 +46,7 @@ def set_image_data_format(data_format):
     ValueError
         If ``data_format`` is not one of the two.
     """
-    _state["image_data_format"] = _args.choice(data_format, "data_format", _args.DATA_FORMATS)
+    _state["image_data_format"] = choice(data_format, "data_format", DATA_FORMATS)
 
 
 def floatx():

@@ -20,7 +20,8 @@ import contextlib
 
 import numpy as np
 
-from . import _args, _blas, _buffers, _dispatch, _threads, _tiling
+from . import _args
+from ._native import _blas, _buffers, _dispatch, _threads, _tiling
 
 __all__ = ["separable_conv2d", "depthwise_conv2d", "pointwise_conv2d"]
 

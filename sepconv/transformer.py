@@ -14,7 +14,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
-from . import _args, _pooling, _threads
+from . import _args, _pooling
+from ._native import _threads
 from .functional import separable_conv2d
 
 __all__ = ["SeparableConvFeatures"]

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import sepconv
-from sepconv import _dispatch
+from sepconv._native import _dispatch
 
 settings.register_profile(
     "ci", deadline=None, max_examples=50, suppress_health_check=[HealthCheck.too_slow],

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sepconv import _blas
+from sepconv._native import _blas
 
 
 def _openblas(folder, core, version="0.3.30"):

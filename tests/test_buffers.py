@@ -1,4 +1,4 @@
-"""Output memory reuse (sepconv._buffers): reuse must never hand out memory in use."""
+"""Output memory reuse (sepconv._native._buffers): reuse must never hand out memory in use."""
 
 import gc
 import threading
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import sepconv
-from sepconv import _buffers
+from sepconv._native import _buffers
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 import sepconv
-from sepconv import _blas, _dispatch, _tiling, config
+from sepconv import config
+from sepconv._native import _blas, _dispatch, _tiling
 
 from cases import Case, cases
 from compare import assert_close, from_layout, to_layout, tolerance

@@ -7,7 +7,7 @@ import os
 import pytest
 
 import sepconv
-from sepconv import _dispatch, _runtime
+from sepconv._native import _dispatch, _runtime
 
 
 def test_info_prints_the_configuration(run_python):

@@ -10,7 +10,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import sepconv
-from sepconv import _dispatch, _runtime, _threads
+from sepconv._native import _dispatch, _runtime, _threads
 
 from cases import Case
 from compare import assert_close
@@ -90,7 +90,7 @@ def test_gil_released_during_a_call():
 @needs_openmp
 @pytest.mark.parametrize("value", ["1", "3"])
 def test_omp_num_threads_honoured(run_python, value):
-    code = ("from sepconv import _threads; "
+    code = ("from sepconv._native import _threads; "
             "print(_threads.effective_n_threads(None), _threads.effective_n_threads(-1))")
     env = {**os.environ, "OMP_NUM_THREADS": value}
     result = run_python("-c", code, env=env)
@@ -101,7 +101,7 @@ def test_omp_num_threads_honoured(run_python, value):
 @needs_openmp
 def test_without_omp_num_threads_uses_the_cores(run_python):
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    result = run_python("-c", "from sepconv import _threads; "
+    result = run_python("-c", "from sepconv._native import _threads; "
                         "print(_threads.effective_n_threads(), _threads.cpu_count())", env=env)
     assert result.returncode == 0, result.stderr
     threads, cpus = result.stdout.split()

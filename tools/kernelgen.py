@@ -1,4 +1,4 @@
-"""Write sepconv/_kernels_blocks.pxi: the unrolled register kernels of the depthwise step.
+"""Write sepconv/_native/_kernels_blocks.pxi: the unrolled register kernels of the depthwise step.
 
 Run by setup.py before Cython; the output is a build product (git-ignored).
 
@@ -291,4 +291,4 @@ def write(path):
 
 
 if __name__ == "__main__":
-    write(sys.argv[1] if len(sys.argv) > 1 else "sepconv/_kernels_blocks.pxi")
+    write(sys.argv[1] if len(sys.argv) > 1 else "sepconv/_native/_kernels_blocks.pxi")

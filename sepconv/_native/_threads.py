@@ -11,7 +11,8 @@ import os
 import threading
 from contextlib import contextmanager
 
-from . import _args, _runtime
+from .. import _args
+from . import _runtime
 
 
 def cpu_count():

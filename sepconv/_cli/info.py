@@ -10,7 +10,7 @@ def add_arguments(parser):
 
 def run(args):
     """Print the configuration; return the exit status."""
-    from . import config_info, show_config
+    from .. import config_info, show_config
 
     if args.json:
         print(json.dumps(config_info(), indent=2))

@@ -16,7 +16,7 @@ LEVELS = ("avx512", "avx2", "baseline")
 
 def _module(level):
     try:
-        return importlib.import_module(f"sepconv._kernels_{level}")
+        return importlib.import_module(f"sepconv._native._kernels_{level}")
     except ImportError:
         return None
 

@@ -68,7 +68,7 @@ def _models(seed, n_jobs):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from .transformer import SeparableConvFeatures
+    from ..transformer import SeparableConvFeatures
 
     def plain():
         return [LogisticRegression(max_iter=5000)]
