@@ -143,10 +143,13 @@ def check_rank(array, name, ranks, layout):
 
 
 def contiguous(array, dtype):
-    """Return ``array`` as a C-contiguous array of ``dtype``, copying only when needed."""
+    """Return ``array`` as an aligned C-contiguous array of ``dtype``, copying only when needed."""
     # np.ascontiguousarray would turn a 0-d array into a 1-d one, and the
     # error message would then report the wrong shape
-    return np.asarray(array, dtype=dtype, order="C")
+    array = np.asarray(array, dtype=dtype, order="C")
+    # the kernels read whole elements (and vectors of them) from the data;
+    # an array from a buffer at an odd offset is copied to aligned memory
+    return array if array.flags.aligned else array.copy()
 
 
 # --------------------------------------------------------------------------
@@ -205,3 +208,27 @@ def window(in_hw, kernel_hw, strides, dilation_rate, padding_):
             "kernel or padding='same'"
         )
     return Window(strides, dilation_rate, padding_, tuple(out_hw), tuple(pads))
+
+
+def live_taps(n, out, size, stride, dilation, pad):
+    """The kernel taps along one axis that read the image for some output.
+
+    Parameters
+    ----------
+    n, out : int
+        Input and output length (``out >= 1``).
+    size, stride, dilation, pad : int
+        Kernel length, stride, dilation and zeros before the input.
+
+    Returns
+    -------
+    tuple of 2 ints
+        ``(first, stop)``: taps ``first..stop-1``; taps before read only the
+        padding before the input, taps after only the padding after it.
+        Where no tap reads the image, one tap in the padding is kept, so
+        that the kernel is never empty.
+    """
+    # tap p reads input index o * stride - pad + p * dilation, o = 0..out-1
+    first = min(size - 1, max(0, -((-(pad - (out - 1) * stride)) // dilation)))
+    stop = min(size, max(first + 1, -(-(n + pad) // dilation)))
+    return first, stop

@@ -5,7 +5,7 @@ import platform
 import numpy as np
 
 from . import __version__
-from ._native import _dispatch, _runtime, _threads
+from ._native import _blas, _dispatch, _runtime, _threads
 
 
 def config_info():
@@ -14,7 +14,9 @@ def config_info():
     Keys: version, python, numpy, machine, dtypes, openmp, threads (what
     ``n_threads=None`` uses now), cpus, isa (kernel build in use),
     isa_available, blas (threadpoolctl's view of the BLAS libraries loaded,
-    SciPy's among them).
+    SciPy's among them), blas_in_kernels (how BLAS is held at one thread in
+    the kernels' threads: "thread-local", the count each thread saw, or
+    "process-wide" for BLAS libraries without a per-thread limit).
     """
     from threadpoolctl import threadpool_info
 
@@ -36,7 +38,18 @@ def config_info():
                                      "threading_layer", "architecture", "filepath")}
             for lib in threadpool_info() if lib.get("user_api") == "blas"
         ],
+        "blas_in_kernels": _blas_in_kernels(),
     }
+
+
+def _blas_in_kernels():
+    if not _blas.thread_local_limit():
+        return "process-wide limit of 1 during calls"
+    inside, _ = _dispatch.kernels.blas_threads_in_kernels(
+        _threads.effective_n_threads(None), _blas.thread_local_limit(),
+        _blas.thread_count_getter())
+    counts = ", ".join(str(count) for count in sorted(set(inside)))
+    return f"{counts} in each of {len(inside)} kernel threads (thread-local limit)"
 
 
 def _cpu_name():
@@ -61,6 +74,7 @@ def show_config(file=None):
         f"threads      : {info['threads']} of {info['cpus']} CPUs",
         f"kernel ISA   : {info['isa']} (built and supported: {', '.join(info['isa_available'])})",
     ]
+    lines.append(f"BLAS threads : {info['blas_in_kernels']}")
     for lib in info["blas"]:
         lines.append(
             f"BLAS         : {lib['internal_api']} {lib['version']} "

@@ -16,12 +16,10 @@ accepted; only arrays that are not already C-contiguous in the compute dtype
 are copied.
 """
 
-import contextlib
-
 import numpy as np
 
 from . import _args
-from ._native import _blas, _buffers, _dispatch, _threads, _tiling
+from ._native import _blas, _buffers, _dispatch, _runner, _threads, _tiling
 
 __all__ = ["separable_conv2d", "depthwise_conv2d", "pointwise_conv2d"]
 
@@ -97,12 +95,14 @@ def separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias=None, *, stride
     out = _empty_output(n, win.out_hw, filters, fmt, x.dtype)
     threads = _threads.effective_n_threads(n_threads)
     if out.size:
+        depthwise_kernel, pads = _live_taps(depthwise_kernel, (h, w), win)
         rows = _tiling.rows_per_tile(n, win.out_hw, (c * dm + filters) * x.itemsize, threads)
-        with _blas_guard(fmt, c * dm):
-            _dispatch.kernels.separable(x, depthwise_kernel, pointwise_kernel, bias, out,
-                                        *win.strides, *win.dilation_rate, *win.pads,
-                                        fmt == "channels_first", rows, code, threads,
-                                        _blas.gemm_pixels(c * dm, filters))
+        with _threads.blas_guard(_uses_blas(fmt, c * dm)):
+            _runner.run(_dispatch.kernels.separable, x, depthwise_kernel, pointwise_kernel,
+                        bias, out, *win.strides, *win.dilation_rate, *pads,
+                        fmt == "channels_first", rows, code,
+                        _threads.threads_for(threads, _tiles(n, win.out_hw[0], rows)),
+                        _blas.gemm_pixels(c * dm, filters))
     return post(out)
 
 
@@ -143,10 +143,11 @@ def depthwise_conv2d(x, depthwise_kernel, bias=None, *, strides=1, padding="vali
     out = _empty_output(n, win.out_hw, c * dm, fmt, x.dtype)
     threads = _threads.effective_n_threads(n_threads)
     if out.size:
+        depthwise_kernel, pads = _live_taps(depthwise_kernel, (h, w), win)
         rows = _tiling.rows_per_tile(n, win.out_hw, c * dm * x.itemsize, threads)
-        _dispatch.kernels.depthwise(x, depthwise_kernel, bias, out, *win.strides,
-                                    *win.dilation_rate, *win.pads,
-                                    fmt == "channels_first", rows, code, threads)
+        _runner.run(_dispatch.kernels.depthwise, x, depthwise_kernel, bias, out, *win.strides,
+                    *win.dilation_rate, *pads, fmt == "channels_first", rows, code,
+                    _threads.threads_for(threads, _tiles(n, win.out_hw[0], rows)))
     return post(out)
 
 
@@ -184,10 +185,11 @@ def pointwise_conv2d(x, pointwise_kernel, bias=None, *, data_format="channels_la
     threads = _threads.effective_n_threads(n_threads)
     if out.size:
         pixels = _tiling.pixels_per_tile(n, h * w, (k + filters) * x.itemsize, threads)
-        with _blas_guard(fmt, k):
-            _dispatch.kernels.pointwise(x, pointwise_kernel, bias, out,
-                                        fmt == "channels_first", pixels, code, threads,
-                                        _blas.gemm_pixels(k, filters))
+        with _threads.blas_guard(_uses_blas(fmt, k)):
+            _runner.run(_dispatch.kernels.pointwise, x, pointwise_kernel, bias, out,
+                        fmt == "channels_first", pixels, code,
+                        _threads.threads_for(threads, _tiles(n, h * w, pixels)),
+                        _blas.gemm_pixels(k, filters))
     return post(out)
 
 
@@ -213,6 +215,8 @@ def _image(x, fmt):
         raise ValueError(f"`x` must have at least one channel; received shape {x.shape}")
     if h * w > _BLAS_INT_MAX:
         raise ValueError(f"`x` images of {h}x{w} pixels exceed the 2**31-1 pixels supported")
+    if c > _BLAS_INT_MAX:
+        raise ValueError(f"`x` has {c} channels, more than the 2**31-1 supported")
     return n, (h, w), c
 
 
@@ -230,6 +234,11 @@ def _depthwise_multiplier(depthwise_kernel, channels):
         raise ValueError(
             "`depthwise_kernel` kernel sizes and depth multiplier must be positive; "
             f"received depthwise_kernel.shape={depthwise_kernel.shape}"
+        )
+    if c * dm > _BLAS_INT_MAX:
+        raise ValueError(
+            f"`depthwise_kernel` gives C * depth_multiplier = {c * dm} channels, more than "
+            f"the 2**31-1 supported: depthwise_kernel.shape={depthwise_kernel.shape}"
         )
     return dm
 
@@ -290,8 +299,37 @@ def _empty_output(n, out_hw, channels, fmt, dtype):
     return _buffers.empty(shape, dtype)
 
 
-def _blas_guard(fmt, pointwise_channels):
-    """Single-threaded BLAS for the kernel call when the kernel uses BLAS at all."""
-    if _dispatch.kernels.uses_blas(fmt == "channels_first", pointwise_channels):
-        return _threads.single_threaded_blas()
-    return contextlib.nullcontext()
+def _uses_blas(fmt, pointwise_channels):
+    """Whether the kernel's pointwise step calls BLAS."""
+    return _dispatch.kernels.uses_blas(fmt == "channels_first", pointwise_channels)
+
+
+def _tiles(n, rows, rows_per_tile):
+    """Tiles of a call: ``rows_per_tile`` rows (or pixels) of one of ``n`` images each."""
+    return n * -(-rows // rows_per_tile)
+
+
+def _live_taps(depthwise_kernel, in_hw, win):
+    """The kernel rows and columns that read the image somewhere, and the pads for them.
+
+    A tap that reads only padding, for every output pixel, adds nothing:
+    leaving it out bounds the kernels' scratch by the image and the output,
+    not by the padding (a dilation of 2**31 - 1 on a 1x1 image needs no
+    more memory than a dilation of 1).
+
+    Returns
+    -------
+    depthwise_kernel : numpy.ndarray
+        The live rows and columns, C-contiguous (the kernel itself when all are).
+    pads : tuple of 2 ints
+        Zero rows above and columns to the left for the live taps; negative
+        when the first live tap starts inside the image.
+    """
+    spans = [_args.live_taps(*dims) for dims in zip(
+        in_hw, win.out_hw, depthwise_kernel.shape[:2], win.strides, win.dilation_rate,
+        win.pads)]
+    if all(stop - first == size for (first, stop), size in zip(spans, depthwise_kernel.shape)):
+        return depthwise_kernel, win.pads
+    (p0, p1), (q0, q1) = spans
+    pads = (win.pads[0] - p0 * win.dilation_rate[0], win.pads[1] - q0 * win.dilation_rate[1])
+    return np.ascontiguousarray(depthwise_kernel[p0:p1, q0:q1]), pads

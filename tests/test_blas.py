@@ -18,10 +18,16 @@ def loaded(monkeypatch):
 
     def load(*records):
         monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: list(records))
-        _blas.small_gemm_kernels.cache_clear()
+        _clear_caches()
 
     yield load
-    _blas.small_gemm_kernels.cache_clear()
+    _clear_caches()
+
+
+def _clear_caches():
+    for cached in (_blas._scipys_library, _blas._scipys_openblas, _blas.small_gemm_kernels,
+                   _blas.thread_local_limit, _blas.thread_count_getter):
+        cached.cache_clear()
 
 
 @pytest.mark.parametrize("core", ["SkylakeX", "Cooperlake", "SapphireRapids"])

@@ -10,7 +10,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import sepconv
-from sepconv._native import _dispatch, _runtime, _threads
+from sepconv._native import _blas, _dispatch, _runtime, _threads
 
 from cases import Case
 from compare import assert_close
@@ -180,12 +180,45 @@ def _call_both():
     sepconv.pointwise_conv2d(x, pk, bias)
 
 
-def test_blas_single_threaded_during_a_call_and_restored(monkeypatch):
+needs_local_limit = pytest.mark.skipif(not _blas.thread_local_limit(),
+                                       reason="SciPy's BLAS has no per-thread limit")
+
+
+@needs_local_limit
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_blas_one_thread_in_every_kernel_thread_and_lifted_after(n_threads):
+    with threadpool_limits(2, user_api="blas"):
+        inside, after = _dispatch.kernels.blas_threads_in_kernels(
+            n_threads, _blas.thread_local_limit(), _blas.thread_count_getter())
+        assert inside == [1] * n_threads
+        assert after == [2] * n_threads
+        assert set(_blas_threads().values()) == {2}
+
+
+@needs_local_limit
+def test_no_process_wide_blas_setting_changes_during_a_call(monkeypatch):
     spy = _KernelSpy(_dispatch.kernels)
     monkeypatch.setattr(_dispatch, "kernels", spy)
     with threadpool_limits(2, user_api="blas"):
         before = _blas_threads()
         assert before and set(before.values()) == {2}
+        _call_both()
+        assert _blas_threads() == before
+    assert spy.seen == [before, before]
+
+
+@pytest.fixture
+def without_local_limit(monkeypatch):
+    """SciPy's BLAS as one without a per-thread limit: the process-wide fallback."""
+    monkeypatch.setattr(_blas, "thread_local_limit", lambda: 0)
+
+
+def test_fallback_blas_single_threaded_during_a_call_and_restored(monkeypatch,
+                                                                  without_local_limit):
+    spy = _KernelSpy(_dispatch.kernels)
+    monkeypatch.setattr(_dispatch, "kernels", spy)
+    with threadpool_limits(2, user_api="blas"):
+        before = _blas_threads()
         _call_both()
         assert _blas_threads() == before
     assert len(spy.seen) == 2
@@ -194,13 +227,70 @@ def test_blas_single_threaded_during_a_call_and_restored(monkeypatch):
         assert set(seen.values()) == {1}
 
 
-def test_blas_limit_restored_when_the_kernel_fails(monkeypatch):
+def test_fallback_blas_limit_restored_when_the_kernel_fails(monkeypatch, without_local_limit):
     monkeypatch.setattr(_dispatch, "kernels", _KernelSpy(_dispatch.kernels, fail=True))
     with threadpool_limits(2, user_api="blas"):
         before = _blas_threads()
         with pytest.raises(RuntimeError, match="kernel failed"):
             _call_both()
         assert _blas_threads() == before
+
+
+def test_fallback_gives_the_reference(without_local_limit):
+    x, dk, pk, bias = GEMM_CASE.arrays(np.float64)
+    assert_close(sepconv.separable_conv2d(x, dk, pk, bias), GEMM_CASE.expected(x, dk, pk, bias),
+                 np.float64, GEMM_CASE.reduction)
+
+
+@needs_local_limit
+def test_settings_unchanged_after_calls_interleaved_with_threadpoolctl():
+    # one thread calls sepconv again and again while another sets and lifts
+    # a threadpoolctl limit of its own: once both are done, every BLAS
+    # setting is what it was (with the reference-counted process-wide limit
+    # sepconv used before, it could stay at one thread)
+    x, dk, pk, bias = GEMM_CASE.arrays(np.float32)
+    stop = threading.Event()
+
+    def convolve():
+        while not stop.is_set():
+            sepconv.separable_conv2d(x, dk, pk, bias, n_threads=2)
+
+    def limit():
+        try:
+            for _ in range(200):
+                with threadpool_limits(3, user_api="blas"):
+                    pass
+        finally:
+            stop.set()
+
+    with threadpool_limits(2, user_api="blas"):
+        before = _blas_threads()
+        _run_threads([convolve, limit])
+        assert _blas_threads() == before
+
+
+@needs_local_limit
+def test_numpy_keeps_its_blas_threads_while_sepconv_runs():
+    numpy_blas = [lib["filepath"] for lib in threadpool_info()
+                  if lib["user_api"] == "blas" and "numpy" in lib["filepath"]]
+    if not numpy_blas:
+        pytest.skip("NumPy's BLAS is not a library threadpoolctl sees")
+    x, dk, pk, bias = GEMM_CASE.arrays(np.float32)
+    stop = threading.Event()
+    counts = set()
+
+    def convolve():
+        for _ in range(300):
+            sepconv.separable_conv2d(x, dk, pk, bias, n_threads=2)
+        stop.set()
+
+    def watch():
+        while not stop.is_set():
+            counts.add(_blas_threads()[numpy_blas[0]])
+
+    with threadpool_limits(2, user_api="blas"):
+        _run_threads([convolve, watch])
+    assert counts == {2}
 
 
 # --------------------------------------------------------------------------

@@ -1,4 +1,12 @@
-"""How many pixels one BLAS call of a tile's pointwise GEMM covers.
+"""SciPy's BLAS as the kernels use it: thread limits, and pixels per GEMM call.
+
+The kernels call BLAS from their own threads, one GEMM per tile, so BLAS
+must run single-threaded in those threads.  OpenBLAS 0.3.27 and later (SciPy's
+wheels) has a limit per calling thread, ``openblas_set_num_threads_local``:
+:func:`thread_local_limit` finds it, and the kernels set it in each of their
+threads and restore it (see ``_control.pxi``).
+
+How many pixels one BLAS call of a tile's pointwise GEMM covers:
 
 SciPy's OpenBLAS packs both operands of a GEMM into buffers before it
 multiplies them, except where its small-matrix kernels apply: on its
@@ -11,6 +19,7 @@ for float64.  Everywhere else (other cores, other BLAS libraries) a tile's
 GEMM stays one call, since a GEMM cut into calls is packed call by call.
 """
 
+import ctypes
 import functools
 import os
 
@@ -37,6 +46,60 @@ def _is_scipys(library):
 
 
 @functools.lru_cache(maxsize=None)
+def _scipys_library():
+    """threadpoolctl's record of SciPy's BLAS when it is SciPy's own OpenBLAS, else None."""
+    from threadpoolctl import threadpool_info
+
+    return next(filter(_is_scipys, threadpool_info()), None)
+
+
+# Names of the thread-local setter and of the thread count getter in
+# OpenBLAS builds (SciPy's prefixes the getter with "scipy_", not the setter).
+_SETTERS = ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads_local")
+_GETTERS = ("scipy_openblas_get_num_threads", "openblas_get_num_threads")
+
+
+def _address(library, names):
+    """Address of the first of ``names`` the library exports, or 0."""
+    for name in names:
+        try:
+            return ctypes.cast(getattr(library, name), ctypes.c_void_p).value
+        except AttributeError:
+            continue
+    return 0
+
+
+@functools.lru_cache(maxsize=None)
+def _scipys_openblas():
+    """SciPy's OpenBLAS as a ctypes library, or None."""
+    record = _scipys_library()
+    if record is None:
+        return None
+    try:
+        return ctypes.CDLL(record["filepath"])
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def thread_local_limit():
+    """Address of SciPy's OpenBLAS's ``openblas_set_num_threads_local``, or 0.
+
+    0 where SciPy's BLAS has no per-thread limit: then
+    ``_threads.blas_guard`` limits BLAS process-wide around a call.
+    """
+    library = _scipys_openblas()
+    return 0 if library is None else _address(library, _SETTERS)
+
+
+@functools.lru_cache(maxsize=None)
+def thread_count_getter():
+    """Address of SciPy's OpenBLAS's ``openblas_get_num_threads``, or 0."""
+    library = _scipys_openblas()
+    return 0 if library is None else _address(library, _GETTERS)
+
+
+@functools.lru_cache(maxsize=None)
 def small_gemm_kernels():
     """Whether SciPy's BLAS has OpenBLAS's small-matrix kernels on this CPU.
 
@@ -45,9 +108,7 @@ def small_gemm_kernels():
     bool
         False where SciPy's BLAS cannot be identified as such an OpenBLAS.
     """
-    from threadpoolctl import threadpool_info
-
-    library = next(filter(_is_scipys, threadpool_info()), None)
+    library = _scipys_library()
     if library is None:
         return False
     core = (library.get("architecture") or "").lower()

@@ -2,9 +2,10 @@
 #
 # Contract with the Python layer (sepconv/functional.py): every array is
 # C-contiguous, of one floating dtype, with consistent shapes; the batch is
-# not empty; strides, dilations and pads are valid; n_threads >= 1.  Nothing
-# here checks any of that, holds a Python object, or touches the GIL inside
-# the loops.
+# not empty; strides, dilations and pads are valid (pads may be negative: a
+# window that starts inside the image); n_threads >= 1.  Nothing here checks
+# any of that or holds a Python object, and inside the loops only the signal
+# poll of _control.pxi takes the GIL.
 #
 # Work is cut into tiles of whole output rows of one image.  A tile is
 #   1. the depthwise result for those rows, written into a per-thread buffer
@@ -14,8 +15,10 @@
 #   2. multiplied by the pointwise matrix straight into the output, which was
 #      filled with the bias first so the GEMM runs with beta = 1, and
 #   3. passed through the activation while it is still hot.
-# Tiles are distributed over threads with prange; each thread calls BLAS on
-# its own tile, so BLAS must be single-threaded (functional.py sees to it).
+# Tiles go to the threads of one OpenMP region as each thread finishes its
+# last; each thread calls BLAS on its own tile, so BLAS must be
+# single-threaded in those threads; the region can stop between tiles
+# (Ctrl-C, cancellation).  _control.pxi does all three.
 #
 # Two layouts of the depthwise result exist:
 #   "rows"   (pixels x channels, channels contiguous): vectorises over channels;
@@ -30,7 +33,7 @@
 import numpy as np
 
 from cython cimport floating
-from cython.parallel cimport prange, threadid
+from cython.parallel cimport parallel, prange, threadid
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 # Activation codes understood by the kernels; anything else is applied in Python.
@@ -181,6 +184,7 @@ cdef enum:
 
 include "_simd.pxi"
 include "_kernels_blocks.pxi"
+include "_control.pxi"
 
 
 cdef inline Py_ssize_t _vector_lanes(const floating* like) noexcept nogil:
@@ -439,7 +443,8 @@ cdef void _gather_plane(const floating* xc, const Geometry* g, Py_ssize_t ih0,
     tap loops, and strided channels_last input becomes contiguous.
     """
     cdef Py_ssize_t a, b, ih
-    cdef Py_ssize_t lo = min(g.pl, wp), hi = min(wp, g.pl + g.W)
+    # plane columns lo..hi-1 hold input columns; pl < 0 starts inside the image
+    cdef Py_ssize_t lo = min(max(g.pl, 0), wp), hi = max(lo, min(wp, g.pl + g.W))
     cdef floating* prow
     cdef const floating* xrow
     for a in range(rows_in):
@@ -677,30 +682,37 @@ cdef void _planar_to_rows(const floating* src, Py_ssize_t M, Py_ssize_t K, float
             dst[i * ldd + j] = src[j * M + i]
 
 
-def pack_weights(depthwise_kernel):
+cdef void _pack_weights(const floating* dk, Py_ssize_t taps, Py_ssize_t K,
+                        floating* packed) noexcept nogil:
     """The depthwise kernel by channel chunk, for the register kernels.
 
-    Returns an array of shape (chunks, kh * kw, CHUNK): chunk c holds
-    channels c * CHUNK onwards, tap after tap, zero-padded, so that within a
-    chunk every weight sits at a constant offset.
+    ``dk`` is the kernel as (taps, K); ``packed`` receives (chunks, taps,
+    CHUNK): chunk c holds channels c * CHUNK onwards, tap after tap,
+    zero-padded, so that within a chunk every weight sits at a constant
+    offset.
     """
-    kh, kw, channels, multiplier = depthwise_kernel.shape[:4]
-    channels *= multiplier
-    chunks = -(-channels // CHUNK)
-    taps = np.asarray(depthwise_kernel).reshape(kh * kw, channels)
-    packed = np.zeros((kh * kw, chunks * CHUNK), dtype=taps.dtype)
-    packed[:, :channels] = taps
-    return np.ascontiguousarray(packed.reshape(kh * kw, chunks, CHUNK).transpose(1, 0, 2))
+    cdef Py_ssize_t c, t, j, k
+    for c in range(_ceil_div(K, CHUNK)):
+        for t in range(taps):
+            for j in range(CHUNK):
+                k = c * CHUNK + j
+                packed[(c * taps + t) * CHUNK + j] = dk[t * K + k] if k < K else 0
 
 
-def _rows_weights(depthwise_kernel, bint planar, dtype):
-    """pack_weights for the rows path; the planar path reads the kernel as it is."""
-    return np.zeros((1, 1, 1), dtype=dtype) if planar else pack_weights(depthwise_kernel)
+cdef tuple _buffers(const Geometry* g, bint planar, Py_ssize_t n_threads,
+                    Py_ssize_t per_thread, dtype):
+    """Scratch of one call: (per-thread rows, zeros, packed weights).
 
-
-def _workspace(Py_ssize_t n_threads, Py_ssize_t size, dtype):
-    """One row of ``size`` scratch elements per thread (at least one element)."""
-    return np.empty((n_threads, max(size, 1)), dtype=dtype)
+    Each of the ``n_threads`` rows holds ``per_thread`` elements; the zeros
+    are the depthwise step's bias and the input read in the padding (a
+    pixel's for the per-pixel path, a chunk's for the register kernels);
+    the packed weights (see _pack_weights) are written by the kernel, for
+    the rows path only.
+    """
+    K = g.C * g.dm
+    packed = 1 if planar else _ceil_div(K, CHUNK) * g.kh * g.kw * CHUNK
+    return (np.empty((n_threads, max(per_thread, 1)), dtype=dtype),
+            np.zeros(max(K, CHUNK), dtype=dtype), np.empty(packed, dtype=dtype))
 
 
 def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depthwise_kernel,
@@ -708,10 +720,12 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
               floating[:, :, :, ::1] out, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh,
               Py_ssize_t dw, Py_ssize_t pt, Py_ssize_t pl, bint channels_first,
               Py_ssize_t rows_per_tile, int activation, int n_threads,
-              Py_ssize_t gemm_pixels):
+              Py_ssize_t gemm_pixels, int[::1] cancel, bint poll,
+              intptr_t blas_set_local):
     """Fused separable convolution: out = activation(pointwise(depthwise(x)) + bias).
 
-    ``gemm_pixels`` pixels go to one BLAS call (0: a whole tile; see _blas.py).
+    ``gemm_pixels`` pixels go to one BLAS call (0: a whole tile; see _blas.py);
+    the last three arguments are the call's control (see _control.pxi).
     """
     cdef Geometry g = _geometry(x.shape, depthwise_kernel.shape, out.shape,
                                 channels_first, sh, sw, dh, dw, pt, pl)
@@ -722,56 +736,66 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     cdef bint planar = _planar(&g, channels_first)
     cdef Py_ssize_t tile_size = rows_per_tile * g.Wo * K
     cdef Py_ssize_t scratch = _depthwise_scratch(&g, rows_per_tile, planar, sizeof(floating))
-    dtype = np.asarray(out).dtype
-    cdef floating[:, ::1] work = _workspace(n_threads, tile_size + scratch, dtype)
-    # zeros: the depthwise step's bias, and input in the padding (a pixel's
-    # for the per-pixel path, a chunk's for the register kernels)
-    cdef floating[::1] zero = np.zeros(max(K, CHUNK), dtype=dtype)
+    work_, zero_, packed_ = _buffers(&g, planar, n_threads, tile_size + scratch,
+                                     np.asarray(out).dtype)
+    cdef floating[:, ::1] work = work_
+    cdef floating[::1] zero = zero_
+    cdef floating[::1] packed = packed_
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef const floating* dkp = &depthwise_kernel[0, 0, 0, 0]
     cdef const floating* pkp = &pointwise_kernel[0, 0]
     cdef const floating* bp = &bias[0]
     cdef const floating* zp = &zero[0]
-    cdef const floating[:, :, ::1] packed = _rows_weights(depthwise_kernel, planar, dtype)
-    cdef const floating* pp = &packed[0, 0, 0]
+    cdef floating* pp = &packed[0]
     cdef floating* op = &out[0, 0, 0, 0]
+    cdef Control ctl = _control(cancel, poll, blas_set_local)
     cdef Py_ssize_t t, n, r0, r1, M, lda, ldc
     cdef floating* buf
     cdef floating* ctile
-    for t in prange(N * tiles_per_image, nogil=True, num_threads=n_threads,
-                    schedule="static"):
-        n = t // tiles_per_image
-        r0 = (t % tiles_per_image) * rows_per_tile
-        r1 = min(r0 + rows_per_tile, g.Ho)
-        M = (r1 - r0) * g.Wo
-        buf = &work[threadid(), 0]
-        if planar:
-            _depthwise_planar(xp + n * image_in, &g, dkp, zp, r0, r1, buf, M,
-                              buf + tile_size)
-            lda = M
-        else:
-            _depthwise_rows(xp + n * image_in, &g, dkp, pp, zp, zp, r0, r1, buf, K,
-                            buf + tile_size if scratch else NULL)
-            lda = K
-        if channels_first:
-            ctile = op + n * image_out + r0 * g.Wo
-            ldc = g.Ho * g.Wo
-        else:
-            ctile = op + n * image_out + r0 * g.Wo * F
-            ldc = F
-        _pointwise_tile(buf, lda, planar, M, K, pkp, F, bp, ctile, ldc, channels_first,
-                        activation, gemm_pixels)
+    with nogil:
+        if not planar:
+            _pack_weights(dkp, g.kh * g.kw, K, pp)
+        with parallel(num_threads=n_threads):
+            _blas_enter(&ctl)
+            buf = &work[threadid(), 0]
+            for t in prange(N * tiles_per_image, schedule="dynamic"):
+                if _stopped(&ctl):
+                    continue
+                n = t // tiles_per_image
+                r0 = (t % tiles_per_image) * rows_per_tile
+                r1 = min(r0 + rows_per_tile, g.Ho)
+                M = (r1 - r0) * g.Wo
+                if planar:
+                    _depthwise_planar(xp + n * image_in, &g, dkp, zp, r0, r1, buf, M,
+                                      buf + tile_size)
+                    lda = M
+                else:
+                    _depthwise_rows(xp + n * image_in, &g, dkp, pp, zp, zp, r0, r1, buf, K,
+                                    buf + tile_size if scratch else NULL)
+                    lda = K
+                if channels_first:
+                    ctile = op + n * image_out + r0 * g.Wo
+                    ldc = g.Ho * g.Wo
+                else:
+                    ctile = op + n * image_out + r0 * g.Wo * F
+                    ldc = F
+                _pointwise_tile(buf, lda, planar, M, K, pkp, F, bp, ctile, ldc,
+                                channels_first, activation, gemm_pixels)
+            _blas_exit(&ctl)
+    _finish(&ctl)
 
 
 def depthwise(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depthwise_kernel,
               const floating[::1] bias, floating[:, :, :, ::1] out,
               Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw,
               Py_ssize_t pt, Py_ssize_t pl, bint channels_first,
-              Py_ssize_t rows_per_tile, int activation, int n_threads):
+              Py_ssize_t rows_per_tile, int activation, int n_threads, int[::1] cancel,
+              bint poll, intptr_t blas_set_local):
     """Depthwise convolution: out = activation(depthwise(x) + bias).
 
     The tiles are computed straight into ``out``: "rows" layout for
-    channels_last, "planar" for channels_first.
+    channels_last, "planar" for channels_first.  The last three arguments
+    are the call's control (see _control.pxi; this kernel calls no BLAS).
     """
     cdef Geometry g = _geometry(x.shape, depthwise_kernel.shape, out.shape,
                                 channels_first, sh, sw, dh, dw, pt, pl)
@@ -782,51 +806,60 @@ def depthwise(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     # scratch: a planar tile to transpose into channels_last output
     cdef Py_ssize_t tile_size = rows_per_tile * g.Wo * K if planar and not channels_first else 0
     cdef Py_ssize_t scratch = _depthwise_scratch(&g, rows_per_tile, planar, sizeof(floating))
-    dtype = np.asarray(out).dtype
-    cdef floating[:, ::1] work = _workspace(n_threads, tile_size + scratch, dtype)
-    # zeros read for input in the padding: a pixel's by the per-pixel path,
-    # a chunk's by the register kernels
-    cdef floating[::1] zero = np.zeros(max(K, CHUNK), dtype=dtype)
+    work_, zero_, packed_ = _buffers(&g, planar, n_threads, tile_size + scratch,
+                                     np.asarray(out).dtype)
+    cdef floating[:, ::1] work = work_
+    cdef floating[::1] zero = zero_
+    cdef floating[::1] packed = packed_
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef const floating* dkp = &depthwise_kernel[0, 0, 0, 0]
     cdef const floating* bp = &bias[0]
     cdef const floating* zp = &zero[0]
-    cdef const floating[:, :, ::1] packed = _rows_weights(depthwise_kernel, planar, dtype)
-    cdef const floating* pp = &packed[0, 0, 0]
+    cdef floating* pp = &packed[0]
     cdef floating* op = &out[0, 0, 0, 0]
+    cdef Control ctl = _control(cancel, poll, blas_set_local)
     cdef Py_ssize_t t, n, r0, r1, M
     cdef floating* ctile
     cdef floating* buf
-    for t in prange(N * tiles_per_image, nogil=True, num_threads=n_threads,
-                    schedule="static"):
-        n = t // tiles_per_image
-        r0 = (t % tiles_per_image) * rows_per_tile
-        r1 = min(r0 + rows_per_tile, g.Ho)
-        M = (r1 - r0) * g.Wo
-        buf = &work[threadid(), 0]
-        if channels_first:
-            ctile = op + n * image_out + r0 * g.Wo
-            _depthwise_planar(xp + n * image_in, &g, dkp, bp, r0, r1, ctile, g.Ho * g.Wo, buf)
-            _activate(ctile, g.Ho * g.Wo, True, M, K, activation)
-        else:
-            ctile = op + n * image_out + r0 * g.Wo * K
-            if planar:
-                _depthwise_planar(xp + n * image_in, &g, dkp, bp, r0, r1, buf, M,
-                                  buf + tile_size)
-                _planar_to_rows(buf, M, K, ctile, K)
-            else:
-                _depthwise_rows(xp + n * image_in, &g, dkp, pp, bp, zp, r0, r1, ctile, K,
-                                buf + tile_size if scratch else NULL)
-            _activate(ctile, K, False, M, K, activation)
+    with nogil:
+        if not planar:
+            _pack_weights(dkp, g.kh * g.kw, K, pp)
+        with parallel(num_threads=n_threads):
+            buf = &work[threadid(), 0]
+            for t in prange(N * tiles_per_image, schedule="dynamic"):
+                if _stopped(&ctl):
+                    continue
+                n = t // tiles_per_image
+                r0 = (t % tiles_per_image) * rows_per_tile
+                r1 = min(r0 + rows_per_tile, g.Ho)
+                M = (r1 - r0) * g.Wo
+                if channels_first:
+                    ctile = op + n * image_out + r0 * g.Wo
+                    _depthwise_planar(xp + n * image_in, &g, dkp, bp, r0, r1, ctile,
+                                      g.Ho * g.Wo, buf)
+                    _activate(ctile, g.Ho * g.Wo, True, M, K, activation)
+                else:
+                    ctile = op + n * image_out + r0 * g.Wo * K
+                    if planar:
+                        _depthwise_planar(xp + n * image_in, &g, dkp, bp, r0, r1, buf, M,
+                                          buf + tile_size)
+                        _planar_to_rows(buf, M, K, ctile, K)
+                    else:
+                        _depthwise_rows(xp + n * image_in, &g, dkp, pp, bp, zp, r0, r1,
+                                        ctile, K, buf + tile_size if scratch else NULL)
+                    _activate(ctile, K, False, M, K, activation)
+    _finish(&ctl)
 
 
 def pointwise(const floating[:, :, :, ::1] x, const floating[:, ::1] pointwise_kernel,
               const floating[::1] bias, floating[:, :, :, ::1] out, bint channels_first,
               Py_ssize_t pixels_per_tile, int activation, int n_threads,
-              Py_ssize_t gemm_pixels):
+              Py_ssize_t gemm_pixels, int[::1] cancel, bint poll,
+              intptr_t blas_set_local):
     """Pointwise (1x1) convolution: out = activation(x @ pointwise_kernel + bias).
 
-    ``gemm_pixels`` pixels go to one BLAS call (0: a whole tile; see _blas.py).
+    ``gemm_pixels`` pixels go to one BLAS call (0: a whole tile; see _blas.py);
+    the last three arguments are the call's control (see _control.pxi).
     """
     cdef Py_ssize_t N = x.shape[0]
     cdef Py_ssize_t K = pointwise_kernel.shape[0], F = pointwise_kernel.shape[1]
@@ -836,15 +869,21 @@ def pointwise(const floating[:, :, :, ::1] x, const floating[:, ::1] pointwise_k
     cdef const floating* pkp = &pointwise_kernel[0, 0]
     cdef const floating* bp = &bias[0]
     cdef floating* op = &out[0, 0, 0, 0]
+    cdef Control ctl = _control(cancel, poll, blas_set_local)
     cdef Py_ssize_t t, n, p0, M
-    for t in prange(N * tiles_per_image, nogil=True, num_threads=n_threads,
-                    schedule="static"):
-        n = t // tiles_per_image
-        p0 = (t % tiles_per_image) * pixels_per_tile
-        M = min(p0 + pixels_per_tile, P) - p0
-        if channels_first:
-            _pointwise_tile(xp + n * P * K + p0, P, True, M, K, pkp, F, bp,
-                            op + n * P * F + p0, P, True, activation, gemm_pixels)
-        else:
-            _pointwise_tile(xp + (n * P + p0) * K, K, False, M, K, pkp, F, bp,
-                            op + (n * P + p0) * F, F, False, activation, gemm_pixels)
+    with nogil, parallel(num_threads=n_threads):
+        _blas_enter(&ctl)
+        for t in prange(N * tiles_per_image, schedule="dynamic"):
+            if _stopped(&ctl):
+                continue
+            n = t // tiles_per_image
+            p0 = (t % tiles_per_image) * pixels_per_tile
+            M = min(p0 + pixels_per_tile, P) - p0
+            if channels_first:
+                _pointwise_tile(xp + n * P * K + p0, P, True, M, K, pkp, F, bp,
+                                op + n * P * F + p0, P, True, activation, gemm_pixels)
+            else:
+                _pointwise_tile(xp + (n * P + p0) * K, K, False, M, K, pkp, F, bp,
+                                op + (n * P + p0) * F, F, False, activation, gemm_pixels)
+        _blas_exit(&ctl)
+    _finish(&ctl)

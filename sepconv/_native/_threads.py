@@ -3,16 +3,23 @@
 The kernels parallelise with OpenMP and call BLAS from inside the parallel
 region, one GEMM per tile.  Were BLAS threaded too, threads would multiply
 past the cores (and SciPy's OpenBLAS has had races between concurrent
-threaded GEMMs, OpenBLAS issue 5836), so BLAS runs single-threaded while a
-kernel that calls it is running, as scikit-learn does around its OpenMP code.
+threaded GEMMs, OpenBLAS issue 5836), so BLAS runs single-threaded in the
+kernels' threads.  With SciPy's OpenBLAS that is a per-thread limit the
+kernels set themselves (``_control.pxi``), which changes nothing for any
+other thread; :func:`blas_guard` falls back to a process-wide limit around
+the call for BLAS libraries without one.
 """
 
+import contextlib
 import os
 import threading
-from contextlib import contextmanager
 
 from .. import _args
-from . import _runtime
+from . import _blas, _runtime
+
+# Threads per core a call may be given at most, however many are asked for:
+# more only add start-up cost and scratch memory.
+MAX_THREADS_PER_CORE = 16
 
 
 def cpu_count():
@@ -68,13 +75,34 @@ def effective_n_threads(n_threads=None, name="n_threads"):
     return n_threads if _runtime.openmp_enabled() else 1
 
 
+def threads_for(n_threads, n_tiles):
+    """The threads a call with ``n_tiles`` tiles runs on, asked for ``n_threads``.
+
+    At most one thread per tile (the others would have nothing to do but
+    hold scratch memory) and MAX_THREADS_PER_CORE per core.
+    """
+    return max(1, min(n_threads, n_tiles, MAX_THREADS_PER_CORE * cpu_count()))
+
+
+def blas_guard(uses_blas):
+    """Context of a kernel call: BLAS held at one thread process-wide, if need be.
+
+    Only where the kernel calls BLAS and SciPy's BLAS has no per-thread limit
+    (see ``_blas.thread_local_limit``); else nothing.
+    """
+    if uses_blas and not _blas.thread_local_limit():
+        return single_threaded_blas()
+    return contextlib.nullcontext()
+
+
 class _SingleThreadedBlas:
     """Reference-counted BLAS limit shared by every thread of the process.
 
-    threadpoolctl limits are process-wide: a plain ``with limit(...)`` in two
-    overlapping calls would let the first to finish restore BLAS threading
-    under the second.  The first caller in sets the limit, the last one out
-    restores it.
+    The fallback for BLAS libraries without a per-thread limit.  threadpoolctl
+    limits are process-wide: a plain ``with limit(...)`` in two overlapping
+    calls would let the first to finish restore BLAS threading under the
+    second.  The first caller in sets the limit, the last one out restores
+    it; a threadpoolctl limit set meanwhile by other code may be undone.
     """
 
     def __init__(self):
@@ -100,7 +128,7 @@ class _SingleThreadedBlas:
                 self._limiter.restore_original_limits()
                 self._limiter = None
 
-    @contextmanager
+    @contextlib.contextmanager
     def __call__(self):
         self._enter()
         try:
