@@ -110,3 +110,56 @@ def test_concurrent_calls_get_distinct_memory():
         t.join()
     assert not errors
     assert len(results) == 15
+
+
+def test_collection_inside_the_pool_lock_does_not_deadlock(monkeypatch):
+    # a pooled output held in a reference cycle is freed by a garbage
+    # collection that runs while the pool's lock is held by this very thread
+    # (as an allocation inside _take can trigger one): the finalizer must not
+    # wait for that lock
+    class Cycle:
+        pass
+
+    holder = Cycle()
+    holder.self = holder
+    holder.out = _buffers.empty((1 << 20,), np.uint8)
+    del holder
+    finished = threading.Event()
+
+    def collect_under_the_lock():
+        with _buffers._lock:
+            gc.collect()
+        finished.set()
+
+    worker = threading.Thread(target=collect_under_the_lock, daemon=True)
+    worker.start()
+    assert finished.wait(10), "the pool's finalizer deadlocked under its own lock"
+    # the buffer arrives in the pool at the next request
+    again = _buffers.empty((1 << 20,), np.uint8)
+    assert _buffers._free_bytes == 0
+    assert again.nbytes == 1 << 20
+
+
+def test_memory_of_a_live_memoryview_is_never_reused():
+    out = _buffers.empty((1 << 20,), np.uint8)
+    out[:] = 7
+    exported = memoryview(out)
+    address = _address(out)
+    del out
+    gc.collect()
+    other = _buffers.empty((1 << 20,), np.uint8)
+    assert _address(other) != address
+    other[:] = 1
+    assert exported[0] == 7 and exported[-1] == 7
+
+
+def test_live_outputs_are_not_returned_at_interpreter_exit(run_python):
+    # weakref.finalize runs at exit for live objects unless told not to:
+    # the output still alive then must not become free memory
+    code = ("import atexit, numpy as np\n"
+            "from sepconv._native import _buffers\n"
+            "out = _buffers.empty((1 << 20,), np.uint8)\n"
+            "atexit.register(lambda: print('free', _buffers._free_bytes, len(_buffers._returned)))\n")
+    result = run_python("-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["free", "0", "0"]

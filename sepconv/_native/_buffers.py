@@ -8,14 +8,22 @@ has dropped is kept and handed out again, as the allocators of the deep
 learning frameworks do.
 
 The arrays handed out are ordinary NumPy arrays; their memory returns to the
-pool only when the array and every view of it are gone.  The pool keeps at
-most :data:`MAX_FREE_BYTES` of dropped buffers, and only buffers of at least
+pool only when the array and every view of it (and every memoryview or
+buffer export, which hold the array) are gone.  The pool keeps at most
+:data:`MAX_FREE_BYTES` of dropped buffers, and only buffers of at least
 :data:`MIN_BYTES` (smaller ones are cheap to allocate).
+
+A dropped output comes back through a finalizer, which may run inside any
+allocation of the interpreter (a garbage collection freeing a reference
+cycle), even while this module holds its lock in the same thread: so the
+finalizer appends to a queue, which takes no lock, and moves the queue into
+the pool only if the lock is free at once; else the next :func:`empty`
+does.
 """
 
+import collections
 import threading
 import weakref
-from collections import OrderedDict
 
 import numpy as np
 
@@ -26,8 +34,10 @@ MIN_BYTES = 1 << 20
 MAX_FREE_BYTES = 1 << 30
 
 _lock = threading.Lock()
-_free = OrderedDict()  # id(buffer) -> buffer, oldest first
+_free = collections.OrderedDict()  # id(buffer) -> buffer, oldest first
 _free_bytes = 0
+# dropped buffers not yet in _free: deque.append is atomic, and takes no lock
+_returned = collections.deque()
 
 
 def empty(shape, dtype):
@@ -51,7 +61,8 @@ def empty(shape, dtype):
     # (NumPy collapses view chains only down to an array whose base is not
     # an array), so its finalizer runs once the last view is gone.
     flat = np.frombuffer(memoryview(buffer), dtype=dtype)
-    weakref.finalize(flat, _give_back, buffer)
+    # not at interpreter exit: an output still alive then must not count as free
+    weakref.finalize(flat, _give_back, buffer).atexit = False
     return flat.reshape(shape)
 
 
@@ -59,6 +70,7 @@ def _take(nbytes):
     """A free buffer of exactly ``nbytes`` bytes, or a new one."""
     global _free_bytes
     with _lock:
+        _keep_returned()
         for key, buffer in _free.items():
             if buffer.nbytes == nbytes:
                 del _free[key]
@@ -68,19 +80,34 @@ def _take(nbytes):
 
 
 def _give_back(buffer):
-    """Keep a dropped buffer, evicting the oldest ones beyond MAX_FREE_BYTES."""
+    """Return a dropped buffer (the finalizer of an output): never waits for the lock."""
+    _returned.append(buffer)
+    if _lock.acquire(blocking=False):
+        try:
+            _keep_returned()
+        finally:
+            _lock.release()
+
+
+def _keep_returned():
+    """Move the dropped buffers into the pool, evicting the oldest beyond MAX_FREE_BYTES.
+
+    Called with the lock held.
+    """
     global _free_bytes
-    with _lock:
+    while _returned:
+        buffer = _returned.popleft()
         _free[id(buffer)] = buffer
         _free_bytes += buffer.nbytes
-        while _free_bytes > MAX_FREE_BYTES:
-            _, oldest = _free.popitem(last=False)
-            _free_bytes -= oldest.nbytes
+    while _free_bytes > MAX_FREE_BYTES:
+        _, oldest = _free.popitem(last=False)
+        _free_bytes -= oldest.nbytes
 
 
 def clear():
     """Release every kept buffer to the system."""
     global _free_bytes
     with _lock:
+        _returned.clear()
         _free.clear()
         _free_bytes = 0
