@@ -193,7 +193,7 @@ def test_results_do_not_depend_on_tiles_or_threads(monkeypatch, tile_bytes, chan
 @pytest.mark.parametrize("gemm_pixels", [0, 8, 24])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", FLOATS)
-def test_tile_gemm_cut_into_calls(monkeypatch, gemm_pixels, layout, dtype):
+def test_tile_gemm_cut_into_calls(isa_level, monkeypatch, gemm_pixels, layout, dtype):
     # where OpenBLAS has small-matrix kernels, a tile's GEMM goes as calls of
     # gemm_pixels pixels (0: one call); 8 and 24 leave a shorter last call
     monkeypatch.setattr(_blas, "gemm_pixels", lambda channels, filters: gemm_pixels)
@@ -203,7 +203,7 @@ def test_tile_gemm_cut_into_calls(monkeypatch, gemm_pixels, layout, dtype):
     _check_pointwise(case, dtype, layout)
 
 
-def test_many_tiles_per_image():
+def test_many_tiles_per_image(isa_level):
     # output rows far more than one tile holds at the default tile size
     rows = _tiling.rows_per_tile(1, (300, 40), (16 + 8) * 4, 1)
     assert 300 / rows > 2
@@ -217,7 +217,8 @@ def test_many_tiles_per_image():
 @pytest.mark.parametrize("strides,dilation", [((1, 1), (1, 1)), ((1, 1), (2, 3)),
                                               ((2, 1), (1, 1)), ((3, 2), (1, 2))])
 @pytest.mark.parametrize("padding", ["valid", "same"])
-def test_staged_tiles_read_the_rows_they_need(monkeypatch, tile_bytes, strides, dilation,
+def test_staged_tiles_read_the_rows_they_need(isa_level, monkeypatch, tile_bytes, strides,
+                                             dilation,
                                               padding):
     # channels_last, depth multiplier 1: the register kernels read each
     # tile's input rows from a copy; tiles of one to a few rows start
@@ -232,7 +233,7 @@ def test_staged_tiles_read_the_rows_they_need(monkeypatch, tile_bytes, strides, 
         _check_depthwise(case, dtype, "channels_last")
 
 
-def test_rows_too_wide_to_stage_are_read_in_place():
+def test_rows_too_wide_to_stage_are_read_in_place(isa_level):
     # three input rows of 1100 pixels x 128 float64 channels (3.4 MB): past
     # what a tile stages, so the kernels read the input array itself
     case = Case(n=1, hw=(6, 1100), channels=128, depth_multiplier=1, filters=4,
@@ -416,7 +417,7 @@ def test_empty_batch(layout, dtype):
                                               ((1, 1), (2, 2)), ((1, 2), (2, 1)),
                                               ((3, 3), (1, 1)), ((1, 1), (1, 3))])
 @pytest.mark.parametrize("padding", ["valid", "same"])
-def test_depthwise_blocks(width, channels, kernel, strides, dilation, padding):
+def test_depthwise_blocks(isa_level, width, channels, kernel, strides, dilation, padding):
     case = Case(n=1, hw=(6, width), channels=channels, depth_multiplier=1, filters=3,
                 kernel=kernel, strides=strides, dilation=dilation, padding=padding,
                 seed=width + channels)
@@ -439,7 +440,8 @@ def test_depthwise_blocks(width, channels, kernel, strides, dilation, padding):
 @pytest.mark.parametrize("dilation", [(1, 1), (2, 2), (3, 1)])
 @pytest.mark.parametrize("tile_bytes", [4096, _tiling.TILE_BYTES])
 @pytest.mark.parametrize("padding", ["valid", "same"])
-def test_depthwise_row_pairs(monkeypatch, height, channels, dilation, tile_bytes, padding):
+def test_depthwise_row_pairs(isa_level, monkeypatch, height, channels, dilation, tile_bytes,
+                             padding):
     monkeypatch.setattr(_tiling, "TILE_BYTES", tile_bytes)
     case = Case(n=2, hw=(height, 40), channels=channels, depth_multiplier=1, filters=3,
                 kernel=(3, 3), dilation=dilation, padding=padding, seed=height + channels)
@@ -451,7 +453,10 @@ def test_depthwise_row_pairs(monkeypatch, height, channels, dilation, tile_bytes
 @given(case=cases(max_side=40, max_kernel=7, max_channels=140, max_filters=4, min_batch=1,
                   max_batch=1, max_stride=2, max_dilation=2),
        dtype=st.sampled_from(FLOATS), layout=st.sampled_from(LAYOUTS))
-def test_wide_images_match_reference(case, dtype, layout):
+@pytest.mark.parametrize("level", _dispatch.available_levels())
+def test_wide_images_match_reference(level, case, dtype, layout):
     # wide enough rows for the blocked depthwise kernels, and more channels
-    # than one chunk of them
-    _check_separable(case, dtype, layout)
+    # than one chunk of them, on every kernel build this CPU runs
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_dispatch, "kernels", _dispatch.kernels_for(level))
+        _check_separable(case, dtype, layout)

@@ -1,0 +1,289 @@
+"""Robustness: fork, Ctrl-C, extreme arguments (fuzzed), memory, the builds CI expects.
+
+Each process-level scenario runs in a fresh interpreter with a timeout, so a
+hang fails the test instead of the suite.
+"""
+
+import importlib.util
+import os
+import platform
+import resource
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import sepconv
+from sepconv._native import _runtime
+
+import fuzzing
+
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+
+# The parent computes first (its OpenMP threads then exist), then a child made
+# by fork computes the same; both print their sums.
+FORK_PRELUDE = textwrap.dedent("""
+    import os, sys, numpy as np, sepconv
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 64, 64, 16)).astype(np.float32)
+    dk = rng.standard_normal((3, 3, 16, 1)).astype(np.float32)
+    pk = rng.standard_normal((16, 16)).astype(np.float32)
+    def conv(_=None):
+        return float(sepconv.separable_conv2d(x, dk, pk, padding="same", n_threads=2).sum())
+    parent = conv()
+""")
+
+FORK_VARIANTS = {
+    "os.fork": """
+        pid = os.fork()
+        if pid == 0:
+            print("child", conv(), flush=True)
+            os._exit(0)
+        os.waitpid(pid, 0)
+    """,
+    "multiprocessing": """
+        import multiprocessing as mp
+        if __name__ == "__main__":
+            with mp.get_context("fork").Pool(1) as pool:
+                print("child", pool.apply_async(conv).get(timeout=60))
+    """,
+    "joblib": """
+        from joblib import Parallel, delayed
+        print("child", Parallel(n_jobs=2, backend="multiprocessing")(
+            delayed(conv)(i) for i in range(2))[0])
+    """,
+    "ProcessPoolExecutor": """
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+        if __name__ == "__main__":
+            with ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as pool:
+                print("child", pool.submit(conv).result(timeout=60))
+    """,
+}
+
+
+@needs_fork
+@pytest.mark.parametrize("variant", sorted(FORK_VARIANTS))
+def test_fork_child_computes_after_the_parent(run_python, variant):
+    code = FORK_PRELUDE + textwrap.dedent(FORK_VARIANTS[variant]) + textwrap.dedent("""
+        print("parent", parent, conv())
+    """)
+    result = run_python("-c", code)
+    assert result.returncode == 0, result.stderr
+    words = result.stdout.split()
+    child = float(words[words.index("child") + 1])
+    parent, again = (float(v) for v in words[words.index("parent") + 1:][:2])
+    assert child == parent == again
+
+
+@needs_fork
+def test_fork_child_runs_on_a_fresh_thread_with_every_thread(run_python):
+    # the forking thread hands its calls to a thread made in the child; the
+    # parent's own calls stay where they are
+    code = FORK_PRELUDE + textwrap.dedent("""
+        from sepconv._native import _runner
+        assert _runner._helper is None
+        pid = os.fork()
+        if pid == 0:
+            value = conv()
+            print("child", value, _runner._helper is not None, flush=True)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print("parent", conv(), _runner._helper is None)
+    """)
+    result = run_python("-c", code)
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(" ", 1) for line in result.stdout.strip().splitlines())
+    assert lines["child"].split()[1] == "True"
+    assert lines["parent"].split()[1] == "True"
+    assert float(lines["child"].split()[0]) == float(lines["parent"].split()[0])
+
+
+# A call of several seconds: a 31x31 window over 16 images of 128x128x32.
+LONG_CALL = textwrap.dedent("""
+    import os, signal, sys, threading, time, numpy as np, sepconv
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((16, 128, 128, 32)).astype(np.float32)
+    dk = rng.standard_normal((31, 31, 32, 1)).astype(np.float32)
+    pk = rng.standard_normal((32, 8)).astype(np.float32)
+    def long_call():
+        return sepconv.separable_conv2d(x, dk, pk, padding="same", n_threads=2)
+    def interrupt_after(seconds, pid):
+        sent = []
+        def fire():
+            sent.append(time.perf_counter())
+            os.kill(pid, signal.SIGINT)
+        threading.Timer(seconds, fire).start()
+        return sent
+""")
+
+AFTER_INTERRUPT = textwrap.dedent("""
+    # no kernel thread left running: the process takes no CPU time now
+    cpu = time.process_time(); time.sleep(0.3); idle = time.process_time() - cpu
+    small = x[:1, :40, :40]
+    y = sepconv.separable_conv2d(small, dk[:3, :3], pk, padding="same")
+    ref = sepconv.separable_conv2d(small.astype(np.float64), dk[:3, :3], pk, padding="same")
+    print("latency", latency, "idle", idle, "next", float(np.abs(y - ref).max()))
+""")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT by os.kill")
+def test_ctrl_c_interrupts_a_long_call(run_python):
+    code = LONG_CALL + textwrap.dedent("""
+        start = time.perf_counter(); long_call(); full = time.perf_counter() - start
+        sent = interrupt_after(0.5, os.getpid())
+        try:
+            long_call()
+            print("not interrupted", full)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            latency = time.perf_counter() - sent[0]
+    """) + AFTER_INTERRUPT
+    result = run_python("-c", code)
+    assert result.returncode == 0, result.stdout + result.stderr
+    words = result.stdout.split()
+    values = dict(zip(words[::2], map(float, words[1::2])))
+    assert values["latency"] < 0.5
+    assert values["idle"] < 0.05
+    assert values["next"] < 1e-3
+
+
+@needs_fork
+def test_ctrl_c_in_a_forked_child_cancels_its_call(run_python):
+    code = LONG_CALL + textwrap.dedent("""
+        long_call()       # the parent's threads exist before the fork
+        pid = os.fork()
+        if pid == 0:
+            sent = interrupt_after(0.5, os.getpid())
+            try:
+                long_call()
+                os._exit(1)
+            except KeyboardInterrupt:
+                latency = time.perf_counter() - sent[0]
+    """) + textwrap.indent(AFTER_INTERRUPT, "        ") + textwrap.dedent("""
+                sys.stdout.flush()
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        sys.exit(os.waitstatus_to_exitcode(status))
+    """)
+    result = run_python("-c", code)
+    assert result.returncode == 0, result.stdout + result.stderr
+    words = result.stdout.split()
+    values = dict(zip(words[::2], map(float, words[1::2])))
+    assert values["latency"] < 0.5
+    assert values["next"] < 1e-3
+
+
+# --------------------------------------------------------------------------
+# Extreme arguments
+
+@pytest.mark.parametrize("dilation", [30000, 2**31 - 1, 2**40])
+@pytest.mark.parametrize("layout", ["channels_last", "channels_first"])
+def test_huge_dilation_on_a_tiny_image(dilation, layout):
+    # only the centre tap reads the image: the result is x times that weight,
+    # and the working memory does not grow with the padding
+    x = np.full((1, 1, 1, 1), 3.0, np.float32)
+    dk = np.arange(1, 10, dtype=np.float32).reshape(3, 3, 1, 1)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    y = sepconv.depthwise_conv2d(x, dk, padding="same", dilation_rate=dilation,
+                                 data_format=layout)
+    assert y.shape == (1, 1, 1, 1) and float(y.ravel()[0]) == 15.0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB
+
+
+def test_huge_strides_and_kernels():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 5, 6, 3))
+    dk = rng.standard_normal((200, 1, 3, 1))
+    pk = rng.standard_normal((3, 4))
+    y = sepconv.separable_conv2d(x, dk, pk, padding="same", strides=2**40)
+    d = fuzzing.direct_depthwise(x, dk, (2**40, 2**40), (1, 1), "same")
+    np.testing.assert_allclose(y, d @ pk, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_threads", [10**9, 2**31, 64])
+def test_more_threads_than_anyone_has(n_threads):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 9, 9, 4))
+    dk = rng.standard_normal((3, 3, 4, 2))
+    pk = rng.standard_normal((8, 5))
+    y = sepconv.separable_conv2d(x, dk, pk, padding="same", n_threads=n_threads)
+    d = fuzzing.direct_depthwise(x, dk, (1, 1), (1, 1), "same")
+    np.testing.assert_allclose(y, d @ pk, rtol=1e-12, atol=1e-12)
+
+
+def test_huge_shapes_raise_memory_error_with_what_was_asked():
+    x = np.broadcast_to(np.float32(1), (1 << 20, 1 << 12, 1 << 8, 1))
+    with pytest.raises(MemoryError, match="TiB"):
+        sepconv.depthwise_conv2d(x, np.ones((1, 1, 1, 1), np.float32))
+
+
+@pytest.mark.parametrize("storage", ["read-only", "misaligned", "fortran", "strided",
+                                     "broadcast", "memmap"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_any_storage_of_the_input(tmp_path, storage, dtype):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 11, 10, 12)).astype(dtype)
+    dk = rng.standard_normal((3, 3, 12, 1)).astype(dtype)
+    pk = rng.standard_normal((12, 5)).astype(dtype)
+    given = fuzzing.stored(x, storage, tmp_path)
+    assert given.flags.aligned == (storage != "misaligned")
+    x = np.asarray(given, dtype=np.float64)
+    y = sepconv.separable_conv2d(given, dk, pk, padding="same")
+    want = fuzzing.direct_depthwise(x, dk.astype(np.float64), (1, 1), (1, 1), "same") @ pk
+    tolerance = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(y, want, rtol=tolerance, atol=tolerance)
+
+
+@settings(max_examples=int(os.environ.get("SEPCONV_FUZZ_EXAMPLES", 300)), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(call=fuzzing.calls())
+def test_fuzz_every_entry_point(tmp_path, call):
+    fuzzing.run(call, tmp_path)
+
+
+# --------------------------------------------------------------------------
+# Memory
+
+def _rss_kib():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
+def test_ten_thousand_calls_leave_rss_flat():
+    rng = np.random.default_rng(6)
+    shapes = [((1, 8, 8, 3), 3, 1, 4), ((2, 16, 12, 8), 3, 2, 16), ((1, 33, 40, 16), 5, 1, 8),
+              ((1, 64, 64, 16), 3, 1, 64), ((1, 7, 5, 1), 7, 3, 2)]
+    operands = [(rng.standard_normal(s).astype(np.float32),
+                 rng.standard_normal((k, k, s[3], m)).astype(np.float32),
+                 rng.standard_normal((s[3] * m, f)).astype(np.float32))
+                for s, k, m, f in shapes]
+
+    def calls(count):
+        for i in range(count):
+            x, dk, pk = operands[i % len(operands)]
+            layout = "channels_first" if i % 3 == 0 else "channels_last"
+            given = np.ascontiguousarray(np.moveaxis(x, 3, 1)) if i % 3 == 0 else x
+            sepconv.separable_conv2d(given, dk, pk, padding="same", data_format=layout,
+                                     n_threads=1 + i % 2)
+
+    calls(1000)
+    before = _rss_kib()
+    calls(10_000)
+    after = _rss_kib()
+    print(f"RSS {before} KiB -> {after} KiB")
+    assert after - before < 8 * 1024
+
+
+# --------------------------------------------------------------------------
+# The builds CI expects
+
+@pytest.mark.skipif(os.environ.get("CI") != "true", reason="what CI must have built")
+def test_ci_has_openmp_and_the_x86_builds():
+    assert _runtime.openmp_enabled(), "built without OpenMP"
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        for level in ("baseline", "avx2", "avx512"):
+            assert importlib.util.find_spec(f"sepconv._native._kernels_{level}"), level
+

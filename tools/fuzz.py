@@ -1,0 +1,42 @@
+"""A long fuzz run over every public entry point: ``python tools/fuzz.py [EXAMPLES]``.
+
+The strategy and the checks are those of ``tests/test_robustness.py``
+(``tests/fuzzing.py``), with as many examples as asked (default 20000).
+Prints the calls made, the time taken and the outcomes by kind; exits
+non-zero on the first wrong result or undocumented exception, after
+hypothesis has shrunk it.
+"""
+
+import collections
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+import fuzzing  # noqa: E402
+
+
+def main(examples):
+    outcomes = collections.Counter()
+    with tempfile.TemporaryDirectory() as tmp:
+
+        @settings(max_examples=examples, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(call=fuzzing.calls())
+        def fuzz(call):
+            outcomes[fuzzing.run(call, Path(tmp))] += 1
+
+        start = time.perf_counter()
+        fuzz()
+        seconds = time.perf_counter() - start
+    print(f"{sum(outcomes.values())} calls in {seconds:.1f} s")
+    for outcome, count in outcomes.most_common():
+        print(f"  {count:6d}  {outcome}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20000)
