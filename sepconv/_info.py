@@ -43,13 +43,14 @@ def config_info():
 
 
 def _blas_in_kernels():
-    if not _blas.thread_local_limit():
+    setter, shared = _blas.thread_local_limit()
+    if not setter:
         return "process-wide limit of 1 during calls"
     inside, _ = _dispatch.kernels.blas_threads_in_kernels(
-        _threads.effective_n_threads(None), _blas.thread_local_limit(),
-        _blas.thread_count_getter())
+        _threads.effective_n_threads(None), setter, shared, _blas.thread_count_getter())
     counts = ", ".join(str(count) for count in sorted(set(inside)))
-    return f"{counts} in each of {len(inside)} kernel threads (thread-local limit)"
+    kind = "shared by the process" if shared else "per thread"
+    return f"{counts} in each of {len(inside)} kernel threads (thread-local limit, {kind})"
 
 
 def _cpu_name():

@@ -67,3 +67,35 @@ def test_calls_stay_within_the_small_kernels(loaded, channels, filters, expected
                                            ("0.3", (0, 3, 0)), (None, (0, 0, 0))])
 def test_version(text, expected):
     assert _blas._version(text) == expected
+
+
+def _fake_limit(per_thread):
+    """ctypes addresses of a setter and getter that keep the limit per thread or shared."""
+    import ctypes
+    import threading
+
+    state = threading.local() if per_thread else type("Shared", (), {})()
+
+    def set_local(n):
+        previous = getattr(state, "n", 0)
+        state.n = n
+        return previous or 4
+
+    def get():
+        return getattr(state, "n", 0) or 4
+
+    setter = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(set_local)
+    getter = ctypes.CFUNCTYPE(ctypes.c_int)(get)
+    keep = (setter, getter)  # the callbacks must outlive their addresses
+    return [ctypes.cast(f, ctypes.c_void_p).value for f in keep], keep
+
+
+@pytest.mark.parametrize("per_thread", [True, False])
+def test_shared_limit_is_told_from_a_per_thread_one(per_thread):
+    (setter, getter), _ = _fake_limit(per_thread)
+    assert _blas._limit_is_shared(setter, getter) is not per_thread
+
+
+def test_limit_without_getter_counts_as_shared():
+    (setter, _), _ = _fake_limit(True)
+    assert _blas._limit_is_shared(setter, 0) is True

@@ -180,7 +180,7 @@ def _call_both():
     sepconv.pointwise_conv2d(x, pk, bias)
 
 
-needs_local_limit = pytest.mark.skipif(not _blas.thread_local_limit(),
+needs_local_limit = pytest.mark.skipif(not _blas.thread_local_limit()[0],
                                        reason="SciPy's BLAS has no per-thread limit")
 
 
@@ -189,7 +189,7 @@ needs_local_limit = pytest.mark.skipif(not _blas.thread_local_limit(),
 def test_blas_one_thread_in_every_kernel_thread_and_lifted_after(n_threads):
     with threadpool_limits(2, user_api="blas"):
         inside, after = _dispatch.kernels.blas_threads_in_kernels(
-            n_threads, _blas.thread_local_limit(), _blas.thread_count_getter())
+            n_threads, *_blas.thread_local_limit(), _blas.thread_count_getter())
         assert inside == [1] * n_threads
         assert after == [2] * n_threads
         assert set(_blas_threads().values()) == {2}
@@ -210,7 +210,7 @@ def test_no_process_wide_blas_setting_changes_during_a_call(monkeypatch):
 @pytest.fixture
 def without_local_limit(monkeypatch):
     """SciPy's BLAS as one without a per-thread limit: the process-wide fallback."""
-    monkeypatch.setattr(_blas, "thread_local_limit", lambda: 0)
+    monkeypatch.setattr(_blas, "thread_local_limit", lambda: (0, 0))
 
 
 def test_fallback_blas_single_threaded_during_a_call_and_restored(monkeypatch,

@@ -22,6 +22,9 @@ GEMM stays one call, since a GEMM cut into calls is packed call by call.
 import ctypes
 import functools
 import os
+import threading
+
+import numpy as np
 
 # OpenBLAS cores with small-matrix GEMM kernels, and the bound on
 # M * N * K below which OpenBLAS (0.3.16 and later) uses them.
@@ -81,15 +84,60 @@ def _scipys_openblas():
         return None
 
 
+# Kernel threads under a limit that one variable holds for the whole process
+# (see thread_local_limit); the kernels count themselves here, atomically.
+_SHARED_USERS = np.zeros(1, dtype=np.intc)
+
+
 @functools.lru_cache(maxsize=None)
 def thread_local_limit():
-    """Address of SciPy's OpenBLAS's ``openblas_set_num_threads_local``, or 0.
+    """SciPy's OpenBLAS's per-thread limit, as the kernels take it.
 
-    0 where SciPy's BLAS has no per-thread limit: then
-    ``_threads.blas_guard`` limits BLAS process-wide around a call.
+    Returns
+    -------
+    tuple of 2 ints
+        The address of ``openblas_set_num_threads_local`` (0 where SciPy's
+        BLAS has none: then ``_threads.blas_guard`` limits BLAS process-wide
+        around a call), and the address of a process-wide counter of kernel
+        threads under the limit where the library keeps the limit in one
+        variable for all threads, else 0 (see ``_control.pxi``).
     """
     library = _scipys_openblas()
-    return 0 if library is None else _address(library, _SETTERS)
+    setter = 0 if library is None else _address(library, _SETTERS)
+    if not setter:
+        return (0, 0)
+    shared = _limit_is_shared(setter, thread_count_getter())
+    return (setter, _SHARED_USERS.ctypes.data if shared else 0)
+
+
+def _limit_is_shared(setter, getter):
+    """Whether a limit set in one thread is what a thread started later sees.
+
+    Unknown (no getter, or BLAS at one thread anyway) counts as shared: the
+    kernels then clear the limit only when no kernel thread is under it.
+    """
+    if not getter:
+        return True
+    set_local = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(setter)
+    get = ctypes.CFUNCTYPE(ctypes.c_int)(getter)
+    seen = []
+
+    def probe():
+        seen.append(get())
+
+    def limited():
+        set_local(1)
+        other = threading.Thread(target=probe)
+        other.start()
+        other.join()
+        set_local(0)
+
+    if get() == 1:
+        return True
+    thread = threading.Thread(target=limited)
+    thread.start()
+    thread.join()
+    return seen == [1]
 
 
 @functools.lru_cache(maxsize=None)

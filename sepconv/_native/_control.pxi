@@ -10,11 +10,15 @@
 # through the library's thread-local setting (openblas_set_num_threads_local,
 # OpenBLAS 0.3.27 and later, which SciPy's wheels carry) and clears it when
 # the region ends.  Nothing else is changed: the count threadpoolctl and
-# openblas_set_num_threads set stays as it was.  (SciPy's OpenBLAS 0.3.30
-# builds keep the "local" count in one variable for the whole process: while
-# a call runs, other threads' SciPy BLAS calls and threadpoolctl's readings
-# see 1 too.)  Where the library has no such setting, _threads.py falls back
-# to a process-wide limit around the call.
+# openblas_set_num_threads set stays as it was.  Some builds (SciPy's
+# OpenBLAS 0.3.30 among them) keep that "thread-local" count in one variable
+# for the whole process (_blas.py finds out which): there the threads of
+# every running call count themselves in a shared counter, and the last one
+# out clears the count, so that one call ending does not give BLAS threads
+# back to another that is still running.  While a call runs, other threads'
+# SciPy BLAS calls and threadpoolctl's readings then see 1 too.  Where the
+# library has no such setting, _threads.py falls back to a process-wide
+# limit around the call.
 #
 # Stopping: before each tile a thread looks at the call's cancel flag.  The
 # calling thread, when it is Python's main thread (the only one that runs
@@ -37,8 +41,21 @@ cdef extern from *:
     #endif
     /* a fresh read each time: another thread may have set the flag */
     static inline int sepconv_read_flag(const int* flag) { return *(const volatile int*) flag; }
+    #ifdef _OPENMP
+    #define SEPCONV_BARRIER() _Pragma("omp barrier")
+    #else
+    #define SEPCONV_BARRIER() ((void) 0)
+    #endif
+    #if defined(_MSC_VER)
+    #include <intrin.h>
+    static int sepconv_fetch_add(int* p, int v) { return _InterlockedExchangeAdd((long*) p, v); }
+    #else
+    static int sepconv_fetch_add(int* p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL); }
+    #endif
     """
     double _wtime "sepconv_wtime"() noexcept nogil
+    int _fetch_add "sepconv_fetch_add"(int* counter, int value) noexcept nogil
+    void _barrier "SEPCONV_BARRIER"() noexcept nogil
     int _read_flag "sepconv_read_flag"(const int* flag) noexcept nogil
 
 cdef extern from "Python.h":
@@ -60,28 +77,37 @@ cdef struct Control:
     bint raised                 # a signal handler raised: its exception is pending
     double next_poll            # when the calling thread next runs them
     blas_set_local_t blas_set_local   # NULL: no thread-local BLAS limit
+    int* blas_users             # NULL: the limit is per thread; else the shared count of
+                                # kernel threads under it, process-wide
 
 
-cdef Control _control(int[::1] cancel, bint poll, intptr_t blas_set_local):
-    """The Control of one call; the address comes from _blas.thread_local_limit()."""
+cdef Control _control(int[::1] cancel, bint poll, intptr_t blas_set_local,
+                      intptr_t blas_users):
+    """The Control of one call; the two addresses come from _blas.thread_local_limit()."""
     cdef Control c
     c.cancel = &cancel[0]
     c.poll = poll
     c.raised = False
     c.next_poll = _wtime() + POLL_SECONDS_
     c.blas_set_local = <blas_set_local_t> blas_set_local
+    c.blas_users = <int*> blas_users
     return c
 
 
 cdef inline void _blas_enter(const Control* c) noexcept nogil:
     """Limit this thread's BLAS calls to one thread."""
-    if c.blas_set_local != NULL:
-        c.blas_set_local(1)
+    if c.blas_set_local == NULL:
+        return
+    if c.blas_users != NULL:
+        _fetch_add(c.blas_users, 1)
+    c.blas_set_local(1)
 
 
 cdef inline void _blas_exit(const Control* c) noexcept nogil:
-    """Clear this thread's BLAS limit: its calls follow the process-wide count again."""
-    if c.blas_set_local != NULL:
+    """Clear this thread's BLAS limit (a shared one: when no kernel thread is left under it)."""
+    if c.blas_set_local == NULL:
+        return
+    if c.blas_users == NULL or _fetch_add(c.blas_users, -1) == 1:
         c.blas_set_local(0)
 
 
@@ -117,7 +143,8 @@ cdef int _finish(const Control* c) except -1:
     return 0
 
 
-def blas_threads_in_kernels(int n_threads, intptr_t blas_set_local, intptr_t blas_get):
+def blas_threads_in_kernels(int n_threads, intptr_t blas_set_local, intptr_t blas_users,
+                            intptr_t blas_get):
     """The BLAS thread count each thread of a kernel region sees, and after.
 
     Runs a region of ``n_threads`` threads that limits BLAS as the kernels
@@ -133,7 +160,7 @@ def blas_threads_in_kernels(int n_threads, intptr_t blas_set_local, intptr_t bla
         The count in force in each of them once the limit is cleared.
     """
     cdef int[::1] cancel = np.zeros(1, dtype=np.intc)
-    cdef Control ctl = _control(cancel, False, blas_set_local)
+    cdef Control ctl = _control(cancel, False, blas_set_local, blas_users)
     cdef blas_get_t get = <blas_get_t> blas_get
     inside_ = np.zeros(n_threads, dtype=np.intc)
     after_ = np.zeros(n_threads, dtype=np.intc)
@@ -145,6 +172,7 @@ def blas_threads_in_kernels(int n_threads, intptr_t blas_set_local, intptr_t bla
         i = threadid()
         _blas_enter(&ctl)
         inside[i] = get()
+        _barrier()
         _blas_exit(&ctl)
     # read after the region: a thread that leaves first must not see the
     # limit of another one that is still inside (see the top of this file)

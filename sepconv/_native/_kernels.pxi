@@ -721,11 +721,11 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
               Py_ssize_t dw, Py_ssize_t pt, Py_ssize_t pl, bint channels_first,
               Py_ssize_t rows_per_tile, int activation, int n_threads,
               Py_ssize_t gemm_pixels, int[::1] cancel, bint poll,
-              intptr_t blas_set_local):
+              intptr_t blas_set_local, intptr_t blas_users):
     """Fused separable convolution: out = activation(pointwise(depthwise(x)) + bias).
 
     ``gemm_pixels`` pixels go to one BLAS call (0: a whole tile; see _blas.py);
-    the last three arguments are the call's control (see _control.pxi).
+    the last four arguments are the call's control (see _control.pxi).
     """
     cdef Geometry g = _geometry(x.shape, depthwise_kernel.shape, out.shape,
                                 channels_first, sh, sw, dh, dw, pt, pl)
@@ -748,7 +748,7 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     cdef const floating* zp = &zero[0]
     cdef floating* pp = &packed[0]
     cdef floating* op = &out[0, 0, 0, 0]
-    cdef Control ctl = _control(cancel, poll, blas_set_local)
+    cdef Control ctl = _control(cancel, poll, blas_set_local, blas_users)
     cdef Py_ssize_t t, n, r0, r1, M, lda, ldc
     cdef floating* buf
     cdef floating* ctile
@@ -790,11 +790,11 @@ def depthwise(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
               Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw,
               Py_ssize_t pt, Py_ssize_t pl, bint channels_first,
               Py_ssize_t rows_per_tile, int activation, int n_threads, int[::1] cancel,
-              bint poll, intptr_t blas_set_local):
+              bint poll, intptr_t blas_set_local, intptr_t blas_users):
     """Depthwise convolution: out = activation(depthwise(x) + bias).
 
     The tiles are computed straight into ``out``: "rows" layout for
-    channels_last, "planar" for channels_first.  The last three arguments
+    channels_last, "planar" for channels_first.  The last four arguments
     are the call's control (see _control.pxi; this kernel calls no BLAS).
     """
     cdef Geometry g = _geometry(x.shape, depthwise_kernel.shape, out.shape,
@@ -817,7 +817,7 @@ def depthwise(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     cdef const floating* zp = &zero[0]
     cdef floating* pp = &packed[0]
     cdef floating* op = &out[0, 0, 0, 0]
-    cdef Control ctl = _control(cancel, poll, blas_set_local)
+    cdef Control ctl = _control(cancel, poll, blas_set_local, blas_users)
     cdef Py_ssize_t t, n, r0, r1, M
     cdef floating* ctile
     cdef floating* buf
@@ -855,11 +855,11 @@ def pointwise(const floating[:, :, :, ::1] x, const floating[:, ::1] pointwise_k
               const floating[::1] bias, floating[:, :, :, ::1] out, bint channels_first,
               Py_ssize_t pixels_per_tile, int activation, int n_threads,
               Py_ssize_t gemm_pixels, int[::1] cancel, bint poll,
-              intptr_t blas_set_local):
+              intptr_t blas_set_local, intptr_t blas_users):
     """Pointwise (1x1) convolution: out = activation(x @ pointwise_kernel + bias).
 
     ``gemm_pixels`` pixels go to one BLAS call (0: a whole tile; see _blas.py);
-    the last three arguments are the call's control (see _control.pxi).
+    the last four arguments are the call's control (see _control.pxi).
     """
     cdef Py_ssize_t N = x.shape[0]
     cdef Py_ssize_t K = pointwise_kernel.shape[0], F = pointwise_kernel.shape[1]
@@ -869,7 +869,7 @@ def pointwise(const floating[:, :, :, ::1] x, const floating[:, ::1] pointwise_k
     cdef const floating* pkp = &pointwise_kernel[0, 0]
     cdef const floating* bp = &bias[0]
     cdef floating* op = &out[0, 0, 0, 0]
-    cdef Control ctl = _control(cancel, poll, blas_set_local)
+    cdef Control ctl = _control(cancel, poll, blas_set_local, blas_users)
     cdef Py_ssize_t t, n, p0, M
     with nogil, parallel(num_threads=n_threads):
         _blas_enter(&ctl)

@@ -3,8 +3,8 @@
 Every kernel call goes through :func:`run`, which gives it its control
 arguments (see ``_control.pxi``): a cancel flag, whether to run Python's
 signal handlers during the call (only Python's main thread runs them, so
-Ctrl-C interrupts a long call there), and the address of the BLAS
-library's thread-local thread limit.
+Ctrl-C interrupts a long call there), and the BLAS library's thread-local
+thread limit (``_blas.thread_local_limit``).
 
 After ``fork``: GNU libgomp keeps the OpenMP thread pool of each thread that
 started a parallel region, and a child made by ``fork`` inherits that pool
@@ -61,7 +61,7 @@ def run(kernel, *args):
     on_main = threading.current_thread() is threading.main_thread()
     if _forked_thread is not None and threading.get_ident() == _forked_thread:
         return _helper_thread().call(kernel, args, cancel)
-    return kernel(*args, cancel, on_main, _blas.thread_local_limit())
+    return kernel(*args, cancel, on_main, *_blas.thread_local_limit())
 
 
 def _helper_thread():
@@ -82,7 +82,7 @@ class _Helper:
         while True:
             kernel, args, cancel, done, outcome = self._jobs.get()
             try:
-                kernel(*args, cancel, False, _blas.thread_local_limit())
+                kernel(*args, cancel, False, *_blas.thread_local_limit())
             except BaseException as exc:  # handed to the caller, which raises it
                 outcome.append(exc)
             done.set()

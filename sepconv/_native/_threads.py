@@ -90,7 +90,7 @@ def blas_guard(uses_blas):
     Only where the kernel calls BLAS and SciPy's BLAS has no per-thread limit
     (see ``_blas.thread_local_limit``); else nothing.
     """
-    if uses_blas and not _blas.thread_local_limit():
+    if uses_blas and not _blas.thread_local_limit()[0]:
         return single_threaded_blas()
     return contextlib.nullcontext()
 
