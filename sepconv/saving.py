@@ -54,9 +54,13 @@ _LAYER_CONTAINERS = ("layers", "_layer_checkpoint_dependencies")
 # damaged or hostile archive can make us allocate.
 _MAX_MEMBER_BYTES = 1 << 32
 # What zipfile, zlib, json and h5py (libhdf5) raise on a damaged file.  They
-# are turned into one ValueError naming the file.
+# are turned into one ValueError naming the file.  (h5py's reader of an
+# archive member in memory raises OverflowError for an offset past 2**63.)
 _READ_ERRORS = (ValueError, TypeError, KeyError, OSError, RuntimeError, EOFError,
-                zipfile.BadZipFile, zlib.error)
+                OverflowError, zipfile.BadZipFile, zlib.error)
+# from_config is written for configs that Keras made; in a damaged one a value
+# of the wrong type (a dict where a name is due, ...) fails wherever it is used.
+_CONFIG_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError)
 
 # One leaf layer of a model config: its Keras name and class, its config,
 # `groups` (the snake_case group names of the Keras 3 layout, outer model
@@ -375,7 +379,7 @@ def _build(entry, weights):
     try:
         layer = SeparableConv2D.from_config(config)
         layer.set_weights(weights)
-    except (TypeError, ValueError) as exc:
+    except _CONFIG_ERRORS as exc:
         raise ValueError(f"layer {entry.name!r} ({entry.class_name}): {exc}") from exc
     return layer
 
