@@ -85,6 +85,21 @@ def test_path_like_and_every_file_kind_of_the_same_model_agree(tmp_path):
         [layer.get_config() for layer in b.values()]
 
 
+def test_tf_keras_2_13_container_name(tmp_path):
+    # tf.keras 2.13-2.15 .keras files name a model's layers "_layer_checkpoint_dependencies".
+    import h5py
+
+    path = str(tmp_path / "old.weights.h5")
+    with h5py.File(os.path.join(DATA, "functional.weights.h5")) as source, \
+            h5py.File(path, "w") as copy:
+        source.copy("layers", copy, name="_layer_checkpoint_dependencies")
+        copy.move("_layer_checkpoint_dependencies/sequential/layers",
+                  "_layer_checkpoint_dependencies/sequential/_layer_checkpoint_dependencies")
+    layers = load_keras_layers(path, config=os.path.join(DATA, "functional.keras"))
+    assert list(layers) == EXPECTED["functional"]["loaded"]
+    np.testing.assert_array_equal(layers["inner_sep2"].weights[1], ARRAYS["inner_sep2/w1"])
+
+
 def test_config_from_a_json_file(tmp_path):
     path = tmp_path / "config.json"
     path.write_text(_archive_config("sequential"))
