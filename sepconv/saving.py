@@ -28,6 +28,7 @@ The layouts, as Keras's saving code writes them:
   HDF5 are split as ``layer_names0``, ``layer_names1``, ...
 """
 
+import datetime
 import io
 import json
 import os
@@ -40,9 +41,14 @@ import numpy as np
 
 from .layers import SeparableConv2D
 
-__all__ = ["KerasLayers", "load_keras_layers", "load_layer_weights", "save_layer_weights"]
+__all__ = ["KerasLayers", "load_keras_layers", "load_layer_weights", "save_keras_model",
+           "save_layer_weights"]
 
 _LOADED_CLASSES = ("SeparableConv2D", "SeparableConvolution2D")
+# The Keras version whose layout sepconv writes (the one its tests read back).
+_KERAS_LAYOUT_VERSION = "3.15.1"
+_KERAS_LAYER = {"module": "keras.layers", "class_name": "SeparableConv2D",
+                "registered_name": None}
 _ZIP_MAGIC = b"PK\x03\x04"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _CONFIG_MEMBER = "config.json"
@@ -161,20 +167,98 @@ def save_layer_weights(layer, path):
         If the layer is not built or the suffix is not ``.weights.h5``.
     """
     h5py = _h5py()
-    path = os.fspath(path)
-    if not path.endswith(".weights.h5"):
-        raise ValueError(f"the file name must end in '.weights.h5', as Keras 3 requires; "
-                         f"received {path!r}")
-    if not layer.built:
-        raise ValueError(f"layer {layer.name!r} is not built yet: it has no weights to save")
+    path = _checked_path(path, ".weights.h5")
+    _check_built([layer])
     with h5py.File(path, "w") as h5:
-        # Keras puts an empty `vars` group, named, on every saveable; the
-        # one-layer Sequential holds the layer as layers/separable_conv2d.
-        h5.create_group("vars").attrs["name"] = "sequential"
-        group = h5.create_group("layers/separable_conv2d/vars")
+        _write_sequential_weights(h5, [layer])
+
+
+def save_keras_model(layers, path, input_shape):
+    """Write a Keras 3 ``.keras`` archive of a Sequential model of sepconv layers.
+
+    ``keras.models.load_model(path)`` gives
+    ``keras.Sequential([keras.Input(input_shape), *keras_layers])``, each a
+    ``keras.layers.SeparableConv2D`` with the config and weights of ours;
+    :func:`load_keras_layers` reads it too.
+
+    Parameters
+    ----------
+    layers : sequence of SeparableConv2D
+        Built layers, each taking the previous one's output.
+    path : str or os.PathLike
+        Must end in ``.keras``.
+    input_shape : tuple of 3 ints
+        The model's input shape without the batch, in the first layer's
+        data format.
+
+    Raises
+    ------
+    ValueError
+        If a layer is not built, the layers do not chain on ``input_shape``,
+        a layer has a config Keras cannot read (a custom callable), or the
+        suffix is not ``.keras``.
+    """
+    h5py = _h5py()
+    path = _checked_path(path, ".keras")
+    layers = list(layers)
+    _check_built(layers)
+    if not layers:
+        raise ValueError("`layers` is empty: a model needs at least one layer")
+    shapes = [(None, *input_shape)]
+    for layer in layers:
+        shapes.append(layer.compute_output_shape(shapes[-1]))
+    config = _sequential_config(layers, shapes)
+    weights = io.BytesIO()
+    with h5py.File(weights, "w") as h5:
+        _write_sequential_weights(h5, layers)
+    # Keras writes the members uncompressed; so do we.
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("metadata.json", json.dumps(
+            {"keras_version": _KERAS_LAYOUT_VERSION,
+             "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}))
+        archive.writestr(_CONFIG_MEMBER, json.dumps(config))
+        archive.writestr(_WEIGHTS_MEMBER, weights.getvalue())
+
+
+def _checked_path(path, suffix):
+    path = os.fspath(path)
+    if not path.endswith(suffix):
+        raise ValueError(f"the file name must end in {suffix!r}, as Keras 3 requires; "
+                         f"received {path!r}")
+    return path
+
+
+def _check_built(layers):
+    for layer in layers:
+        if not layer.built:
+            raise ValueError(f"layer {layer.name!r} is not built yet: it has no weights to save")
+
+
+def _write_sequential_weights(h5, layers):
+    """Keras 3's HDF5 weights layout of a Sequential model holding ``layers``."""
+    # Keras puts an empty `vars` group, named, on every saveable; the
+    # Sequential holds its layers as layers/separable_conv2d, ..._1, ...
+    h5.create_group("vars").attrs["name"] = "sequential"
+    entries = [dict(_KERAS_LAYER, config={})] * len(layers)
+    for group_name, layer in zip(_group_names("Sequential", entries, "sequential"), layers):
+        group = h5.create_group(f"layers/{group_name}/vars")
         group.attrs["name"] = layer.name
         for i, weight in enumerate(layer.weights):
             group.create_dataset(str(i), data=weight)
+
+
+def _sequential_config(layers, shapes):
+    """config.json of ``keras.Sequential([keras.Input(shapes[0][1:]), *layers])``."""
+    entries = [{"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+                "config": {"batch_shape": list(shapes[0]), "dtype": layers[0].dtype,
+                           "sparse": False, "ragged": False, "name": "input_layer"}}]
+    entries += [dict(_KERAS_LAYER, config=layer.get_config(),
+                     build_config={"input_shape": list(shape)})
+                for layer, shape in zip(layers, shapes)]
+    return {"module": "keras", "class_name": "Sequential", "registered_name": None,
+            "config": {"name": "sequential", "trainable": True, "layers": entries,
+                       "build_input_shape": list(shapes[0])},
+            "build_config": {"input_shape": list(shapes[0])}, "compile_config": {}}
 
 
 def load_layer_weights(layer, path):

@@ -118,6 +118,19 @@ def test_save_weights_round_trip(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_save_keras_model_reads_back(tmp_path):
+    # Keras's reading of these archives is tested live (test_saving_keras_live.py).
+    layers = load_keras_layers(os.path.join(DATA, "sequential.keras"))
+    path = tmp_path / "again.keras"
+    sepconv.save_keras_model([layers["seq_sep1"], layers["seq_sep2"]], path, (9, 8, 3))
+    again = load_keras_layers(path)
+    assert list(again) == ["seq_sep1", "seq_sep2"]
+    assert again.skipped == [("input_layer", "InputLayer")]
+    for name in again:
+        for a, b in zip(again[name].weights, layers[name].weights):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_load_weights_reads_what_keras_writes_for_a_one_layer_sequential():
     # Keras 3.15 wrote keras_files/one_layer.weights.h5 and one_layer.keras for
     # Sequential([Input((6, 6, 3)), SeparableConv2D(**config)]).

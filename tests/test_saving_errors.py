@@ -396,3 +396,29 @@ def test_in_memory_reader_overflow(tmp_path, monkeypatch):
         raise OverflowError("Python int too large to convert to C ssize_t")
     monkeypatch.setattr(h5py, "File", overflow)
     _fails(SEQUENTIAL_KERAS, "Python int too large")
+
+
+def test_save_keras_model_needs_the_suffix(tmp_path):
+    layer = _layer()
+    layer.build((None, 6, 6, 3))
+    with pytest.raises(ValueError, match=r"must end in '\.keras'.*mine\.zip"):
+        sepconv.save_keras_model([layer], tmp_path / "mine.zip", (6, 6, 3))
+
+
+def test_save_keras_model_needs_layers(tmp_path):
+    with pytest.raises(ValueError, match="`layers` is empty"):
+        sepconv.save_keras_model([], tmp_path / "mine.keras", (6, 6, 3))
+
+
+def test_save_keras_model_needs_built_layers(tmp_path):
+    with pytest.raises(ValueError, match="layer 'one' is not built yet"):
+        sepconv.save_keras_model([_layer()], tmp_path / "mine.keras", (6, 6, 3))
+
+
+def test_save_keras_model_needs_a_chain(tmp_path):
+    first, second = _layer(), sepconv.SeparableConv2D(2, 1, name="two")
+    first.build((None, 6, 6, 3))
+    second.build((None, 6, 6, 5))
+    with pytest.raises(ValueError, match="layer 'two' was built for inputs with 5 channels"):
+        sepconv.save_keras_model([first, second], tmp_path / "mine.keras", (6, 6, 3))
+    assert not os.path.exists(tmp_path / "mine.keras")

@@ -6,8 +6,9 @@ Each case damages one of the Keras-made files of tests/data/keras_files/
 (tests/keras_file_mutations.py) and loads it; the outcome must be layers or
 a ValueError naming the file.  The cases run in a child process, which
 writes each damaged file to ``--out`` before loading it: when the child dies
-(a crash inside libhdf5), hangs (no outcome within ``--hang-seconds``) or
-another exception escapes, that file is kept
+(a crash inside libhdf5), hangs (no outcome within ten times
+``--hang-seconds``; one over that time once is counted slow) or another
+exception escapes, that file is kept
 there and reported, and a new child goes on with the next case.  Prints the
 count of each outcome; exits 1 when anything was kept.
 """
@@ -69,29 +70,40 @@ def run_children(args):
 
 
 def _follow(child, hang_seconds, outcomes):
-    """Count the child's outcomes; return its exit status, the last case started, the last line."""
-    started, last_line = None, ""
-    for last_line in _lines(child, hang_seconds):
-        word, number, *rest = last_line.split(" ", 2)
+    """Count the child's outcomes; return its exit status, the last case started, the last line.
+
+    A case silent for ``hang_seconds`` is counted slow (libhdf5 can take long
+    on a damaged file); silent for ten times that, it is a hang and the child
+    is killed.
+    """
+    started, last_line, quiet = None, "", 0
+    for line in _lines(child, hang_seconds):
+        if line is None:
+            quiet += 1
+            outcomes[f"slow (over {hang_seconds:g} s)"] += quiet == 1
+            if quiet < 10:
+                continue
+            child.kill()
+            return child.wait(), started, f"hang: no outcome within {10 * hang_seconds:g} s"
+        quiet, last_line = 0, line
+        word, number, *rest = line.split(" ", 2)
         if word == "start":
             started = (int(number), rest[0])
         elif word == "ok":
             outcomes["loaded or ValueError"] += 1
-    child.stdout.close()
-    try:
-        return child.wait(hang_seconds), started, last_line
-    except subprocess.TimeoutExpired:  # silent for hang_seconds: a hang inside libhdf5
-        child.kill()
-        return child.wait(), started, f"hang: no outcome within {hang_seconds} s"
+    return child.wait(), started, last_line
 
 
 def _lines(child, timeout):
-    """The child's stdout lines, until it ends or prints nothing for ``timeout`` seconds."""
+    """The child's stdout lines until it ends, and None for each ``timeout`` seconds of silence."""
     # Raw reads of the pipe: a buffered reader could hold lines that select() cannot see.
     fd, pending = child.stdout.fileno(), b""
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
-        while selector.select(timeout):
+        while True:
+            if not selector.select(timeout):
+                yield None
+                continue
             chunk = os.read(fd, 1 << 16)
             if not chunk:
                 return
