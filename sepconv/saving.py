@@ -4,7 +4,8 @@
 model file into built sepconv layers; :func:`save_layer_weights` and
 :func:`load_layer_weights` (behind ``SeparableConv2D.save_weights`` and
 ``load_weights``) write and read the Keras 3 ``.weights.h5`` file of one
-layer.  Only h5py (the ``keras-files`` extra, imported on first use), NumPy
+layer; :func:`save_keras_model` writes a ``.keras`` archive of a Sequential
+model of sepconv layers.  Only h5py (the ``keras-files`` extra, imported on first use), NumPy
 and the standard library are used.
 
 Nothing in a file is executed: configs are read as JSON data (a class that
