@@ -8,6 +8,7 @@ outputs, expected.json the layer names Keras reports.  No Keras is needed here.
 
 import json
 import os
+import pathlib
 import zipfile
 
 import numpy as np
@@ -76,9 +77,7 @@ def test_configs_are_read():
     assert layers["inner_sep2"].activation is sepconv.activations.tanh
 
 
-def test_path_like_and_every_file_kind_of_the_same_model_agree(tmp_path):
-    import pathlib
-
+def test_archive_and_legacy_file_give_the_same_configs():
     a = load_keras_layers(pathlib.Path(DATA) / "sequential.keras")
     b = load_keras_layers(os.path.join(DATA, "sequential_legacy.h5"))
     assert [layer.get_config() for layer in a.values()] == \

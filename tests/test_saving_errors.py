@@ -112,7 +112,7 @@ def test_archive_weights_not_hdf5(tmp_path):
            "cannot read Keras file")
 
 
-def test_archive_member_too_large(tmp_path, monkeypatch):
+def test_archive_member_too_large(monkeypatch):
     monkeypatch.setattr(sepconv.saving, "_MAX_MEMBER_BYTES", 100)
     _fails(SEQUENTIAL_KERAS, "the archive member config.json claims")
 
@@ -188,7 +188,7 @@ def test_weights_only_without_config():
     (3, "`config` must be a config dict, its JSON text or the path"),
     ("{not json", "cannot read `config` as JSON text"),
 ])
-def test_bad_config_argument(config, problem, tmp_path):
+def test_bad_config_argument(config, problem):
     with pytest.raises(ValueError, match="config") as info:
         load_keras_layers(os.path.join(DATA, "sequential.weights.h5"), config=config)
     assert problem in str(info.value)
@@ -350,9 +350,8 @@ def test_split_attribute_missing_first_part(tmp_path):
 
 
 def _layer(**kwargs):
-    layer = sepconv.SeparableConv2D(4, 3, depth_multiplier=2, padding="same", name="one",
-                                    **kwargs)
-    return layer
+    return sepconv.SeparableConv2D(4, 3, depth_multiplier=2, padding="same", name="one",
+                                   **kwargs)
 
 
 def test_save_weights_needs_the_suffix(tmp_path):
@@ -367,7 +366,7 @@ def test_save_weights_needs_a_built_layer(tmp_path):
         _layer().save_weights(tmp_path / "mine.weights.h5")
 
 
-def test_load_weights_of_another_shape(tmp_path):
+def test_load_weights_of_another_shape():
     layer = _layer()
     layer.build((None, 6, 6, 5))
     path = os.path.join(DATA, "one_layer.weights.h5")
@@ -376,20 +375,20 @@ def test_load_weights_of_another_shape(tmp_path):
     assert path in str(info.value) and "(3, 3, 5, 2)" in str(info.value)
 
 
-def test_load_weights_without_bias(tmp_path):
+def test_load_weights_without_bias():
     path = os.path.join(DATA, "one_layer.weights.h5")
     with pytest.raises(ValueError, match="expects 2 weights") as info:
         _layer(use_bias=False).load_weights(path)
     assert path in str(info.value)
 
 
-def test_without_h5py(monkeypatch, tmp_path):
+def test_without_h5py(monkeypatch):
     monkeypatch.setitem(sys.modules, "h5py", None)
     with pytest.raises(ImportError, match=r"pip install 'sepconv\[keras-files\]'"):
         load_keras_layers(SEQUENTIAL_KERAS)
 
 
-def test_in_memory_reader_overflow(tmp_path, monkeypatch):
+def test_in_memory_reader_overflow(monkeypatch):
     # h5py's reader of an in-memory archive member raises OverflowError for
     # offsets past 2**63; a damaged archive gives that (found by the fuzzer).
     def overflow(*args, **kwargs):
