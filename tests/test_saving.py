@@ -99,6 +99,16 @@ def test_tf_keras_2_13_container_name(tmp_path):
     np.testing.assert_array_equal(layers["inner_sep2"].weights[1], ARRAYS["inner_sep2/w1"])
 
 
+@pytest.mark.parametrize("filename", ["sequential.weights.h5", "sequential_legacy.h5"])
+def test_alias_class_name(filename):
+    # The alias is the same class, so Keras 3's group is still separable_conv2d.
+    config = json.loads(_archive_config("sequential"))
+    config["config"]["layers"][3]["class_name"] = "SeparableConvolution2D"
+    layers = load_keras_layers(os.path.join(DATA, filename), config=config)
+    assert list(layers) == EXPECTED["sequential"]["loaded"]
+    np.testing.assert_array_equal(layers["seq_sep2"].weights[0], ARRAYS["seq_sep2/w0"])
+
+
 def test_config_from_a_json_file(tmp_path):
     path = tmp_path / "config.json"
     path.write_text(_archive_config("sequential"))
