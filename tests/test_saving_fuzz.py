@@ -48,9 +48,10 @@ def check_damaged(filename, config, kind, seed, folder):
     assert all(isinstance(layer, SeparableConv2D) and layer.built for layer in layers.values())
 
 
-# Derandomized: the same examples on every run.  A few damaged HDF5 files keep
-# libhdf5 itself busy for more than 10 minutes (tools/fuzz_keras_files.py found
-# them; tests/data/keras_files/libhdf5_hang.h5 is one), which would stall the suite.
+# Derandomized: the same examples on every run.  A few damaged HDF5 files crash
+# libhdf5 itself or keep it busy for more than 5 minutes (tools/fuzz_keras_files.py
+# found them: tests/data/keras_files/libhdf5_crash.h5, libhdf5_hang.h5), which
+# would kill or stall the suite.
 @settings(derandomize=True)
 @given(case=st.sampled_from(FUZZED), kind=st.sampled_from(KINDS),
        seed=st.integers(0, 2**32 - 1))
