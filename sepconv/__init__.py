@@ -20,11 +20,14 @@ from ._info import config_info, show_config  # noqa: E402
 from .functional import depthwise_conv2d, pointwise_conv2d, separable_conv2d  # noqa: E402
 from .layers import SeparableConv2D, SeparableConvolution2D  # noqa: E402
 from .random import set_random_seed  # noqa: E402
+from .saving import load_keras_layers, save_keras_model  # noqa: E402  (h5py: on first use)
 
 __all__ = [
     "SeparableConvFeatures",
     "SeparableConv2D",
     "SeparableConvolution2D",
+    "load_keras_layers",
+    "save_keras_model",
     "activations",
     "config",
     "constraints",

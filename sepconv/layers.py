@@ -410,6 +410,30 @@ class SeparableConv2D:
         batch = outputs.shape[0]
         return loss / outputs.dtype.type(batch) if batch else outputs.dtype.type(0)
 
+    # ------------------------------------------------------------------
+    # Keras files (sepconv.saving, which imports h5py on first use)
+
+    def save_weights(self, filepath):
+        """Write the weights as Keras 3's ``.weights.h5`` of a one-layer Sequential model.
+
+        Keras 3 reads the file with ``load_weights`` into
+        ``keras.Sequential([keras.Input(shape), keras.layers.SeparableConv2D(**config)])``.
+        See :func:`sepconv.saving.save_layer_weights`.
+        """
+        from .saving import save_layer_weights
+
+        save_layer_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        """Read the weights of a one-layer Sequential model's ``.weights.h5`` or ``.keras``.
+
+        Reads what :meth:`save_weights` and Keras 3 write.  See
+        :func:`sepconv.saving.load_layer_weights`.
+        """
+        from .saving import load_layer_weights
+
+        load_layer_weights(self, filepath)
+
 
 SeparableConvolution2D = SeparableConv2D
 
