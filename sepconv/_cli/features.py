@@ -1,0 +1,269 @@
+"""``python -m sepconv features IN OUT``: SeparableConvFeatures of an array too large for memory.
+
+Reads a zarr array (or a ``.npy`` file, memory-mapped) chunk by chunk on a
+Dask cluster, and writes ``SeparableConvFeatures(...).fit(X).transform(X)``
+to a zarr array at the root of ``OUT``, with Dask's progress bar.  The
+output carries a completion mark: a run that was interrupted leaves an
+unmarked store, which the next run refuses (or, with ``--overwrite``,
+replaces), so a partial output never passes for a whole one.
+"""
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import pickle
+
+# The mark this command keeps in the output's zarr attributes.
+MARK = "sepconv_features"
+
+# Bytes of input per chunk when --chunk-size is not given.
+AUTO_CHUNK_BYTES = 64 * 2**20
+
+
+def add_arguments(parser):
+    """Add the options of the ``features`` command to ``parser``."""
+    parser.add_argument("input", metavar="IN", help="a zarr array (store root) or a .npy file: "
+                        "(n, H*W*C) rows or an (n, H, W, C) / (n, C, H, W) batch")
+    parser.add_argument("output", metavar="OUT", help="the zarr store to write the "
+                        "(n, n_features_out_) features to, at its root")
+    estimator = parser.add_argument_group(
+        "the transformer", "SeparableConvFeatures's parameters, named after them; tuples "
+                           "written 3,5 and max,2 (default: the transformer's defaults)")
+    for name, (kind, metavar) in _PARAMETERS.items():
+        # absent unless given, so that "--activation none" can pass None
+        estimator.add_argument("--" + name.replace("_", "-"), dest=name, type=kind,
+                               metavar=metavar, default=argparse.SUPPRESS)
+    estimator.add_argument("--estimator", metavar="FILE.pkl",
+                           help="a fitted SeparableConvFeatures saved with pickle, used instead "
+                                "of the options above (load only files you trust)")
+    run_group = parser.add_argument_group("the run")
+    run_group.add_argument("--scheduler", metavar="ADDRESS",
+                           help="address of a running Dask scheduler (default: start a local "
+                                "cluster of one-thread worker processes)")
+    run_group.add_argument("--n-workers", type=int, metavar="N",
+                           help="workers of the local cluster (default: one per core)")
+    run_group.add_argument("--chunk-size", type=int, metavar="N",
+                           help="images per task (default: 64 MiB of input per task, or the "
+                                "zarr input's own chunks)")
+    run_group.add_argument("--overwrite", action="store_true",
+                           help="replace OUT if it exists (otherwise an existing OUT is "
+                                "refused unless it already holds these very features)")
+    run_group.add_argument("--no-progress", dest="progress", action="store_false",
+                           help="do not show the progress bar")
+
+
+def run(args):
+    """Compute and write the features; return the exit status."""
+    import dask.array as da
+
+    X = _read(args.input, args.chunk_size)
+    estimator = _estimator(args, X)
+    fingerprint = {"input": os.path.abspath(args.input), "shape": list(X.shape),
+                   "dtype": str(X.dtype), "estimator": repr(estimator)}
+    if _already_done(args.output, fingerprint, args.overwrite):
+        print(f"{args.output} already holds these features; nothing to do")
+        return 0
+    features = estimator.transform(X)
+    print(f"sepconv features: {args.input} {X.shape} {X.dtype}, {X.numblocks[0]} tasks of "
+          f"{X.chunks[0][0]} images -> {args.output} {features.shape} {features.dtype}")
+    print(f"estimator: {estimator!r}")
+    target = _create_output(args.output, features, fingerprint)
+    with _client(args) as client:
+        print(f"cluster: {client}")
+        future = client.compute(da.store(features, target, lock=False, compute=False))
+        if args.progress:
+            from distributed.diagnostics.progressbar import progress
+
+            progress(future, notebook=False)
+            print()
+        future.result()
+    target.attrs[MARK] = {**fingerprint, "complete": True}
+    print(f"wrote {args.output}: {features.shape} {features.dtype}")
+    return 0
+
+
+# --------------------------------------------------------------------------
+# Options
+
+def _ints(text):
+    """``"3"`` -> 3 and ``"3,5"`` -> (3, 5): the int-or-tuple parameters."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer or integers separated by commas; received {text!r}") from None
+    return values[0] if len(values) == 1 else values
+
+
+def _int_or_auto(text):
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer or 'auto'; received {text!r}") from None
+
+
+def _pooling(text):
+    """``"max"`` -> "max", ``"max,2"`` -> ("max", 2), ``"max,2,3"`` -> ("max", (2, 3))."""
+    op, *grid = text.split(",")
+    if not grid:
+        return op
+    return (op, _ints(",".join(grid)))
+
+
+def _activation(text):
+    return None if text == "none" else text
+
+
+# parameter -> (how its option's text becomes the value, the option's metavar)
+_PARAMETERS = {
+    "filters": (int, "N"),
+    "kernel_size": (_ints, "K|KH,KW"),
+    "strides": (_ints, "S|SH,SW"),
+    "padding": (str, "same|valid"),
+    "dilation_rate": (_ints, "D|DH,DW"),
+    "depth_multiplier": (_int_or_auto, "M|auto"),
+    "activation": (_activation, "relu|linear|none"),
+    "pooling": (_pooling, "OP|OP,G|OP,GH,GW"),
+    "image_shape": (_ints, "H,W[,C]"),
+    "data_format": (str, "channels_last|channels_first"),
+    "random_state": (int, "SEED"),
+    "batch_size": (_int_or_auto, "N|auto"),
+    "n_jobs": (int, "N"),
+}
+
+
+def _estimator(args, X):
+    """Return the fitted transformer: loaded from ``--estimator``, or fitted on ``X``'s shape."""
+    from ..transformer import SeparableConvFeatures
+
+    given = {name: getattr(args, name) for name in _PARAMETERS if hasattr(args, name)}
+    if args.estimator is None:
+        return SeparableConvFeatures(**given).fit(X)
+    if given:
+        raise SystemExit("features: --estimator takes the place of the transformer's options; "
+                         f"received --estimator {args.estimator} with "
+                         + " ".join("--" + name.replace("_", "-") for name in given))
+    with open(args.estimator, "rb") as file:
+        estimator = pickle.load(file)
+    if not isinstance(estimator, SeparableConvFeatures):
+        raise SystemExit(f"features: --estimator {args.estimator} holds a "
+                         f"{type(estimator).__name__}, not a fitted SeparableConvFeatures")
+    return estimator
+
+
+# --------------------------------------------------------------------------
+# Input and output
+
+class NpyFile:
+    """A ``.npy`` file as an array Dask reads chunk by chunk, in any process.
+
+    A NumPy memory map would be pickled with all its data when the graph
+    travels to the workers; this pickles as its path and maps the file at
+    each read.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        mapped = self._map()
+        self.shape, self.dtype, self.ndim = mapped.shape, mapped.dtype, mapped.ndim
+
+    def _map(self):
+        import numpy as np
+
+        return np.load(self.path, mmap_mode="r")
+
+    def __getitem__(self, index):
+        import numpy as np
+
+        return np.array(self._map()[index])
+
+
+def _read(path, chunk_size):
+    """Return the input as a Dask array chunked along the samples only."""
+    import dask.array as da
+
+    if not os.path.exists(path):
+        raise SystemExit(f"features: IN {path} does not exist")
+    if path.endswith(".npy"):
+        source = NpyFile(path)
+        X = da.from_array(source, chunks=(_auto_chunk(source),) + source.shape[1:],
+                          asarray=True)
+    else:
+        X = da.from_zarr(path)
+    if chunk_size is not None:
+        if chunk_size < 1:
+            raise SystemExit(f"features: --chunk-size must be a positive integer; "
+                             f"received --chunk-size {chunk_size}")
+        X = X.rechunk({0: chunk_size})
+    return X
+
+
+def _auto_chunk(source):
+    """Return how many images of ``source`` make about AUTO_CHUNK_BYTES, at least one."""
+    image_bytes = source.dtype.itemsize * math.prod(source.shape[1:])
+    return max(1, AUTO_CHUNK_BYTES // max(1, image_bytes))
+
+
+def _already_done(path, fingerprint, overwrite):
+    """Return True when ``path`` holds the features of this very run, complete.
+
+    Raises SystemExit, naming the reason, for any other existing ``path``
+    unless ``overwrite``.
+    """
+    if not os.path.exists(path) or overwrite:
+        return False
+    mark = _mark(path)
+    if mark == {**fingerprint, "complete": True}:
+        return True
+    if mark and mark.get("complete") is False and _same_run(mark, fingerprint):
+        reason = "the partial output of an interrupted run of this same command"
+    elif mark:
+        reason = "the features of another input or estimator"
+    else:
+        reason = "something this command did not write"
+    raise SystemExit(f"features: OUT {path} exists and holds {reason}; pass --overwrite to "
+                     "replace it, or remove it")
+
+
+def _same_run(mark, fingerprint):
+    return all(mark.get(key) == value for key, value in fingerprint.items())
+
+
+def _mark(path):
+    """Return this command's mark in the zarr array at ``path``, or None."""
+    import zarr
+
+    try:
+        return dict(zarr.open_array(path, mode="r").attrs.get(MARK) or {}) or None
+    except Exception:  # not a zarr array at all: no mark
+        return None
+
+
+def _create_output(path, features, fingerprint):
+    """Create the empty output array, marked incomplete, with chunks one per task."""
+    import zarr
+
+    target = zarr.open_array(path, mode="w", shape=features.shape, dtype=features.dtype,
+                             chunks=(features.chunks[0][0], features.shape[1]))
+    # JSON round trip: the mark is compared with what zarr reads back
+    target.attrs[MARK] = json.loads(json.dumps({**fingerprint, "complete": False}))
+    return target
+
+
+@contextlib.contextmanager
+def _client(args):
+    """Yield a ``distributed.Client``: of ``--scheduler``, or of a local cluster closed after."""
+    from distributed import Client, LocalCluster
+
+    if args.scheduler:
+        with Client(args.scheduler) as client:
+            yield client
+        return
+    with LocalCluster(n_workers=args.n_workers, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        yield client
