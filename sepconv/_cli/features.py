@@ -89,22 +89,21 @@ def run(args):
 
 def _ints(text):
     """``"3"`` -> 3 and ``"3,5"`` -> (3, 5): the int-or-tuple parameters."""
-    try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer or integers separated by commas; received {text!r}") from None
+    values = tuple(_int(v, text, "an integer or integers separated by commas")
+                   for v in text.split(","))
     return values[0] if len(values) == 1 else values
 
 
 def _int_or_auto(text):
-    if text == "auto":
-        return text
+    return text if text == "auto" else _int(text, text, "an integer or 'auto'")
+
+
+def _int(part, text, expected):
+    """Return ``int(part)``; an argparse error naming what was ``expected`` and ``text``."""
     try:
-        return int(text)
+        return int(part)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer or 'auto'; received {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {expected}; received {text!r}") from None
 
 
 def _pooling(text):
