@@ -45,7 +45,7 @@ def separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias=None, *, stride
         A callable is applied to each output block: it must act elementwise.
     n_threads : int or None, default=None
         OpenMP threads of each task's kernel call, lowered to the task's
-        share of the cores (see :ref:`scaling <threads>` in ``docs/scaling.md``).
+        share of the cores (``docs/scaling.md``, "Threads").
 
     Returns
     -------

@@ -24,9 +24,10 @@ AUTO_CHUNK_BYTES = 64 * 2**20
 
 def add_arguments(parser):
     """Add the options of the ``features`` command to ``parser``."""
-    parser.add_argument("input", metavar="IN", help="a zarr array (store root) or a .npy file: "
-                        "(n, H*W*C) rows or an (n, H, W, C) / (n, C, H, W) batch")
-    parser.add_argument("output", metavar="OUT", help="the zarr store to write the "
+    parser.add_argument("input", metavar="IN", help="a zarr array (store root; a path or an "
+                        "fsspec URL) or a .npy file: (n, H*W*C) rows or an (n, H, W, C) / "
+                        "(n, C, H, W) batch")
+    parser.add_argument("output", metavar="OUT", help="the local zarr store to write the "
                         "(n, n_features_out_) features to, at its root")
     estimator = parser.add_argument_group(
         "the transformer", "SeparableConvFeatures's parameters, named after them; tuples "
@@ -186,7 +187,8 @@ def _read(path, chunk_size):
     """Return the input as a Dask array chunked along the samples only."""
     import dask.array as da
 
-    if not os.path.exists(path):
+    # a URL (s3://...) is left to zarr and fsspec to find
+    if "://" not in path and not os.path.exists(path):
         raise SystemExit(f"features: IN {path} does not exist")
     if path.endswith(".npy"):
         source = NpyFile(path)
