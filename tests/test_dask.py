@@ -176,6 +176,21 @@ def test_one_output_chunk_reads_only_the_input_chunks_its_window_touches():
     assert len(source.reads) <= 9
 
 
+def test_zarr_in_and_out(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    x = images(np.float32, "channels_first", (4, 20, 18, 2))
+    da.from_array(x, chunks=(2, 1, 8, 8)).to_zarr(str(tmp_path / "in.zarr"))
+    dk, pk = RNG.uniform(-1, 1, (3, 3, 2, 2)), RNG.uniform(-1, 1, (4, 3))
+    lazy = sepconv_dask.separable_conv2d(da.from_zarr(str(tmp_path / "in.zarr")), dk, pk,
+                                         strides=2, padding="same",
+                                         data_format="channels_first")
+    lazy.to_zarr(str(tmp_path / "out.zarr"))
+    out = zarr.open_array(str(tmp_path / "out.zarr"), mode="r")[...]
+    assert_allclose(out, sepconv.separable_conv2d(x, dk, pk, strides=2, padding="same",
+                                                  data_format="channels_first"),
+                    **tolerance(np.float64, 37))
+
+
 def test_kernels_enter_the_graph_once():
     dk = np.ones((3, 3, 1, 1000))
     x = da.zeros((8, 16, 16, 1), chunks=(1, 4, 4, 1))
