@@ -285,6 +285,15 @@ class TestThreads:
             self.run(scheduler="threads")
         assert recorded == [max(1, _threads.cpu_count() // 2)] * 16
 
+    def test_a_distributed_worker_with_two_threads_gives_each_task_one(self, recorded):
+        distributed = pytest.importorskip("distributed")
+        # in-process: no nanny sets OMP_NUM_THREADS, so only the share rule limits
+        with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                      dashboard_address=None) as cluster:
+            with distributed.Client(cluster) as client:
+                self.run(scheduler=client)
+        assert recorded == [1] * 16
+
     def test_share_lowers_an_explicit_request(self, monkeypatch):
         monkeypatch.setattr(_threads, "cpu_count", lambda: 8)
         monkeypatch.setattr(_threads, "effective_n_threads", lambda n: n)

@@ -96,6 +96,7 @@ def _ints(text):
 
 
 def _int_or_auto(text):
+    """``"auto"`` or an int: ``depth_multiplier`` and ``batch_size``."""
     return text if text == "auto" else _int(text, text, "an integer or 'auto'")
 
 
@@ -116,6 +117,7 @@ def _pooling(text):
 
 
 def _activation(text):
+    """``"none"`` -> None; other names as they are."""
     return None if text == "none" else text
 
 
@@ -232,6 +234,7 @@ def _already_done(path, fingerprint, overwrite):
 
 
 def _same_run(mark, fingerprint):
+    """Return True when ``mark`` was left by a run with this ``fingerprint``."""
     return all(mark.get(key) == value for key, value in fingerprint.items())
 
 
@@ -241,7 +244,7 @@ def _mark(path):
 
     try:
         return dict(zarr.open_array(path, mode="r").attrs.get(MARK) or {}) or None
-    except Exception:  # not a zarr array at all: no mark
+    except (ValueError, OSError):  # zarr's "no array here" errors derive from these
         return None
 
 
