@@ -9,13 +9,16 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 from numpy.testing import assert_allclose
 
 import feature_reference
 import sepconv
+from cases import cases
 from compare import tolerance
 from sepconv import _dask_threads
 from sepconv import dask as sepconv_dask
+from sepconv._dask_plan import axis_plan
 from sepconv._native import _threads
 from sepconv.transformer import SeparableConvFeatures
 
@@ -69,6 +72,43 @@ def check_lazy(lazy, expected, dtype, reduction):
     out = np.block(blocks.tolist())
     assert_allclose(out, expected, **tolerance(dtype, reduction))
     return out
+
+
+@st.composite
+def partitions(draw, n):
+    """Chunk sizes of an axis of ``n`` elements: any cut points."""
+    cuts = sorted(draw(st.sets(st.integers(1, n - 1), max_size=4))) if n > 1 else []
+    return tuple(b - a for a, b in zip([0, *cuts], [*cuts, n])) or (n,)
+
+
+@given(case=cases(min_batch=1, max_side=12), data=st.data())
+def test_any_chunking_of_any_geometry(case, data):
+    x, dk, pk, bias = case.arrays()
+    chunks = (data.draw(partitions(case.n)), *(data.draw(partitions(n)) for n in case.hw),
+              data.draw(partitions(case.channels)))
+    lazy = sepconv_dask.separable_conv2d(da.from_array(x, chunks=chunks), dk, pk, bias,
+                                         **case.geometry)
+    check_lazy(lazy, sepconv.separable_conv2d(x, dk, pk, bias, **case.geometry), np.float64,
+               case.reduction)
+
+
+@given(chunks=st.integers(1, 40).flatmap(partitions), kernel=st.integers(1, 7),
+       stride=st.integers(1, 4), dilation=st.integers(1, 3),
+       padding=st.sampled_from(["valid", "same"]))
+def test_axis_plan_invariants(chunks, kernel, stride, dilation, padding):
+    n, effective = sum(chunks), dilation * (kernel - 1) + 1
+    if padding == "valid" and n < effective:
+        return
+    out = (n - effective) // stride + 1 if padding == "valid" else -(-n // stride)
+    before = 0 if padding == "valid" else max((out - 1) * stride + effective - n, 0) // 2
+    plan = axis_plan(chunks, kernel, stride, dilation, padding, (out, before))
+    assert sum(plan.out_chunks) == out and min(plan.out_chunks) >= 1
+    assert sum(plan.in_chunks) == plan.length == (out - 1) * stride + effective
+    assert plan.length <= before + n + plan.pad_after
+    # every block starts at its first output's window and holds at least the halo
+    assert all(i == stride * o for i, o in zip(plan.in_chunks[:-1], plan.out_chunks[:-1]))
+    assert plan.in_chunks[-1] == (plan.out_chunks[-1] - 1) * stride + effective
+    assert min(plan.in_chunks) >= plan.halo == max(effective - stride, 0)
 
 
 @pytest.mark.parametrize("layout,dtype", [("channels_last", np.float32),
