@@ -84,17 +84,18 @@ def test_a_finished_run_is_not_redone_and_another_is_refused(zarr_input, tmp_pat
     assert features(zarr_input, out, "--filters", 2, "--no-progress", scheduler=scheduler) == 0
     assert features(zarr_input, out, "--filters", 2, scheduler=scheduler) == 0
     assert f"{out} already holds these features; nothing to do" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match=re.escape(
-            f"features: OUT {out} exists and holds the features of another input or "
-            "estimator; pass --overwrite to replace it, or remove it")):
-        features(zarr_input, out, "--filters", 3, scheduler=scheduler)
+    for other in (["--filters", 3], ["--filters", 2, "--chunk-size", 5],
+                  ["--filters", 2, "--random-state", 1]):
+        with pytest.raises(SystemExit, match=re.escape(
+                f"features: OUT {out} exists and holds the features of another input, "
+                "estimator or chunk size; pass --overwrite to replace it, or remove it")):
+            features(zarr_input, out, *other, scheduler=scheduler)
     assert features(zarr_input, out, "--filters", 3, "--overwrite", "--no-progress",
                     scheduler=scheduler) == 0
     assert read(out).shape == (30, 12)
 
 
-def test_an_interrupted_run_is_refused_not_taken_for_whole(zarr_input, tmp_path, scheduler,
-                                                           monkeypatch):
+def test_an_interrupted_run_is_resumed(zarr_input, tmp_path, scheduler, monkeypatch, capsys):
     out = str(tmp_path / "out.zarr")
 
     def interrupted(self, *args, **kwargs):
@@ -102,14 +103,38 @@ def test_an_interrupted_run_is_refused_not_taken_for_whole(zarr_input, tmp_path,
 
     with monkeypatch.context() as patch:
         patch.setattr(distributed.Client, "compute", interrupted)
-        with pytest.raises(KeyboardInterrupt):
-            features(zarr_input, out, "--filters", 2, scheduler=scheduler)
-    with pytest.raises(SystemExit, match=re.escape(
-            f"features: OUT {out} exists and holds the partial output of an interrupted run "
-            "of this same command; pass --overwrite")):
-        features(zarr_input, out, "--filters", 2, scheduler=scheduler)
-    assert features(zarr_input, out, "--filters", 2, "--overwrite", "--no-progress",
-                    scheduler=scheduler) == 0
+        assert features(zarr_input, out, "--filters", 2, scheduler=scheduler) == 130
+    assert ("interrupted: 0 of 4 tasks written; run the same command again to resume"
+            in capsys.readouterr().err)
+    assert zarr.open_array(out, mode="r").attrs["sepconv_features"]["complete"] is False
+    assert features(zarr_input, out, "--filters", 2, "--no-progress", scheduler=scheduler) == 0
+    assert "resuming" not in capsys.readouterr().out  # nothing had been written
+    mark = zarr.open_array(out, mode="r").attrs["sepconv_features"]
+    assert mark["complete"] is True
+    # without --random-state, a seed was drawn, recorded and used again
+    expected = SeparableConvFeatures(filters=2, random_state=mark["seed"]).fit(
+        IMAGES).transform(IMAGES)
+    assert_allclose(read(out), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_resumed_run_writes_only_the_missing_blocks(zarr_input, tmp_path, scheduler,
+                                                      capsys):
+    out = str(tmp_path / "out.zarr")
+    assert features(zarr_input, out, "--filters", 2, "--no-progress", scheduler=scheduler) == 0
+    # as an interruption after blocks 0 and 1 would leave it (rows 0-7 and 8-15)
+    array = zarr.open_array(out, mode="r+")
+    array.attrs["sepconv_features"] = {**array.attrs["sepconv_features"], "complete": False,
+                                       "done": [0, 1]}
+    array[:8] = 7.0
+    array[16:] = np.nan
+    assert features(zarr_input, out, "--filters", 2, "--no-progress", scheduler=scheduler) == 0
+    assert "resuming: 2 of 4 tasks were written by an interrupted run" in capsys.readouterr().out
+    result = read(out)
+    seed = zarr.open_array(out, mode="r").attrs["sepconv_features"]["seed"]
+    expected = SeparableConvFeatures(filters=2, random_state=seed).fit(IMAGES).transform(IMAGES)
+    assert (result[:8] == 7.0).all()  # block 0 was not written again
+    assert_allclose(result[8:], expected[8:], rtol=1e-5, atol=1e-6)
+    assert "done" not in zarr.open_array(out, mode="r").attrs["sepconv_features"]
 
 
 def test_an_existing_output_it_did_not_write_is_refused(zarr_input, tmp_path):
@@ -148,3 +173,20 @@ def test_bad_option_text(option, value, message, capsys):
     with pytest.raises(SystemExit):
         main(["features", "in.zarr", "out.zarr", option, value])
     assert message in capsys.readouterr().err
+
+
+def test_the_ledger_records_only_finished_blocks(tmp_path):
+    from types import SimpleNamespace
+
+    from sepconv._cli.features import _Ledger
+
+    target = zarr.open_array(str(tmp_path / "out.zarr"), mode="w", shape=(4, 2), chunks=(1, 2),
+                             dtype="f4")
+    ledger = _Ledger(target, {"input": "in.zarr"}, 3, [0])
+    ledger.finished(2, SimpleNamespace(status="finished"))
+    ledger.finished(1, SimpleNamespace(status="error"))
+    assert dict(target.attrs["sepconv_features"]) == {
+        "input": "in.zarr", "seed": 3, "complete": False, "done": [0, 2]}
+    ledger.complete()
+    assert dict(target.attrs["sepconv_features"]) == {
+        "input": "in.zarr", "seed": 3, "complete": True}

@@ -3,17 +3,24 @@
 Reads a zarr array (or a ``.npy`` file, memory-mapped) chunk by chunk on a
 Dask cluster, and writes ``SeparableConvFeatures(...).fit(X).transform(X)``
 to a zarr array at the root of ``OUT``, with Dask's progress bar.  The
-output carries a completion mark: a run that was interrupted leaves an
-unmarked store, which the next run refuses (or, with ``--overwrite``,
-replaces), so a partial output never passes for a whole one.
+output's attributes say which blocks are written and whether all are: a run
+started again after an interruption writes only the missing blocks, and
+a partial output never passes for a whole one.
 """
 
 import argparse
 import contextlib
-import json
+import functools
+import hashlib
 import math
 import os
 import pickle
+import sys
+import threading
+
+import numpy as np
+
+from .._args import is_integer
 
 # The mark this command keeps in the output's zarr attributes.
 MARK = "sepconv_features"
@@ -49,38 +56,41 @@ def add_arguments(parser):
                            help="images per task (default: 64 MiB of input per task, or the "
                                 "zarr input's own chunks)")
     run_group.add_argument("--overwrite", action="store_true",
-                           help="replace OUT if it exists (otherwise an existing OUT is "
-                                "refused unless it already holds these very features)")
+                           help="replace OUT if it exists (otherwise an OUT left by an "
+                                "interrupted run of the same command is resumed, a finished "
+                                "one kept, and any other refused)")
     run_group.add_argument("--no-progress", dest="progress", action="store_false",
                            help="do not show the progress bar")
 
 
 def run(args):
-    """Compute and write the features; return the exit status."""
-    import dask.array as da
-
+    """Compute and write the features (or what an interrupted run left); return the exit status."""
     X = _read(args.input, args.chunk_size)
     estimator = _estimator(args, X)
     fingerprint = {"input": os.path.abspath(args.input), "shape": list(X.shape),
-                   "dtype": str(X.dtype), "estimator": repr(estimator)}
-    if _already_done(args.output, fingerprint, args.overwrite):
+                   "dtype": str(X.dtype), "chunk_size": X.chunks[0][0],
+                   "estimator": repr(estimator), "filters": _digest(estimator)}
+    done = _written_blocks(args.output, fingerprint, args.overwrite)
+    if done is True:
         print(f"{args.output} already holds these features; nothing to do")
         return 0
     features = estimator.transform(X)
     print(f"sepconv features: {args.input} {X.shape} {X.dtype}, {X.numblocks[0]} tasks of "
           f"{X.chunks[0][0]} images -> {args.output} {features.shape} {features.dtype}")
     print(f"estimator: {estimator!r}")
-    target = _create_output(args.output, features, fingerprint)
-    with _client(args) as client:
-        print(f"cluster: {client}")
-        future = client.compute(da.store(features, target, lock=False, compute=False))
-        if args.progress:
-            from distributed.diagnostics.progressbar import progress
-
-            progress(future, notebook=False)
-            print()
-        future.result()
-    target.attrs[MARK] = {**fingerprint, "complete": True}
+    if done:
+        print(f"resuming: {len(done)} of {X.numblocks[0]} tasks were written by an "
+              "interrupted run")
+    ledger = _Ledger(_open_output(args.output, features, done is not None), fingerprint,
+                     estimator.random_state, done or [])
+    todo = [i for i in range(X.numblocks[0]) if i not in set(ledger.done)]
+    try:
+        _compute(args, features, ledger, todo)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {len(ledger.done)} of {X.numblocks[0]} tasks written; run the "
+              "same command again to resume", file=sys.stderr)
+        return 130  # the shell's status for SIGINT
+    ledger.complete()
     print(f"wrote {args.output}: {features.shape} {features.dtype}")
     return 0
 
@@ -145,6 +155,7 @@ def _estimator(args, X):
 
     given = {name: getattr(args, name) for name in _PARAMETERS if hasattr(args, name)}
     if args.estimator is None:
+        given.setdefault("random_state", _seed(args))
         return SeparableConvFeatures(**given).fit(X)
     if given:
         raise SystemExit("features: --estimator takes the place of the transformer's options; "
@@ -156,6 +167,26 @@ def _estimator(args, X):
         raise SystemExit(f"features: --estimator {args.estimator} holds a "
                          f"{type(estimator).__name__}, not a fitted SeparableConvFeatures")
     return estimator
+
+
+def _seed(args):
+    """Return the seed of a run without ``--random-state``: an earlier run's, or a new one.
+
+    The filters must be the same in every run that writes to one output, so
+    a run that resumes another draws them from the seed that run recorded.
+    """
+    mark = None if args.overwrite else _mark(args.output)
+    if mark and mark.get("seed") is not None:
+        return mark["seed"]
+    return int(np.random.SeedSequence().entropy % 2**32)
+
+
+def _digest(estimator):
+    """Return a digest of the fitted filters: runs with other filters never share an output."""
+    digest = hashlib.sha256()
+    for array in (estimator.depthwise_kernel_, estimator.pointwise_kernel_, estimator.bias_):
+        digest.update(b"none" if array is None else np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------
@@ -175,13 +206,9 @@ class NpyFile:
         self.shape, self.dtype, self.ndim = mapped.shape, mapped.dtype, mapped.ndim
 
     def _map(self):
-        import numpy as np
-
         return np.load(self.path, mmap_mode="r")
 
     def __getitem__(self, index):
-        import numpy as np
-
         return np.array(self._map()[index])
 
 
@@ -212,23 +239,28 @@ def _auto_chunk(source):
     return max(1, AUTO_CHUNK_BYTES // max(1, image_bytes))
 
 
-def _already_done(path, fingerprint, overwrite):
-    """Return True when ``path`` holds the features of this very run, complete.
+def _written_blocks(path, fingerprint, overwrite):
+    """Return what ``path`` already holds of this run's output.
 
-    Raises SystemExit, naming the reason, for any other existing ``path``
-    unless ``overwrite``.
+    Returns
+    -------
+    True, list of int or None
+        True when ``path`` holds this run's features, complete; the blocks
+        an interrupted run of the same command wrote; None when there is
+        nothing (or ``overwrite``): a new output.
+
+    Raises
+    ------
+    SystemExit
+        Naming the reason, for any other existing ``path`` unless ``overwrite``.
     """
     if not os.path.exists(path) or overwrite:
-        return False
+        return None
     mark = _mark(path)
-    if mark == {**fingerprint, "complete": True}:
-        return True
-    if mark and mark.get("complete") is False and _same_run(mark, fingerprint):
-        reason = "the partial output of an interrupted run of this same command"
-    elif mark:
-        reason = "the features of another input or estimator"
-    else:
-        reason = "something this command did not write"
+    if mark and _same_run(mark, fingerprint):
+        return True if mark.get("complete") else list(mark.get("done", []))
+    reason = ("the features of another input, estimator or chunk size" if mark
+              else "something this command did not write")
     raise SystemExit(f"features: OUT {path} exists and holds {reason}; pass --overwrite to "
                      "replace it, or remove it")
 
@@ -248,15 +280,83 @@ def _mark(path):
         return None
 
 
-def _create_output(path, features, fingerprint):
-    """Create the empty output array, marked incomplete, with chunks one per task."""
+def _open_output(path, features, resume):
+    """Open the output array to resume it, or create it with chunks one per task."""
     import zarr
 
-    target = zarr.open_array(path, mode="w", shape=features.shape, dtype=features.dtype,
-                             chunks=(features.chunks[0][0], features.shape[1]))
-    # JSON round trip: the mark is compared with what zarr reads back
-    target.attrs[MARK] = json.loads(json.dumps({**fingerprint, "complete": False}))
-    return target
+    if resume:
+        return zarr.open_array(path, mode="r+")
+    return zarr.open_array(path, mode="w", shape=features.shape, dtype=features.dtype,
+                           chunks=(features.chunks[0][0], features.shape[1]))
+
+
+class _Ledger:
+    """The output's mark: the run's fingerprint and the blocks written so far.
+
+    Kept in the output's zarr attributes and rewritten as each block is
+    written, by this process alone (zarr replaces the attribute file
+    atomically), so an interrupted run leaves an exact list to resume from.
+    """
+
+    def __init__(self, target, fingerprint, seed, done):
+        self.target, self.fingerprint, self.done = target, fingerprint, list(done)
+        self.seed = seed
+        self._lock = threading.Lock()
+        self._save(complete=False)
+
+    def finished(self, block, future):
+        """Record ``block`` as written once its ``future`` has finished (a done callback)."""
+        if future.status == "finished":
+            with self._lock:
+                self.done.append(block)
+                self._save(complete=False)
+
+    def complete(self):
+        """Mark the output whole."""
+        with self._lock:
+            self._save(complete=True)
+
+    def _save(self, complete):
+        mark = {**self.fingerprint, "seed": _int_or_none(self.seed), "complete": complete}
+        if not complete:
+            mark["done"] = sorted(self.done)
+        self.target.attrs[MARK] = mark
+
+
+def _int_or_none(seed):
+    """The seed as the mark records it: an int, or None (a RandomState is not recorded)."""
+    return int(seed) if is_integer(seed) else None
+
+
+def _compute(args, features, ledger, todo):
+    """Write the blocks ``todo`` on the cluster, recording each in ``ledger`` as it finishes."""
+    with _client(args) as client:
+        print(f"cluster: {client}")
+        futures = client.compute(_write_tasks(features, ledger.target, todo))
+        for block, future in zip(todo, futures):
+            future.add_done_callback(functools.partial(ledger.finished, block))
+        if args.progress:
+            from distributed.diagnostics.progressbar import progress
+
+            progress(futures, notebook=False)
+            print()
+        client.gather(futures)
+
+
+def _write_tasks(features, target, blocks):
+    """Return one Delayed per index in ``blocks``: that row block written to ``target``."""
+    import dask
+
+    bounds = np.cumsum((0, *features.chunks[0]))
+    delayed = features.to_delayed().ravel()
+    write = dask.delayed(_write, pure=False)
+    return [write(delayed[i], target, slice(int(bounds[i]), int(bounds[i + 1])))
+            for i in blocks]
+
+
+def _write(block, target, rows):
+    """Write one block of features to its rows of the zarr array ``target``."""
+    target[rows] = block
 
 
 @contextlib.contextmanager
