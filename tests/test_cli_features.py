@@ -154,10 +154,19 @@ def test_an_existing_output_it_did_not_write_is_refused(zarr_input, tmp_path):
      "--estimator est.pkl with --filters"),
     (["IN", "out.zarr", "--estimator", "list.pkl"],
      "features: --estimator list.pkl holds a list, not a fitted SeparableConvFeatures"),
+    (["IN", "out.zarr", "--estimator", "unfitted.pkl"],
+     "features: --estimator unfitted.pkl holds an unfitted SeparableConvFeatures, not a "
+     "fitted SeparableConvFeatures"),
+    (["IN", "out.zarr", "--estimator", "missing.pkl"],
+     "features: --estimator missing.pkl could not be read: No such file or directory"),
+    (["group.zarr", "out.zarr"],
+     "features: IN group.zarr is neither a zarr array (at the store's root) nor a .npy file"),
 ])
 def test_errors(zarr_input, tmp_path, monkeypatch, options, message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "list.pkl").write_bytes(pickle.dumps([1]))
+    (tmp_path / "unfitted.pkl").write_bytes(pickle.dumps(SeparableConvFeatures()))
+    zarr.open_group(str(tmp_path / "group.zarr"), mode="w")
     options = [zarr_input if o == "IN" else o for o in options]
     with pytest.raises(SystemExit, match=re.escape(message)):
         main(["features", *options])

@@ -161,12 +161,29 @@ def _estimator(args, X):
         raise SystemExit("features: --estimator takes the place of the transformer's options; "
                          f"received --estimator {args.estimator} with "
                          + " ".join("--" + name.replace("_", "-") for name in given))
-    with open(args.estimator, "rb") as file:
-        estimator = pickle.load(file)
-    if not isinstance(estimator, SeparableConvFeatures):
-        raise SystemExit(f"features: --estimator {args.estimator} holds a "
+    try:
+        with open(args.estimator, "rb") as file:
+            estimator = pickle.load(file)
+    except OSError as exc:
+        raise SystemExit(f"features: --estimator {args.estimator} could not be read: "
+                         f"{exc.strerror}") from None
+    if not isinstance(estimator, SeparableConvFeatures) or not _is_fitted(estimator):
+        what = "an unfitted" if isinstance(estimator, SeparableConvFeatures) else "a"
+        raise SystemExit(f"features: --estimator {args.estimator} holds {what} "
                          f"{type(estimator).__name__}, not a fitted SeparableConvFeatures")
     return estimator
+
+
+def _is_fitted(estimator):
+    """Return True when scikit-learn deems ``estimator`` fitted."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        return False
+    return True
 
 
 def _seed(args):
@@ -224,7 +241,11 @@ def _read(path, chunk_size):
         X = da.from_array(source, chunks=(_auto_chunk(source),) + source.shape[1:],
                           asarray=True)
     else:
-        X = da.from_zarr(path)
+        try:
+            X = da.from_zarr(path)
+        except ValueError as exc:  # zarr's errors for a group or no array derive from it
+            raise SystemExit(f"features: IN {path} is neither a zarr array (at the store's "
+                             f"root) nor a .npy file: {exc}") from None
     if chunk_size is not None:
         if chunk_size < 1:
             raise SystemExit(f"features: --chunk-size must be a positive integer; "
