@@ -3,9 +3,9 @@
 Needs the optional extra ``dask`` (``pip install 'sepconv[dask]'``); importing
 this module does not import Dask, calling its functions does.
 
-The convolutions take image batches chunked along the batch and the spatial
-axes (and the channel axis, which is merged into one block: the pointwise
-step sums over all channels).  Each output block is a ``"valid"``
+The convolutions take image batches chunked along the batch, the spatial
+and the channel axes (the channels are merged into one block where a
+pointwise step sums over them all).  Each output block is a ``"valid"``
 convolution of its input block plus a one-sided halo borrowed from the next
 block (Dask's ``overlap`` with ``boundary="none"``); Keras's ``"same"``
 zeros are added once at the image's true borders, and the spatial chunks
@@ -74,7 +74,8 @@ def depthwise_conv2d(x, depthwise_kernel, bias=None, *, strides=1, padding="vali
     Parameters
     ----------
     x : dask.array.Array or array_like
-        As in :func:`separable_conv2d`.
+        As in :func:`separable_conv2d`, but the channel chunks are kept: each
+        channel is filtered on its own.
     depthwise_kernel, bias : array_like
         As in :func:`sepconv.functional.depthwise_conv2d`.
     strides, padding, dilation_rate, data_format, activation, n_threads
@@ -83,7 +84,8 @@ def depthwise_conv2d(x, depthwise_kernel, bias=None, *, strides=1, padding="vali
     Returns
     -------
     dask.array.Array
-        As in :func:`separable_conv2d`, with ``C * depth_multiplier`` channels.
+        As in :func:`separable_conv2d`, with ``C * depth_multiplier`` channels,
+        chunked as ``x``'s channels times the multiplier.
 
     Raises
     ------
@@ -200,13 +202,22 @@ def _convolve(name, x, operands, depthwise_kernel, *, strides, padding, dilation
         crop[axis] = slice(0, plan.length)
     if any(map(any, pads)):
         x = da.pad(x, pads, mode="constant")
-    x = x[tuple(crop)].rechunk({_channel_axis(fmt): -1,
+    channels = _channel_axis(fmt)
+    # The depthwise step filters each channel on its own, so its channel
+    # chunks are kept; the pointwise step sums over them all.
+    keep_channels = name == "depthwise_conv2d"
+    x = x[tuple(crop)].rechunk({**({} if keep_channels else {channels: -1}),
                                 **{a: p.in_chunks for a, p in zip(axes, plans)}})
     # allow_rechunk=False: the chunks above already hold every halo, and a
     # rechunk by Dask would move the block edges off the stride.
     x = da.overlap.overlap(x, depth={a: (0, p.halo) for a, p in zip(axes, plans)},
                            boundary="none", allow_rechunk=False)
-    chunks = list(_with_channels(x.chunks, fmt, meta.shape[_channel_axis(fmt)]))
+    chunks = list(x.chunks)
+    if keep_channels:
+        multiplier = meta.shape[channels] // x.shape[channels]
+        chunks[channels] = tuple(c * multiplier for c in x.chunks[channels])
+    else:
+        chunks[channels] = (meta.shape[channels],)
     for axis, plan in zip(axes, plans):
         chunks[axis] = plan.out_chunks
     return x.map_blocks(_block, name, _kernels(meta, *operands),
@@ -248,8 +259,19 @@ def _kernels(meta, *operands):
     return dask.delayed(arrays, pure=True, traverse=False)
 
 
-def _block(block, name, kernels, options, n_threads):
-    """Convolve one block; ``functional.<name>`` is looked up now, in the task's process."""
+def _block(block, name, kernels, options, n_threads, block_info=None):
+    """Convolve one block; ``functional.<name>`` is looked up now, in the task's process.
+
+    A depthwise block of channels ``[c0, c1)`` (from ``block_info``) takes
+    those channels of the kernel and their ``c * depth_multiplier + m`` bias
+    entries.
+    """
+    if name == "depthwise_conv2d":
+        c0, c1 = block_info[0]["array-location"][_channel_axis(options["data_format"])]
+        depthwise, bias = kernels
+        multiplier = depthwise.shape[3]
+        kernels = (depthwise[:, :, c0:c1],
+                   None if bias is None else bias[c0 * multiplier:c1 * multiplier])
     return getattr(functional, name)(block, *kernels, n_threads=task_threads(n_threads),
                                      **options)
 

@@ -90,6 +90,12 @@ def test_any_chunking_of_any_geometry(case, data):
                                          **case.geometry)
     check_lazy(lazy, sepconv.separable_conv2d(x, dk, pk, bias, **case.geometry), np.float64,
                case.reduction)
+    bias = np.linspace(-1, 1, case.k)
+    lazy = sepconv_dask.depthwise_conv2d(da.from_array(x, chunks=chunks), dk, bias,
+                                         **case.geometry)
+    assert lazy.chunks[3] == tuple(c * case.depth_multiplier for c in chunks[3])
+    check_lazy(lazy, sepconv.depthwise_conv2d(x, dk, bias, **case.geometry), np.float64,
+               case.reduction)
 
 
 @given(chunks=st.integers(1, 40).flatmap(partitions), kernel=st.integers(1, 7),
