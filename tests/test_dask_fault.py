@@ -29,7 +29,7 @@ def _slow_read(block):
 def test_killed_worker_loses_no_result():
     x = np.random.default_rng(3).uniform(-1, 1, (8, 24, 24, 2))
     dk, pk = np.ones((3, 3, 2, 1)), np.ones((2, 3))
-    dx = da.from_array(x, chunks=(2, 12, 12, 2)).map_blocks(_slow_read, dtype=x.dtype)
+    dx = da.from_array(x, chunks=(4, 12, 12, 2)).map_blocks(_slow_read, dtype=x.dtype)
     lazy = sepconv_dask.separable_conv2d(dx, dk, pk, padding="same")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster:
