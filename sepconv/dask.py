@@ -1,13 +1,133 @@
-"""Lazy features of Dask arrays with a fitted :class:`~sepconv.transformer.SeparableConvFeatures`.
+"""The functional operations and the transformer over Dask arrays, lazily, block by block.
 
 Needs the optional extra ``dask`` (``pip install 'sepconv[dask]'``); importing
-this module does not import Dask, calling :func:`transform` does.
+this module does not import Dask, calling its functions does.
+
+The convolutions take image batches chunked along the batch, the spatial
+and the channel axes (the channels are merged into one block where a
+pointwise step sums over them all).  Each output block is a ``"valid"``
+convolution of its input block plus a one-sided halo borrowed from the next
+block (Dask's ``overlap`` with ``boundary="none"``); Keras's ``"same"``
+zeros are added once at the image's true borders, and the spatial chunks
+are cut at multiples of the stride.  Every result knows its shape, chunks,
+dtype and meta before anything is computed.
 """
+
+import copy
+import math
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["transform"]
+from . import _args, functional
+from ._dask_plan import spatial_plans
+from ._dask_threads import task_threads
+
+__all__ = ["separable_conv2d", "depthwise_conv2d", "pointwise_conv2d", "transform"]
+
+
+def separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias=None, *, strides=1,
+                     padding="valid", dilation_rate=1, data_format="channels_last",
+                     activation=None, n_threads=None):
+    """Depthwise separable 2-D convolution of a Dask array of images.
+
+    Parameters
+    ----------
+    x : dask.array.Array or array_like
+        Images, ``(N, H, W, C)`` or ``(N, C, H, W)`` (see ``data_format``),
+        chunked along any axes; chunk sizes must be known.
+    depthwise_kernel, pointwise_kernel, bias : array_like
+        NumPy arrays, as in :func:`sepconv.functional.separable_conv2d`;
+        they enter the task graph once.
+    strides, padding, dilation_rate, data_format : optional
+        As in :func:`sepconv.functional.separable_conv2d`.
+    activation : {None, "linear", "relu"} or callable, default=None
+        A callable is applied to each output block: it must act elementwise.
+    n_threads : int or None, default=None
+        OpenMP threads of each task's kernel call, lowered to the task's
+        share of the cores (``docs/scaling.md``, "Threads").
+
+    Returns
+    -------
+    dask.array.Array
+        Lazy; its values are those of the NumPy function on the whole array.
+        The batch chunks are kept, the spatial chunks follow the input's
+        (cut at multiples of the stride), the channels are one chunk.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As the NumPy function does, with its messages, before any compute;
+        ValueError for chunk sizes that are not known.
+    """
+    return _convolve("separable_conv2d", x, (depthwise_kernel, pointwise_kernel, bias),
+                     depthwise_kernel, strides=strides, padding=padding,
+                     dilation_rate=dilation_rate, data_format=data_format,
+                     activation=activation, n_threads=n_threads)
+
+
+def depthwise_conv2d(x, depthwise_kernel, bias=None, *, strides=1, padding="valid",
+                     dilation_rate=1, data_format="channels_last", activation=None,
+                     n_threads=None):
+    """Depthwise 2-D convolution of a Dask array of images.
+
+    Parameters
+    ----------
+    x : dask.array.Array or array_like
+        As in :func:`separable_conv2d`, but the channel chunks are kept: each
+        channel is filtered on its own.
+    depthwise_kernel, bias : array_like
+        As in :func:`sepconv.functional.depthwise_conv2d`.
+    strides, padding, dilation_rate, data_format, activation, n_threads
+        As in :func:`separable_conv2d`.
+
+    Returns
+    -------
+    dask.array.Array
+        As in :func:`separable_conv2d`, with ``C * depth_multiplier`` channels,
+        chunked as ``x``'s channels times the multiplier.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As in :func:`separable_conv2d`.
+    """
+    return _convolve("depthwise_conv2d", x, (depthwise_kernel, bias), depthwise_kernel,
+                     strides=strides, padding=padding, dilation_rate=dilation_rate,
+                     data_format=data_format, activation=activation, n_threads=n_threads)
+
+
+def pointwise_conv2d(x, pointwise_kernel, bias=None, *, data_format="channels_last",
+                     activation=None, n_threads=None):
+    """Pointwise (1x1) 2-D convolution of a Dask array of images.
+
+    Parameters
+    ----------
+    x : dask.array.Array or array_like
+        As in :func:`separable_conv2d`.
+    pointwise_kernel, bias : array_like
+        As in :func:`sepconv.functional.pointwise_conv2d`.
+    data_format, activation, n_threads
+        As in :func:`separable_conv2d`.
+
+    Returns
+    -------
+    dask.array.Array
+        Chunked like ``x`` but for the channels, one chunk of ``filters``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As in :func:`separable_conv2d`.
+    """
+    x, fmt = _image_batch(x, data_format)
+    options = {"data_format": fmt, "activation": activation}
+    meta = _probe("pointwise_conv2d", x, (pointwise_kernel, bias), options)
+    x = x.rechunk({_channel_axis(fmt): -1})
+    chunks = _with_channels(x.chunks, fmt, meta.shape[_channel_axis(fmt)])
+    return x.map_blocks(_block, "pointwise_conv2d", _kernels(meta, pointwise_kernel, bias),
+                        options, _args.n_threads(n_threads), chunks=chunks, dtype=meta.dtype,
+                        meta=meta)
 
 
 def transform(estimator, X):
@@ -16,18 +136,18 @@ def transform(estimator, X):
     Unlike ``X.map_blocks(estimator.transform)`` (and dask-ml's
     ``ParallelPostFit``, which reports the input's width and fails on 4-D
     input), the result knows its true shape, chunks and dtype before anything
-    is computed.
+    is computed.  ``estimator.transform`` does the same for Dask input.
 
     Parameters
     ----------
     estimator : SeparableConvFeatures
-        Fitted; it is shipped to the workers with each task.  Its ``n_jobs``
-        sets the threads of each task: use ``n_jobs=1`` under a threaded or
-        distributed scheduler that runs several tasks per core set.
+        Fitted; it enters the task graph once.  Its ``n_jobs`` is lowered to
+        each task's share of the cores.
     X : dask.array.Array or array_like
         ``(n_samples, n_features_in_)`` rows or a 4-D image batch of the
-        fitted image shape.  Only the sample axis may be chunked; other axes
-        are rechunked into one block.
+        fitted image shape.  Only the sample axis may stay chunked; the other
+        axes are rechunked into one block.  NaN and infinity raise when the
+        block holding them is computed.
 
     Returns
     -------
@@ -43,6 +163,7 @@ def transform(estimator, X):
     sklearn.exceptions.NotFittedError
         If ``estimator`` is not fitted.
     """
+    import dask
     import dask.array as da
 
     check_is_fitted(estimator)
@@ -54,10 +175,127 @@ def transform(estimator, X):
         )
     X = X.rechunk({axis: -1 for axis in range(1, X.ndim)})
     dtype = np.dtype(np.float32 if X.dtype == np.float32 else np.float64)
-    return X.map_blocks(_transform_block, estimator, dtype=dtype,
+    return X.map_blocks(_transform_block, dask.delayed(estimator, pure=True), dtype=dtype,
                         chunks=(X.chunks[0], (estimator.n_features_out_,)),
                         drop_axis=list(range(2, X.ndim)), meta=np.empty((0, 0), dtype))
 
 
+# --------------------------------------------------------------------------
+# The convolutions
+
+def _convolve(name, x, operands, depthwise_kernel, *, strides, padding, dilation_rate,
+              data_format, activation, n_threads):
+    """Return the lazy convolution ``functional.<name>`` of ``x``, cut block by block."""
+    import dask.array as da
+
+    x, fmt = _image_batch(x, data_format)
+    options = {"strides": strides, "dilation_rate": dilation_rate, "data_format": fmt,
+               "activation": activation}
+    meta = _probe(name, x, operands, {**options, "padding": padding})
+    axes = _spatial_axes(fmt)
+    plans = spatial_plans([x.chunks[a] for a in axes], np.shape(depthwise_kernel)[:2],
+                          strides, dilation_rate, padding, [x.shape[a] for a in axes])
+    pads = [(0, 0)] * 4
+    crop = [slice(None)] * 4
+    for axis, plan in zip(axes, plans):
+        pads[axis] = (plan.pad_before, plan.pad_after)
+        crop[axis] = slice(0, plan.length)
+    if any(map(any, pads)):
+        x = da.pad(x, pads, mode="constant")
+    channels = _channel_axis(fmt)
+    # The depthwise step filters each channel on its own, so its channel
+    # chunks are kept; the pointwise step sums over them all.
+    keep_channels = name == "depthwise_conv2d"
+    x = x[tuple(crop)].rechunk({**({} if keep_channels else {channels: -1}),
+                                **{a: p.in_chunks for a, p in zip(axes, plans)}})
+    # allow_rechunk=False: the chunks above already hold every halo, and a
+    # rechunk by Dask would move the block edges off the stride.
+    x = da.overlap.overlap(x, depth={a: (0, p.halo) for a, p in zip(axes, plans)},
+                           boundary="none", allow_rechunk=False)
+    chunks = list(x.chunks)
+    if keep_channels:
+        multiplier = meta.shape[channels] // x.shape[channels]
+        chunks[channels] = tuple(c * multiplier for c in x.chunks[channels])
+    else:
+        chunks[channels] = (meta.shape[channels],)
+    for axis, plan in zip(axes, plans):
+        chunks[axis] = plan.out_chunks
+    return x.map_blocks(_block, name, _kernels(meta, *operands),
+                        {**options, "padding": "valid"}, _args.n_threads(n_threads),
+                        chunks=tuple(chunks), dtype=meta.dtype, meta=meta)
+
+
+def _image_batch(x, data_format):
+    """Return ``x`` as a 4-D Dask array with known chunks, and the normalised layout."""
+    import dask.array as da
+
+    fmt = _args.data_format(data_format)
+    x = da.asarray(x)
+    _args.check_rank(x, "x", (4,), _args.IMAGE_LAYOUTS[fmt])
+    if any(math.isnan(size) for size in x.shape):
+        raise ValueError(
+            f"`x` has unknown chunk sizes (shape {x.shape}); call x.compute_chunk_sizes() first"
+        )
+    return x, fmt
+
+
+def _probe(name, x, operands, options):
+    """Run ``functional.<name>`` on an empty batch of ``x``'s images; return the result.
+
+    The functional API validates every argument with its own messages and
+    returns the output's shape (but for the batch) and dtype without running
+    a kernel: an empty batch is never convolved.  The empty result serves as
+    the Dask meta.
+    """
+    empty = np.empty((0, *x.shape[1:]), dtype=x.dtype)
+    return getattr(functional, name)(empty, *operands, **options)
+
+
+def _kernels(meta, *operands):
+    """Return the operands in the output's dtype, wrapped to enter the graph once."""
+    import dask
+
+    arrays = tuple(None if a is None else np.asarray(a, dtype=meta.dtype) for a in operands)
+    return dask.delayed(arrays, pure=True, traverse=False)
+
+
+def _block(block, name, kernels, options, n_threads, block_info=None):
+    """Convolve one block; ``functional.<name>`` is looked up now, in the task's process.
+
+    A depthwise block of channels ``[c0, c1)`` (from ``block_info``) takes
+    those channels of the kernel and their ``c * depth_multiplier + m`` bias
+    entries.
+    """
+    if name == "depthwise_conv2d":
+        c0, c1 = block_info[0]["array-location"][_channel_axis(options["data_format"])]
+        depthwise, bias = kernels
+        multiplier = depthwise.shape[3]
+        kernels = (depthwise[:, :, c0:c1],
+                   None if bias is None else bias[c0 * multiplier:c1 * multiplier])
+    return getattr(functional, name)(block, *kernels, n_threads=task_threads(n_threads),
+                                     **options)
+
+
+def _spatial_axes(fmt):
+    return (2, 3) if fmt == "channels_first" else (1, 2)
+
+
+def _channel_axis(fmt):
+    return 1 if fmt == "channels_first" else 3
+
+
+def _with_channels(chunks, fmt, channels):
+    """Return ``chunks`` with the channel axis one chunk of ``channels``."""
+    chunks = list(chunks)
+    chunks[_channel_axis(fmt)] = (channels,)
+    return tuple(chunks)
+
+
+# --------------------------------------------------------------------------
+# The transformer
+
 def _transform_block(block, estimator):
+    """Transform one block with the task's share of the cores."""
+    estimator = copy.copy(estimator)
+    estimator.n_jobs = task_threads(estimator.n_jobs)
     return np.asarray(estimator.transform(block))

@@ -6,6 +6,7 @@ manner of random-feature transformers such as scikit-learn's ``RBFSampler``.
 """
 
 import math
+import sys
 from numbers import Integral
 
 import numpy as np
@@ -193,6 +194,7 @@ or (channels * depth_multiplier, filters), default=None
         X : array-like of shape (n_samples, n_features) or 4-D image batch
             Flattened images (see ``image_shape``) or a batch
             ``(n, H, W, C)`` / ``(n, C, H, W)`` as ``data_format`` says.
+            A Dask array is not computed: only its shape and dtype are read.
         y : None
             Ignored.
 
@@ -210,7 +212,9 @@ or (channels * depth_multiplier, filters), default=None
         """
         self._data_format = _args.data_format(self.data_format)
         self._pool = _pooling.pooling(self.pooling)
-        images = self._validate_images(X, reset=True)
+        # Of a Dask array only the shape and dtype are used: its values are
+        # checked block by block at transform.
+        images = self._validate_images(_dask_probe(X) if _is_dask(X) else X, reset=True)
         rng = check_random_state(self.random_state)
         self.depthwise_kernel_ = self._depthwise(rng)
         self.pointwise_kernel_ = self._pointwise(rng)
@@ -231,12 +235,14 @@ or (channels * depth_multiplier, filters), default=None
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features_in_) or 4-D image batch
-            Images of the fitted shape, flattened or as a batch.
+            Images of the fitted shape, flattened or as a batch.  A Dask
+            array gives a lazy result (see :func:`sepconv.dask.transform`).
 
         Returns
         -------
         ndarray of shape (n_samples, n_features_out_)
-            float32 for float32 input, float64 otherwise.
+            float32 for float32 input, float64 otherwise; a Dask array of
+            that shape for Dask input.
 
         Raises
         ------
@@ -246,6 +252,10 @@ or (channels * depth_multiplier, filters), default=None
             Before :meth:`fit`.
         """
         check_is_fitted(self)
+        if _is_dask(X):
+            from .dask import transform
+
+            return transform(self, X)
         images = self._validate_images(X, reset=False)
         kernels = self._kernels(images.dtype)
         out = np.empty((len(images), self.n_features_out_), dtype=images.dtype)
@@ -398,6 +408,24 @@ or (channels * depth_multiplier, filters), default=None
         if self.batch_size == "auto":
             return max(1, AUTO_BATCH_BYTES // (self._map_size * itemsize))
         return self.batch_size
+
+
+def _is_dask(X):
+    """Return True for a Dask array (without importing Dask when it is not loaded)."""
+    array = sys.modules.get("dask.array")
+    return array is not None and isinstance(X, array.Array)
+
+
+def _dask_probe(X):
+    """Return zeros shaped like the first image of the Dask array ``X`` (none when empty).
+
+    Validating this stands for validating ``X``: the same shape checks and
+    messages, the same dtype rules.  Other ranks are returned as they are:
+    their shape alone gets them refused.
+    """
+    if X.ndim not in (2, 4):
+        return X
+    return np.zeros((min(len(X), 1), *X.shape[1:]), dtype=X.dtype)
 
 
 def _user_array(value, name):
