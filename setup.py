@@ -14,6 +14,9 @@ Environment variables:
 
 ``SEPCONV_DISABLE_OPENMP=1``
     build without OpenMP even when the compiler has it.
+``SEPCONV_ISA_LEVELS=baseline,avx2``
+    build only these of the ISA levels (a quicker build for tools such as
+    tools/sanitize.sh; packages build every level).
 """
 
 import os
@@ -110,7 +113,10 @@ def isa_levels():
     machine = platform.machine().lower()
     if machine not in ("x86_64", "amd64") or sys.platform == "win32":
         return ["baseline"]
-    return [name for name, flags in ISA_LEVELS.items() if not flags or _compiles(flags)]
+    wanted = os.environ.get("SEPCONV_ISA_LEVELS", "").replace(" ", "")
+    wanted = wanted.split(",") if wanted else list(ISA_LEVELS)
+    return [name for name, flags in ISA_LEVELS.items()
+            if name in wanted and (not flags or _compiles(flags))]
 
 
 def extensions():

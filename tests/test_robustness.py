@@ -189,7 +189,8 @@ def test_huge_dilation_on_a_tiny_image(dilation, layout):
     y = sepconv.depthwise_conv2d(x, dk, padding="same", dilation_rate=dilation,
                                  data_format=layout)
     assert y.shape == (1, 1, 1, 1) and float(y.ravel()[0]) == 15.0
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB
+    if "libasan" not in os.environ.get("LD_PRELOAD", ""):   # shadow memory counts in RSS
+        assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB
 
 
 def test_huge_strides_and_kernels():

@@ -699,6 +699,11 @@ cdef void _pack_weights(const floating* dk, Py_ssize_t taps, Py_ssize_t K,
                 packed[(c * taps + t) * CHUNK + j] = dk[t * K + k] if k < K else 0
 
 
+cdef object _workspace(Py_ssize_t n_threads, Py_ssize_t per_thread, dtype):
+    """One row of ``per_thread`` scratch elements per thread (at least one element)."""
+    return np.empty((n_threads, max(per_thread, 1)), dtype=dtype)
+
+
 cdef tuple _buffers(const Geometry* g, bint planar, Py_ssize_t n_threads,
                     Py_ssize_t per_thread, dtype):
     """Scratch of one call: (per-thread rows, zeros, packed weights).
@@ -711,7 +716,7 @@ cdef tuple _buffers(const Geometry* g, bint planar, Py_ssize_t n_threads,
     """
     K = g.C * g.dm
     packed = 1 if planar else _ceil_div(K, CHUNK) * g.kh * g.kw * CHUNK
-    return (np.empty((n_threads, max(per_thread, 1)), dtype=dtype),
+    return (_workspace(n_threads, per_thread, dtype),
             np.zeros(max(K, CHUNK), dtype=dtype), np.empty(packed, dtype=dtype))
 
 
