@@ -159,3 +159,48 @@ def run(call, tmp_path):
     tolerance = (1e-12 if wide else 1e-5) * taps
     np.testing.assert_allclose(y, want, rtol=tolerance, atol=tolerance)
     return "result"
+
+
+# Constructor values for the layer and the transformer, sensible and not.
+# (valid values repeated, so that most get past validation)
+COUNTS = st.sampled_from([1, 2, 4] * 4 + [0, -1, 10**12, 2.5, "4", None])
+KERNEL_SIZES = st.sampled_from([1, 3, (3, 5), 31, 2**40] * 3 + [0, (3,), "3", (2, 2, 2)])
+FACE_STEPS = st.sampled_from([1, 2, (1, 3), 2**31 - 1] * 3 + [0, -2, (1,), 1.5])
+
+
+@st.composite
+def face_calls(draw):
+    """One layer or transformer: (face, constructor arguments, images)."""
+    face = draw(st.sampled_from(["layer", "transformer"]))
+    params = {"filters": draw(COUNTS), "kernel_size": draw(KERNEL_SIZES),
+              "strides": draw(FACE_STEPS), "dilation_rate": draw(FACE_STEPS),
+              "padding": draw(st.sampled_from(["valid", "same", "same", "full"])),
+              "depth_multiplier": draw(COUNTS)}
+    shape = (draw(st.sampled_from([1, 3])), draw(SIZES), draw(SIZES),
+             draw(st.sampled_from([1, 3])))
+    x = np.random.default_rng(draw(st.integers(0, 2**16))).uniform(-1, 1, shape)
+    return face, params, x.astype(np.float32)
+
+
+def run_face(call):
+    """Build and apply one layer or transformer; return its outcome as :func:`run` does."""
+    import sepconv
+
+    face, params, x = call
+    try:
+        if face == "layer":
+            layer = sepconv.SeparableConv2D(**params)
+            y = layer(x)
+            want = layer.compute_output_shape(x.shape)
+        else:
+            if params["depth_multiplier"] is None:
+                params["depth_multiplier"] = "auto"
+            model = sepconv.SeparableConvFeatures(random_state=0, **params)
+            y = model.fit(x).transform(x)
+            want = (x.shape[0], model.get_feature_names_out().size)
+    except DOCUMENTED as exc:
+        assert str(exc), f"{type(exc).__name__} without a message"
+        return type(exc).__name__
+    assert tuple(y.shape) == tuple(want), (y.shape, want)
+    assert np.isfinite(y).all()
+    return "result"

@@ -244,6 +244,13 @@ def test_fuzz_every_entry_point(tmp_path, call):
     fuzzing.run(call, tmp_path)
 
 
+@settings(max_examples=int(os.environ.get("SEPCONV_FUZZ_EXAMPLES", 300)) // 3, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(call=fuzzing.face_calls())
+def test_fuzz_the_layer_and_the_transformer(call):
+    fuzzing.run_face(call)
+
+
 # --------------------------------------------------------------------------
 # Memory
 

@@ -1,7 +1,8 @@
 """A long fuzz run over every public entry point: ``python tools/fuzz.py [EXAMPLES]``.
 
 The strategy and the checks are those of ``tests/test_robustness.py``
-(``tests/fuzzing.py``), with as many examples as asked (default 20000).
+(``tests/fuzzing.py``), with as many examples as asked (default 20000) for
+the functions and a quarter as many for the layer and the transformer.
 Prints the calls made, the time taken and the outcomes by kind; exits
 non-zero on the first wrong result or undocumented exception, after
 hypothesis has shrunk it.
@@ -28,10 +29,17 @@ def main(examples):
                   suppress_health_check=list(HealthCheck))
         @given(call=fuzzing.calls())
         def fuzz(call):
-            outcomes[fuzzing.run(call, Path(tmp))] += 1
+            outcomes["functions: " + fuzzing.run(call, Path(tmp))] += 1
+
+        @settings(max_examples=examples // 4, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(call=fuzzing.face_calls())
+        def fuzz_faces(call):
+            outcomes[f"{call[0]}: " + fuzzing.run_face(call)] += 1
 
         start = time.perf_counter()
         fuzz()
+        fuzz_faces()
         seconds = time.perf_counter() - start
     print(f"{sum(outcomes.values())} calls in {seconds:.1f} s")
     for outcome, count in outcomes.most_common():
