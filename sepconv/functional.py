@@ -96,7 +96,8 @@ def separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias=None, *, stride
     threads = _threads.effective_n_threads(n_threads)
     if out.size:
         depthwise_kernel, pads = _live_taps(depthwise_kernel, (h, w), win)
-        rows = _tiling.rows_per_tile(n, win.out_hw, (c * dm + filters) * x.itemsize, threads)
+        rows = _tiling.rows_per_tile(n, win.out_hw, (c * dm + filters) * x.itemsize, threads,
+                                     pointwise_kernel.nbytes)
         with _threads.blas_guard(_uses_blas(fmt, c * dm)):
             _runner.run(_dispatch.kernels.separable, x, depthwise_kernel, pointwise_kernel,
                         bias, out, *win.strides, *win.dilation_rate, *pads,
@@ -184,7 +185,8 @@ def pointwise_conv2d(x, pointwise_kernel, bias=None, *, data_format="channels_la
     out = _empty_output(n, (h, w), filters, fmt, x.dtype)
     threads = _threads.effective_n_threads(n_threads)
     if out.size:
-        pixels = _tiling.pixels_per_tile(n, h * w, (k + filters) * x.itemsize, threads)
+        pixels = _tiling.pixels_per_tile(n, h * w, (k + filters) * x.itemsize, threads,
+                                         pointwise_kernel.nbytes)
         with _threads.blas_guard(_uses_blas(fmt, k)):
             _runner.run(_dispatch.kernels.pointwise, x, pointwise_kernel, bias, out,
                         fmt == "channels_first", pixels, code,

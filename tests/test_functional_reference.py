@@ -213,6 +213,21 @@ def test_many_tiles_per_image(isa_level):
         _check_separable(case, np.float32, layout, n_threads=1)
 
 
+def test_tiles_hold_a_pointwise_matrix_larger_than_the_tile_budget():
+    # 400 x 400 float32 is 640 KiB: tiles grow to hold as many bytes
+    wide = _tiling.rows_per_tile(2, (40, 40), 800 * 4, 1, 400 * 400 * 4)
+    narrow = _tiling.rows_per_tile(2, (40, 40), 800 * 4, 1, 100 * 100 * 4)
+    assert wide > narrow == _tiling.rows_per_tile(2, (40, 40), 800 * 4, 1)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_wide_layer_with_large_tiles(isa_level, layout):
+    case = Case(n=2, hw=(12, 9), channels=400, depth_multiplier=1, filters=400, kernel=(3, 3),
+                padding="same", seed=8)
+    _check_separable(case, np.float32, layout)
+    _check_pointwise(case, np.float32, layout)
+
+
 @pytest.mark.parametrize("tile_bytes", [1, 4096, 16384, _tiling.TILE_BYTES])
 @pytest.mark.parametrize("strides,dilation", [((1, 1), (1, 1)), ((1, 1), (2, 3)),
                                               ((2, 1), (1, 1)), ((3, 2), (1, 2))])

@@ -11,11 +11,19 @@ import math
 # for the pointwise matrix and the GEMM's packed panels.
 TILE_BYTES = 512 * 1024
 
+# Where the pointwise matrix itself is larger than that (wide layers: 728 x 728
+# floats is 2 MiB, 1536 x 2048 is 12 MiB), BLAS packs the whole matrix again
+# for each tile's GEMM, so a tile then holds at least as many bytes as the
+# matrix: packing costs a fixed share of the GEMM, not a multiple of it.
+# Measured on AMD EPYC (AVX2, 2 cores), float32, one thread: Xception's
+# exit flow (8, 10, 10, 1536) -> 2048 151 -> 81 ms, its middle flow
+# (32, 19, 19, 728) -> 728 211 -> 189 ms.
+
 # Tiles per thread wanted for load balance, when the image allows that many.
 TILES_PER_THREAD = 4
 
 
-def rows_per_tile(n_images, out_hw, bytes_per_pixel, n_threads):
+def rows_per_tile(n_images, out_hw, bytes_per_pixel, n_threads, matrix_bytes=0):
     """Return how many output rows one tile holds.
 
     Parameters
@@ -28,15 +36,18 @@ def rows_per_tile(n_images, out_hw, bytes_per_pixel, n_threads):
         Working-set bytes each output pixel of the tile needs.
     n_threads : int
         Threads the tiles are shared among.
+    matrix_bytes : int, default=0
+        Size of the pointwise matrix a tile's GEMM multiplies by (0: none).
     """
     out_h, out_w = out_hw
-    rows = max(1, min(out_h, TILE_BYTES // max(1, out_w * bytes_per_pixel)))
+    budget = max(TILE_BYTES, matrix_bytes)
+    rows = max(1, min(out_h, budget // max(1, out_w * bytes_per_pixel)))
     wanted = TILES_PER_THREAD * n_threads
     while rows > 1 and n_images * math.ceil(out_h / rows) < wanted:
         rows = (rows + 1) // 2
     return rows
 
 
-def pixels_per_tile(n_images, n_pixels, bytes_per_pixel, n_threads):
+def pixels_per_tile(n_images, n_pixels, bytes_per_pixel, n_threads, matrix_bytes=0):
     """Return how many pixels of one image a pointwise tile holds."""
-    return rows_per_tile(n_images, (n_pixels, 1), bytes_per_pixel, n_threads)
+    return rows_per_tile(n_images, (n_pixels, 1), bytes_per_pixel, n_threads, matrix_bytes)
