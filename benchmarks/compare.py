@@ -43,7 +43,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--shapes", help="comma-separated subset of S1-S8 (default: all)")
+    parser.add_argument("--shapes", help="comma-separated shapes (S1-S8, W1-W4, L1-L4) "
+                        "or sets (wide, single); default: S1-S8")
     parser.add_argument("--dtype", choices=[*DTYPES, "both"], default="float32")
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     parser.add_argument("--repeat", type=int, default=10, help="timed calls per case")

@@ -1,4 +1,8 @@
-"""The benchmark shapes S1-S8 of issue 5, their arithmetic cost and their data.
+"""The benchmark shapes, their arithmetic cost and their data.
+
+S1-S8 are issue 5's; W1-W4 are real networks' wide layers (Xception's middle
+and exit flows, MobileNet's last stages) and L1-L4 single images (issue 16).
+``--shapes wide`` and ``--shapes single`` name those sets.
 
 Every shape is a forward ``SeparableConv2D`` with ``same`` padding, a
 channels-last input of random normal data, and a bias.  The GFLOP count is 2
@@ -11,7 +15,7 @@ import math
 
 import numpy as np
 
-__all__ = ["Shape", "SHAPES", "DTYPES", "select", "make_data", "same_padding"]
+__all__ = ["Shape", "SHAPES", "SETS", "DTYPES", "select", "make_data", "same_padding"]
 
 DTYPES = ("float32", "float64")
 
@@ -72,23 +76,43 @@ SHAPES = {shape.name: shape for shape in (
     Shape("S6", 1024, 28, 28, 1, 16, 5, 1, 1, 4),
     Shape("S7", 16, 64, 64, 64, 64, 3, 1, 2, 1),
     Shape("S8", 16, 56, 56, 96, 96, 7, 1, 1, 1),
+    Shape("W1", 32, 19, 19, 728, 728, 3, 1, 1, 1),
+    Shape("W2", 8, 10, 10, 1536, 2048, 3, 1, 1, 1),
+    Shape("W3", 32, 7, 7, 1024, 1024, 3, 1, 1, 1),
+    Shape("W4", 32, 14, 14, 512, 512, 3, 1, 1, 1),
+    Shape("L1", 1, 512, 512, 32, 64, 3, 1, 1, 1),
+    Shape("L2", 1, 1024, 1024, 3, 32, 3, 1, 1, 8),
+    Shape("L3", 1, 19, 19, 728, 728, 3, 1, 1, 1),
+    Shape("L4", 1, 224, 224, 32, 64, 3, 2, 1, 1),
 )}
+
+# Named sets of shapes; "default" is what a run without --shapes measures.
+SETS = {
+    "default": [f"S{i}" for i in range(1, 9)],
+    "wide": ["W1", "W2", "W3", "W4"],
+    "single": ["L1", "L2", "L3", "L4"],
+}
 
 
 def select(names):
-    """Return the shapes named in a comma-separated string (``None``: all of them).
+    """Return the shapes named in a comma-separated string (``None``: S1-S8).
+
+    A name may also be a set of SETS ("wide", "single", "default").
 
     Raises
     ------
     ValueError
-        If a name is not one of S1-S8.
+        If a name is neither a shape nor a set.
     """
     if names is None:
-        return list(SHAPES.values())
-    chosen = [name.strip().upper() for name in names.split(",") if name.strip()]
+        names = "default"
+    chosen = []
+    for name in (part.strip() for part in names.split(",") if part.strip()):
+        chosen += SETS.get(name.lower(), [name.upper()])
     unknown = [name for name in chosen if name not in SHAPES]
     if unknown or not chosen:
-        raise ValueError(f"`shapes` must name some of {', '.join(SHAPES)}; got {names!r}")
+        raise ValueError(f"`shapes` must name some of {', '.join(SHAPES)} or of the sets "
+                         f"{', '.join(SETS)}; got {names!r}")
     return [SHAPES[name] for name in chosen]
 
 

@@ -96,13 +96,16 @@ def separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias=None, *, stride
     threads = _threads.effective_n_threads(n_threads)
     if out.size:
         depthwise_kernel, pads = _live_taps(depthwise_kernel, (h, w), win)
-        rows = _tiling.rows_per_tile(n, win.out_hw, (c * dm + filters) * x.itemsize, threads,
-                                     pointwise_kernel.nbytes)
+        tile = (n, win.out_hw, (c * dm + filters) * x.itemsize, threads, pointwise_kernel.nbytes)
+        rows = _tiling.rows_per_tile(*tile)
+        images = 1 if rows < win.out_hw[0] or fmt == "channels_first" else \
+            _tiling.images_per_tile(*tile)
+        tiles = _tiles(n, win.out_hw[0], rows) if images == 1 else -(-n // images)
         with _threads.blas_guard(_uses_blas(fmt, c * dm)):
             _runner.run(_dispatch.kernels.separable, x, depthwise_kernel, pointwise_kernel,
                         bias, out, *win.strides, *win.dilation_rate, *pads,
-                        fmt == "channels_first", rows, code,
-                        _threads.threads_for(threads, _tiles(n, win.out_hw[0], rows)),
+                        fmt == "channels_first", rows, images, code,
+                        _threads.threads_for(threads, tiles),
                         _blas.gemm_pixels(c * dm, filters))
     return post(out)
 

@@ -220,6 +220,20 @@ def test_tiles_hold_a_pointwise_matrix_larger_than_the_tile_budget():
     assert wide > narrow == _tiling.rows_per_tile(2, (40, 40), 800 * 4, 1)
 
 
+@pytest.mark.parametrize("channels,depth_multiplier", [(20, 1), (6, 2), (3, 1)])
+@pytest.mark.parametrize("n", [1, 5, 9])
+def test_several_images_per_tile(isa_level, monkeypatch, channels, depth_multiplier, n):
+    # small images share a tile's GEMM (channels_last): the rows path, the
+    # planar path, and a last tile with fewer images
+    monkeypatch.setattr(_tiling, "TILE_BYTES", 1 << 20)
+    assert _tiling.images_per_tile(9, (4, 5), 100, 1, 0) == 2
+    case = Case(n=n, hw=(4, 5), channels=channels, depth_multiplier=depth_multiplier,
+                filters=7, kernel=(3, 3), padding="same", seed=n)
+    for dtype in FLOATS:
+        _check_separable(case, dtype, "channels_last", n_threads=1)
+        _check_separable(case, dtype, "channels_last", n_threads=2)
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_wide_layer_with_large_tiles(isa_level, layout):
     case = Case(n=2, hw=(12, 9), channels=400, depth_multiplier=1, filters=400, kernel=(3, 3),

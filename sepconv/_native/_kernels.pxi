@@ -724,13 +724,16 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
               const floating[:, ::1] pointwise_kernel, const floating[::1] bias,
               floating[:, :, :, ::1] out, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh,
               Py_ssize_t dw, Py_ssize_t pt, Py_ssize_t pl, bint channels_first,
-              Py_ssize_t rows_per_tile, int activation, int n_threads,
-              Py_ssize_t gemm_pixels, int[::1] cancel, bint poll,
+              Py_ssize_t rows_per_tile, Py_ssize_t images_per_tile, int activation,
+              int n_threads, Py_ssize_t gemm_pixels, int[::1] cancel, bint poll,
               intptr_t blas_set_local, intptr_t blas_users):
     """Fused separable convolution: out = activation(pointwise(depthwise(x)) + bias).
 
-    ``gemm_pixels`` pixels go to one BLAS call (0: a whole tile; see _blas.py);
-    the last four arguments are the call's control (see _control.pxi).
+    A tile is ``rows_per_tile`` output rows of one image or, where
+    ``images_per_tile`` > 1 (whole images, channels_last only), that many
+    consecutive images, whose pixels go through one GEMM.  ``gemm_pixels``
+    pixels go to one BLAS call (0: a whole tile; see _blas.py); the last
+    four arguments are the call's control (see _control.pxi).
     """
     cdef Geometry g = _geometry(x.shape, depthwise_kernel.shape, out.shape,
                                 channels_first, sh, sw, dh, dw, pt, pl)
@@ -739,7 +742,9 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     cdef Py_ssize_t tiles_per_image = _ceil_div(g.Ho, rows_per_tile)
     cdef Py_ssize_t image_in = g.H * g.W * g.C, image_out = g.Ho * g.Wo * F
     cdef bint planar = _planar(&g, channels_first)
-    cdef Py_ssize_t tile_size = rows_per_tile * g.Wo * K
+    cdef Py_ssize_t ipt = images_per_tile
+    cdef Py_ssize_t n_tiles = _ceil_div(N, ipt) if ipt > 1 else N * tiles_per_image
+    cdef Py_ssize_t tile_size = rows_per_tile * g.Wo * K * ipt
     cdef Py_ssize_t scratch = _depthwise_scratch(&g, rows_per_tile, planar, sizeof(floating))
     work_, zero_, packed_ = _buffers(&g, planar, n_threads, tile_size + scratch,
                                      np.asarray(out).dtype)
@@ -754,7 +759,7 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     cdef floating* pp = &packed[0]
     cdef floating* op = &out[0, 0, 0, 0]
     cdef Control ctl = _control(cancel, poll, blas_set_local, blas_users)
-    cdef Py_ssize_t t, n, r0, r1, M, lda, ldc
+    cdef Py_ssize_t t, n, n1, i, r0, r1, Mi, M, lda, ldc
     cdef floating* buf
     cdef floating* ctile
     with nogil:
@@ -763,21 +768,30 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
         with parallel(num_threads=n_threads):
             _blas_enter(&ctl)
             buf = &work[threadid(), 0]
-            for t in prange(N * tiles_per_image, schedule="dynamic"):
+            for t in prange(n_tiles, schedule="dynamic"):
                 if _stopped(&ctl):
                     continue
-                n = t // tiles_per_image
-                r0 = (t % tiles_per_image) * rows_per_tile
-                r1 = min(r0 + rows_per_tile, g.Ho)
-                M = (r1 - r0) * g.Wo
-                if planar:
-                    _depthwise_planar(xp + n * image_in, &g, dkp, zp, r0, r1, buf, M,
-                                      buf + tile_size)
-                    lda = M
+                if ipt > 1:
+                    n = t * ipt
+                    n1 = min(n + ipt, N)
+                    r0 = 0
+                    r1 = g.Ho
                 else:
-                    _depthwise_rows(xp + n * image_in, &g, dkp, pp, zp, zp, r0, r1, buf, K,
-                                    buf + tile_size if scratch else NULL)
-                    lda = K
+                    n = t // tiles_per_image
+                    n1 = n + 1
+                    r0 = (t % tiles_per_image) * rows_per_tile
+                    r1 = min(r0 + rows_per_tile, g.Ho)
+                Mi = (r1 - r0) * g.Wo
+                M = Mi * (n1 - n)
+                lda = M if planar else K
+                for i in range(n, n1):
+                    if planar:
+                        _depthwise_planar(xp + i * image_in, &g, dkp, zp, r0, r1,
+                                          buf + (i - n) * Mi, M, buf + tile_size)
+                    else:
+                        _depthwise_rows(xp + i * image_in, &g, dkp, pp, zp, zp, r0, r1,
+                                        buf + (i - n) * Mi * K, K,
+                                        buf + tile_size if scratch else NULL)
                 if channels_first:
                     ctile = op + n * image_out + r0 * g.Wo
                     ldc = g.Ho * g.Wo

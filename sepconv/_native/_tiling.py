@@ -40,12 +40,39 @@ def rows_per_tile(n_images, out_hw, bytes_per_pixel, n_threads, matrix_bytes=0):
         Size of the pointwise matrix a tile's GEMM multiplies by (0: none).
     """
     out_h, out_w = out_hw
-    budget = max(TILE_BYTES, matrix_bytes)
-    rows = max(1, min(out_h, budget // max(1, out_w * bytes_per_pixel)))
+    rows = max(1, min(out_h, _budget(matrix_bytes) // max(1, out_w * bytes_per_pixel)))
     wanted = TILES_PER_THREAD * n_threads
     while rows > 1 and n_images * math.ceil(out_h / rows) < wanted:
         rows = (rows + 1) // 2
+    if matrix_bytes > TILE_BYTES:
+        # the same rows in every tile of an image: no thin last tile that
+        # packs the whole matrix for a few pixels
+        rows = -(-out_h // math.ceil(out_h / rows))
     return rows
+
+
+def images_per_tile(n_images, out_hw, bytes_per_pixel, n_threads, matrix_bytes):
+    """Return how many whole images one tile holds (1: tiles are rows of one image).
+
+    Where one image's output is smaller than the tile budget (small images
+    of a wide layer: MobileNet's 7x7 with 1024 channels), consecutive images
+    share a tile, so that the tile's GEMM multiplies more pixels per packing
+    of the matrix; as many tiles per thread as rows_per_tile wants remain.
+    Only for channels_last output, where the images of a tile are
+    contiguous.
+    """
+    out_h, out_w = out_hw
+    per_image = out_h * out_w * bytes_per_pixel
+    images = max(1, min(n_images, _budget(matrix_bytes) // max(1, per_image)))
+    wanted = TILES_PER_THREAD * n_threads
+    while images > 1 and math.ceil(n_images / images) < wanted:
+        images = (images + 1) // 2
+    return images
+
+
+def _budget(matrix_bytes):
+    """Bytes of working set one tile holds (see TILE_BYTES)."""
+    return max(TILE_BYTES, matrix_bytes)
 
 
 def pixels_per_tile(n_images, n_pixels, bytes_per_pixel, n_threads, matrix_bytes=0):
