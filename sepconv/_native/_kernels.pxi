@@ -848,3 +848,5 @@ def pointwise(const floating[:, :, :, ::1] x, const floating[:, ::1] pointwise_k
         else:
             _pointwise_tile(xp + (n * P + p0) * K, K, False, M, K, pkp, F, bp,
                             op + (n * P + p0) * F, F, False, activation, gemm_pixels)
+
+include "_kernels_grad.pxi"
