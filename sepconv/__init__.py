@@ -18,6 +18,8 @@ from . import activations, config, constraints, initializers, regularizers  # no
 from ._native._buffers import clear as release_buffers  # noqa: E402
 from ._info import config_info, show_config  # noqa: E402
 from .functional import depthwise_conv2d, pointwise_conv2d, separable_conv2d  # noqa: E402
+from .gradients import (  # noqa: E402
+    depthwise_conv2d_grad, pointwise_conv2d_grad, separable_conv2d_grad)
 from .layers import SeparableConv2D, SeparableConvolution2D  # noqa: E402
 from .random import set_random_seed  # noqa: E402
 
@@ -34,8 +36,11 @@ __all__ = [
     "set_random_seed",
     "config_info",
     "depthwise_conv2d",
+    "depthwise_conv2d_grad",
     "pointwise_conv2d",
+    "pointwise_conv2d_grad",
     "separable_conv2d",
+    "separable_conv2d_grad",
     "show_config",
 ]
 

@@ -83,18 +83,19 @@ def separable_conv2d_grad(dy, x, depthwise_kernel, pointwise_kernel, bias=None, 
         dilation_rate=win.dilation_rate, data_format=fmt, n_threads=n_threads))
     want = _want(wanted, has_bias)
     threads = _threads.effective_n_threads(n_threads)
-    dx, d_dk, d_pk, d_b = _outputs(x, (depthwise_kernel.size, pointwise_kernel.size, filters),
+    dx, d_dk, d_pk, d_b = _outputs(x, (depthwise_kernel.shape, pointwise_shape, (filters,)),
                                    want)
     if dy.size and want:
         # the tile's working set: z and dz (K channels each) and the gradient tile
         rows = _tiling.rows_per_tile(n, win.out_hw, (2 * k + filters) * x.itemsize, threads)
         with _threads.single_threaded_blas():
             _dispatch.kernels.separable_grad(
-                x, depthwise_kernel, pointwise_kernel, bias, dy, dx, d_dk, d_pk, d_b,
+                x, depthwise_kernel, pointwise_kernel, bias, dy, dx, d_dk.reshape(-1),
+                d_pk.reshape(-1), d_b,
                 *win.strides, *win.dilation_rate, *win.pads, fmt == "channels_first", rows,
                 code, threads, want, _blas.gemm_pixels(k, filters))
-    return _result(wanted, has_bias, x=dx, depthwise_kernel=d_dk.reshape(depthwise_kernel.shape),
-                   pointwise_kernel=d_pk.reshape(pointwise_shape), bias=d_b)
+    return _result(wanted, has_bias, x=dx, depthwise_kernel=d_dk, pointwise_kernel=d_pk,
+                   bias=d_b)
 
 
 def depthwise_conv2d_grad(dy, x, depthwise_kernel, bias=None, *, strides=1, padding="valid",
@@ -135,14 +136,13 @@ def depthwise_conv2d_grad(dy, x, depthwise_kernel, bias=None, *, strides=1, padd
         dilation_rate=win.dilation_rate, data_format=fmt, n_threads=n_threads))
     want = _want(wanted, has_bias)
     threads = _threads.effective_n_threads(n_threads)
-    dx, d_dk, _, d_b = _outputs(x, (depthwise_kernel.size, 0, k), want)
+    dx, d_dk, _, d_b = _outputs(x, (depthwise_kernel.shape, None, (k,)), want)
     if dy.size and want:
         rows = _tiling.rows_per_tile(n, win.out_hw, 2 * k * x.itemsize, threads)
         _dispatch.kernels.depthwise_grad(
-            x, depthwise_kernel, bias, dy, dx, d_dk, d_b, *win.strides, *win.dilation_rate,
+            x, depthwise_kernel, bias, dy, dx, d_dk.reshape(-1), d_b, *win.strides, *win.dilation_rate,
             *win.pads, fmt == "channels_first", rows, code, threads, want)
-    return _result(wanted, has_bias, x=dx, depthwise_kernel=d_dk.reshape(depthwise_kernel.shape),
-                   bias=d_b)
+    return _result(wanted, has_bias, x=dx, depthwise_kernel=d_dk, bias=d_b)
 
 
 def pointwise_conv2d_grad(dy, x, pointwise_kernel, bias=None, *, data_format="channels_last",
@@ -182,15 +182,14 @@ def pointwise_conv2d_grad(dy, x, pointwise_kernel, bias=None, *, data_format="ch
         x, pointwise_kernel, bias, data_format=fmt, n_threads=n_threads))
     want = _want(wanted, has_bias)
     threads = _threads.effective_n_threads(n_threads)
-    dx, _, d_pk, d_b = _outputs(x, (0, pointwise_kernel.size, filters), want)
+    dx, _, d_pk, d_b = _outputs(x, (None, pointwise_shape, (filters,)), want)
     if dy.size and want:
         pixels = _tiling.pixels_per_tile(n, h * w, (k + filters) * x.itemsize, threads)
         with _threads.single_threaded_blas():
             _dispatch.kernels.pointwise_grad(
-                x, pointwise_kernel, bias, dy, dx, d_pk, d_b, fmt == "channels_first",
+                x, pointwise_kernel, bias, dy, dx, d_pk.reshape(-1), d_b, fmt == "channels_first",
                 pixels, code, threads, want, _blas.gemm_pixels(k, filters))
-    return _result(wanted, has_bias, x=dx, pointwise_kernel=d_pk.reshape(pointwise_shape),
-                   bias=d_b)
+    return _result(wanted, has_bias, x=dx, pointwise_kernel=d_pk, bias=d_b)
 
 
 # --------------------------------------------------------------------------
@@ -236,17 +235,17 @@ def _activation_input(activation, dy, pre_activation):
     return code, _args.contiguous(gradient, dy.dtype)
 
 
-def _outputs(x, sizes, want):
-    """Gradient arrays: dx (x's shape) and the flat kernel and bias gradients.
+def _outputs(x, shapes, want):
+    """Gradient arrays: dx (x's shape), then the kernels' and bias's of ``shapes``.
 
     Those not wanted are one-element placeholders the kernels never touch.
     """
     bits = _dispatch.kernels.GRAD_WANTS
     dx = np.empty(x.shape if want & bits["x"] else (1, 1, 1, 1), dtype=x.dtype)
     flags = (bits["depthwise_kernel"], bits["pointwise_kernel"], bits["bias"])
-    flat = [np.zeros(size if want & bit else 1, dtype=x.dtype)
-            for size, bit in zip(sizes, flags)]
-    return (dx, *flat)
+    weights = [np.zeros(shape if want & bit else 1, dtype=x.dtype)
+               for shape, bit in zip(shapes, flags)]
+    return (dx, *weights)
 
 
 def _result(wanted, has_bias, **gradients):
