@@ -396,7 +396,8 @@ _SLOPES = {
                                     np.where(x < 1, (x + 1) / 2, _const(1, x))),
     tanh: lambda x: 1 - np.tanh(x) ** 2,
     tanh_shrink: lambda x: np.tanh(x) ** 2,
-    hard_tanh: lambda x: ((x > -1) & (x < 1)).astype(x.dtype),
+    # tf.clip_by_value's gradient passes on the closed interval
+    hard_tanh: lambda x: ((x >= -1) & (x <= 1)).astype(x.dtype),
     soft_shrink: lambda x: (np.abs(x) > 0.5).astype(x.dtype),
     hard_shrink: lambda x: (np.abs(x) > 0.5).astype(x.dtype),
     exponential: np.exp,
