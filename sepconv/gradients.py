@@ -41,8 +41,10 @@ def separable_conv2d_grad(dy, x, depthwise_kernel, pointwise_kernel, bias=None, 
         Gradient of the loss with respect to the output of
         ``separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias, ...)``:
         the output's shape, in ``data_format``.
-    x, depthwise_kernel, pointwise_kernel, bias, strides, padding, dilation_rate, data_format, activation, n_threads
-        The forward call's arguments, as in :func:`sepconv.separable_conv2d`.
+    x, depthwise_kernel, pointwise_kernel, bias
+        The forward call's operands, as in :func:`sepconv.separable_conv2d`.
+    strides, padding, dilation_rate, data_format, activation, n_threads
+        The forward call's options, as in :func:`sepconv.separable_conv2d`.
     wrt : tuple of str, default=("x", "depthwise_kernel", "pointwise_kernel", "bias")
         The gradients to compute; a single name may be given as a string.
 
@@ -107,8 +109,10 @@ def depthwise_conv2d_grad(dy, x, depthwise_kernel, bias=None, *, strides=1, padd
     ----------
     dy : array_like
         Gradient of the loss with respect to the forward output.
-    x, depthwise_kernel, bias, strides, padding, dilation_rate, data_format, activation, n_threads
-        The forward call's arguments, as in :func:`sepconv.depthwise_conv2d`.
+    x, depthwise_kernel, bias
+        The forward call's operands, as in :func:`sepconv.depthwise_conv2d`.
+    strides, padding, dilation_rate, data_format, activation, n_threads
+        The forward call's options, as in :func:`sepconv.depthwise_conv2d`.
     wrt : tuple of str, default=("x", "depthwise_kernel", "bias")
 
     Returns
@@ -140,8 +144,8 @@ def depthwise_conv2d_grad(dy, x, depthwise_kernel, bias=None, *, strides=1, padd
     if dy.size and want:
         rows = _tiling.rows_per_tile(n, win.out_hw, 2 * k * x.itemsize, threads)
         _dispatch.kernels.depthwise_grad(
-            x, depthwise_kernel, bias, dy, dx, d_dk.reshape(-1), d_b, *win.strides, *win.dilation_rate,
-            *win.pads, fmt == "channels_first", rows, code, threads, want)
+            x, depthwise_kernel, bias, dy, dx, d_dk.reshape(-1), d_b, *win.strides,
+            *win.dilation_rate, *win.pads, fmt == "channels_first", rows, code, threads, want)
     return _result(wanted, has_bias, x=dx, depthwise_kernel=d_dk, bias=d_b)
 
 
