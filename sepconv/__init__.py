@@ -15,6 +15,7 @@ first use, so that ``import sepconv`` does not import scikit-learn).
 __version__ = "0.1.0"
 
 from . import activations, config, constraints, initializers, regularizers  # noqa: E402
+from . import optimizers  # noqa: E402
 from ._native._buffers import clear as release_buffers  # noqa: E402
 from ._info import config_info, show_config  # noqa: E402
 from .functional import depthwise_conv2d, pointwise_conv2d, separable_conv2d  # noqa: E402
@@ -31,6 +32,7 @@ __all__ = [
     "config",
     "constraints",
     "initializers",
+    "optimizers",
     "regularizers",
     "release_buffers",
     "set_random_seed",
