@@ -110,10 +110,11 @@ def test_config_round_trip_and_keras_names():
     opt = optimizers.Adam(learning_rate=0.01, beta_1=0.8, amsgrad=True, clipnorm=2.0)
     config = opt.get_config()
     assert config["learning_rate"] == float(np.float32(0.01))
-    assert {"name", "learning_rate", "weight_decay", "clipnorm", "global_clipnorm", "clipvalue", "use_ema",
-            "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
-            "gradient_accumulation_steps", "beta_1", "beta_2", "epsilon",
-            "amsgrad"} == set(config)
+    assert set(config) == {"name", "learning_rate", "weight_decay", "clipnorm",
+                           "global_clipnorm", "clipvalue", "use_ema", "ema_momentum",
+                           "ema_overwrite_frequency", "loss_scale_factor",
+                           "gradient_accumulation_steps", "beta_1", "beta_2", "epsilon",
+                           "amsgrad"}
     again = optimizers.Adam.from_config(config)
     assert again.get_config() == config
     sgd = optimizers.deserialize(optimizers.serialize(optimizers.SGD(momentum=0.5,
