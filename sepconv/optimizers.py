@@ -13,12 +13,13 @@ optimised) and updates them in place; the optimizer keeps one slot per
 array (momentum, moments), created on the first call and matched by
 position afterwards.
 
-As in Keras: the learning rate is held in float32 (Keras keeps it in a
-float32 variable), every other factor is cast to each array's dtype; the
-gradients are unscaled (``loss_scale_factor``), clipped (``clipnorm``,
-``clipvalue`` or ``global_clipnorm``), weight decay is applied
-(``variable -= variable * weight_decay * learning_rate``), then the update
-step.  Learning-rate schedules, EMA and gradient accumulation are not
+As in Keras: the learning rate, momentum, betas (in their powers) and
+weight decay reach a float64 array with float32 rounding (Keras holds the
+learning rate in a float32 variable and casts Python floats through float32
+tensors); the gradients are unscaled (``loss_scale_factor``), clipped
+(``clipnorm``, ``clipvalue`` or ``global_clipnorm``), weight decay is
+applied (``variable -= variable * weight_decay * learning_rate``), then the
+update step.  Learning-rate schedules, EMA and gradient accumulation are not
 supported (a ValueError says so).
 """
 
@@ -183,11 +184,11 @@ class Optimizer:
         if self.weight_decay is None:
             return
         for v in variables:
-            v -= v * v.dtype.type(self.weight_decay) * self._lr(v)
+            v -= v * _keras_cast(self.weight_decay, v) * self._lr(v)
 
     def _lr(self, variable):
-        """The learning rate as Keras casts it: float32, then the variable's dtype."""
-        return variable.dtype.type(np.float32(self.learning_rate))
+        """The learning rate as Keras holds it: a float32 variable, cast to the variable's."""
+        return _keras_cast(self.learning_rate, variable)
 
     def _slots(self, variable):
         raise NotImplementedError
@@ -239,7 +240,7 @@ class SGD(Optimizer):
             variable -= gradient * lr
             return
         (m,) = slots
-        momentum = variable.dtype.type(self.momentum)
+        momentum = _keras_cast(self.momentum, variable)
         m[...] = m * momentum - gradient * lr
         if self.nesterov:
             variable += m * momentum - gradient * lr
@@ -284,8 +285,8 @@ class Adam(Optimizer):
     def _update_step(self, gradient, variable, slots):
         t = variable.dtype.type
         step = t(self.iterations + 1)
-        beta_1_power = t(self.beta_1) ** step
-        beta_2_power = t(self.beta_2) ** step
+        beta_1_power = _keras_cast(self.beta_1, variable) ** step
+        beta_2_power = _keras_cast(self.beta_2, variable) ** step
         alpha = self._lr(variable) * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
         m, v = slots[:2]
         m += (gradient - m) * t(1 - self.beta_1)
@@ -297,8 +298,8 @@ class Adam(Optimizer):
         variable -= (m * alpha) / (np.sqrt(v) + t(self.epsilon))
 
 
-_CLASSES = {"SGD": SGD, "Adam": Adam}
-_ALIASES = {"sgd": SGD, "adam": Adam}
+# Names are case-insensitive, as in Keras's deserialize.
+_BY_NAME = {"sgd": SGD, "adam": Adam}
 
 
 def get(identifier):
@@ -311,8 +312,8 @@ def get(identifier):
     """
     if isinstance(identifier, Optimizer):
         return identifier
-    if isinstance(identifier, str) and identifier.lower() in _ALIASES:
-        return _ALIASES[identifier.lower()]()
+    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
+        return _BY_NAME[identifier.lower()]()
     if isinstance(identifier, dict):
         return deserialize(identifier)
     raise ValueError(
@@ -329,17 +330,30 @@ def serialize(optimizer):
 def deserialize(config):
     """Build an optimizer from a Keras 3 ``{"class_name", "config", ...}`` dict.
 
+    Class names are case-insensitive (Keras writes "sgd" as well as "SGD").
+
     Raises
     ------
     ValueError
         For a class name other than SGD and Adam.
     """
-    cls = _CLASSES.get(config.get("class_name"))
+    cls = _BY_NAME.get(str(config.get("class_name")).lower())
     if cls is None:
         raise ValueError(
             f"Could not interpret optimizer config: {config!r}; known: SGD, Adam"
         )
     return cls.from_config(config.get("config", {}))
+
+
+def _keras_cast(value, variable):
+    """A Python float as Keras's ``ops.cast(value, variable.dtype)`` gives it.
+
+    ``ops.cast`` first makes a tensor of Keras's float type, float32, so a
+    float64 variable sees the float32 rounding of the value (the factors
+    Keras combines with tensors directly, such as ``1 - beta_1``, keep
+    full precision).
+    """
+    return variable.dtype.type(np.float32(value))
 
 
 def _clip_by_norm(g, clipnorm):

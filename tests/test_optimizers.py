@@ -12,6 +12,7 @@ import sepconv
 from sepconv import constraints, optimizers
 
 F32_LR = float(np.float32(0.1))   # Keras holds the learning rate in float32
+F32_MOMENTUM = float(np.float32(0.9))   # and casts Python floats through float32
 
 
 def _steps(optimizer, w, grads):
@@ -31,9 +32,9 @@ def test_sgd_momentum_by_hand(nesterov):
     w = _steps(optimizers.SGD(0.1, momentum=0.9, nesterov=nesterov), np.array([1.0]),
                [[g1], [g2]])
     m1 = -F32_LR * g1
-    m2 = 0.9 * m1 - F32_LR * g2
+    m2 = F32_MOMENTUM * m1 - F32_LR * g2
     if nesterov:
-        expected = 1.0 + (0.9 * m1 - F32_LR * g1) + (0.9 * m2 - F32_LR * g2)
+        expected = 1.0 + (F32_MOMENTUM * m1 - F32_LR * g1) + (F32_MOMENTUM * m2 - F32_LR * g2)
     else:
         expected = 1.0 + m1 + m2
     np.testing.assert_allclose(w, [expected], rtol=1e-15)
@@ -43,6 +44,7 @@ def test_sgd_momentum_by_hand(nesterov):
 def test_adam_by_hand(amsgrad):
     lr = float(np.float32(0.01))
     b1, b2, eps = 0.9, 0.999, 1e-7
+    p1, p2 = float(np.float32(b1)), float(np.float32(b2))   # the powers' bases, as Keras
     grads = [2.0, 0.0, 0.3]   # v shrinks at the second step: amsgrad keeps the first
     w, m, v, vmax = 1.0, 0.0, 0.0, 0.0
     for t, g in enumerate(grads, start=1):
@@ -50,7 +52,7 @@ def test_adam_by_hand(amsgrad):
         v = b2 * v + (1 - b2) * g * g
         vmax = max(vmax, v)
         # Adam's bias corrections, folded into the step size as Keras does
-        step = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+        step = lr * math.sqrt(1 - p2**t) / (1 - p1**t)
         w -= step * m / (math.sqrt(vmax if amsgrad else v) + eps)
     got = _steps(optimizers.Adam(0.01, amsgrad=amsgrad), np.array([1.0]), [[g] for g in grads])
     np.testing.assert_allclose(got, [w], rtol=1e-13)
@@ -78,7 +80,7 @@ def test_none_gradient_skips_its_array():
 
 
 def test_weight_decay_then_update():
-    w = _steps(optimizers.SGD(0.1, weight_decay=0.5), np.array([2.0]), [[1.0]])
+    w = _steps(optimizers.SGD(0.1, weight_decay=0.5), np.array([2.0]), [[1.0]])   # 0.5 exact
     np.testing.assert_allclose(w, [2.0 - 2.0 * 0.5 * F32_LR - F32_LR * 1.0])
 
 
