@@ -114,10 +114,10 @@ def main():
         layer.build(x.shape)
         cases[name] = {"layer": layer.get_config(), "optimizer": optimizer, "steps": steps,
                        "losses": losses}
+    versions = {module.__name__: module.__version__ for module in (keras, tf, np)}
     meta = {
-        "versions": {"keras": keras.__version__, "tensorflow": tf.__version__,
-                     "numpy": np.__version__, "python": sys.version.split()[0],
-                     "backend": keras.backend.backend()},
+        "versions": dict(versions, python=sys.version.split()[0],
+                         backend=keras.backend.backend()),
         "cases": cases,
     }
     with open(os.path.join(HERE, "cases.json"), "w") as fh:
