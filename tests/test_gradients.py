@@ -351,3 +351,24 @@ def test_reference_grad_is_the_adjoint_of_reference():
     np.testing.assert_allclose(np.sum(grads["x"] * x), total, rtol=1e-12)
     np.testing.assert_allclose(np.sum(grads["depthwise_kernel"] * dk), total, rtol=1e-12)
     np.testing.assert_allclose(np.sum(grads["pointwise_kernel"] * pk[0, 0]), total, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("geometry", [
+    dict(strides=(1, 1), dilation=(1, 1), padding="same"),
+    dict(strides=(2, 3), dilation=(1, 1), padding="valid"),
+    dict(strides=(1, 1), dilation=(2, 3), padding="same"),
+    dict(strides=(2, 2), dilation=(2, 1), padding="same"),
+], ids=["unit", "strides", "dilation", "both"])
+def test_rows_layout(geometry, activation, dtype, monkeypatch):
+    # channels_last, depth multiplier 1, more than 8 channels: the "rows"
+    # layout (register kernels for z, channel-vector gradients); small tiles
+    monkeypatch.setattr(_tiling, "TILE_BYTES", 4096)
+    case = Case(n=2, hw=(21, 27), channels=17, depth_multiplier=1, filters=6, kernel=(3, 3),
+                seed=9, **geometry)
+    got, (x, dk, pk, bias, dy, out_hw) = run_separable(case, dtype, "channels_last",
+                                                       activation, n_threads=2)
+    expected = separable_expected(case, x, dk, pk, bias, dy, activation)
+    expected["pointwise_kernel"] = expected["pointwise_kernel"].reshape(pk.shape)
+    _assert_grads(got, expected, dtype, _weight_reduction(case, out_hw))

@@ -233,6 +233,61 @@ cdef void _depthwise_backward(const floating* x, const Geometry* g, const floati
             _store_plane_rows(dplane, wp, g, ih0, rows_in, own0, own1, dx + c * g.xs_c)
 
 
+# The same for the "rows" layout (channels_last, depth multiplier 1, more
+# than SMALL_K_ channels; see _planar): dz is (pixel, channel), channels
+# contiguous, and both gradients are vector updates along the channels, the
+# weights read as they lie.
+
+cdef void _rows_kernel_grad(const floating* x, const Geometry* g, const floating* dz,
+                            Py_ssize_t r0, Py_ssize_t r1, floating* dk_part) noexcept nogil:
+    """dk_part[t * C + c] += x under tap t times dz, over the output rows [r0, r1).
+
+    ``dz`` holds row r0 first, one pixel of C channels after the other.
+    """
+    cdef Py_ssize_t r, ow, u, v, ih, iw, C = g.C
+    cdef const floating* d
+    for r in range(r0, r1):
+        for u in range(g.kh):
+            ih = r * g.sh - g.pt + u * g.dh
+            if ih < 0 or ih >= g.H:
+                continue
+            for ow in range(g.Wo):
+                d = dz + ((r - r0) * g.Wo + ow) * C
+                for v in range(g.kw):
+                    iw = ow * g.sw - g.pl + v * g.dw
+                    if 0 <= iw < g.W:
+                        _vfma1(dk_part + (u * g.kw + v) * C, C, x + ih * g.xs_h + iw * C, d)
+
+
+cdef void _rows_input_grad(const Geometry* g, const floating* dk, const floating* dz,
+                           Py_ssize_t rs, Py_ssize_t r1, Py_ssize_t own0, Py_ssize_t own1,
+                           floating* dx) noexcept nogil:
+    """dx of input rows own0..own1-1 gathered from dz of the output rows [rs, r1).
+
+    Each input pixel sums, tap by tap, the output pixels that read it: those
+    whose row and column offsets are divisible by the strides (so stride
+    phases cost no inserted zeros).  ``dz`` holds row rs first.
+    """
+    cdef Py_ssize_t ih, iw, u, v, nh, nw, oh, ow, i, C = g.C
+    cdef floating* px
+    for ih in range(own0, own1):
+        for iw in range(g.W):
+            px = dx + ih * g.xs_h + iw * C
+            for i in range(C):
+                px[i] = 0
+            for u in range(g.kh):
+                nh = ih + g.pt - u * g.dh
+                if nh < 0 or nh % g.sh != 0 or nh // g.sh < rs or nh // g.sh >= r1:
+                    continue
+                oh = nh // g.sh
+                for v in range(g.kw):
+                    nw = iw + g.pl - v * g.dw
+                    if nw < 0 or nw % g.sw != 0 or nw // g.sw >= g.Wo:
+                        continue
+                    ow = nw // g.sw
+                    _vfma1(px, C, dk + (u * g.kw + v) * C, dz + ((oh - rs) * g.Wo + ow) * C)
+
+
 cdef inline Py_ssize_t _depthwise_backward_scratch(const Geometry* g,
                                                    Py_ssize_t rows) noexcept nogil:
     """Scratch elements of _depthwise_backward (and, reusing them, _depthwise_planar)."""
@@ -306,20 +361,28 @@ def separable_grad(const floating[:, :, :, ::1] x,
     cdef bint with_halo = (want & WANT_X) != 0
     cdef Py_ssize_t rows_max = min(g.Ho, rows_per_tile + (_halo(&g) if with_halo else 0))
     cdef Py_ssize_t ms_max = rows_max * g.Wo
-    # per thread: z (planar), the gated gradient (dy's layout), dz (planar),
-    # the planes (whose room _depthwise_planar borrows for its own planes)
+    # z and dz in the forward's depthwise layout: "planar" or "rows"
+    cdef bint planar = _planar(&g, channels_first)
+    cdef Py_ssize_t ldz
+    # per thread: z, the gated gradient (dy's layout), dz, then the planes
+    # (whose room _depthwise_planar borrows for its own) or the rows path's
+    # staged input
     cdef Py_ssize_t z_size = K * ms_max if need_z else 0
     cdef Py_ssize_t a_size = F * ms_max if relu else 0
     cdef Py_ssize_t dz_size = K * ms_max if need_dz else 0
+    cdef Py_ssize_t stage = 0 if planar else _stage_scratch(&g, rows_max, sizeof(floating))
     cdef Py_ssize_t scratch = max(_depthwise_backward_scratch(&g, rows_max),
-                                  _planar_scratch(&g, rows_max))
+                                  _planar_scratch(&g, rows_max), stage)
     cdef Py_ssize_t n_dk = g.kh * g.kw * K, n_dp = K * F
     cdef Py_ssize_t part_size = n_dk + n_dp + F
     dtype = np.asarray(dy).dtype
     cdef floating[:, ::1] work = _workspace(n_threads, z_size + a_size + dz_size + scratch,
                                             dtype)
     cdef floating[:, ::1] parts = _partials(n_threads, part_size, dtype)
-    cdef floating[::1] zero = np.zeros(K, dtype=dtype)
+    # zeros: the depthwise step's bias, and the rows path's padding (a chunk)
+    cdef floating[::1] zero = np.zeros(max(K, CHUNK), dtype=dtype)
+    cdef const floating[:, :, ::1] packed = _rows_weights(depthwise_kernel, planar, dtype)
+    cdef const floating* pp = &packed[0, 0, 0]
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef const floating* dkp = &depthwise_kernel[0, 0, 0, 0]
     cdef const floating* pkp = &pointwise_kernel[0, 0]
@@ -345,13 +408,18 @@ def separable_grad(const floating[:, :, :, ::1] x,
         # g: the pre-activation's gradient for output rows [rs, r1), dy's layout
         ldg = g.Ho * g.Wo if channels_first else F
         gp = dyp + tl.n * image_out + (tl.rs * g.Wo if channels_first else tl.rs * g.Wo * F)
-        if need_z:
+        # z and dz: (channel, pixel) with ld Ms, or (pixel, channel) with ld K
+        ldz = tl.Ms if planar else K
+        if need_z and planar:
             _depthwise_planar(xp + tl.n * image_in, &g, dkp, zp, tl.rs, tl.r1, buf, tl.Ms,
                               dz + dz_size)
+        elif need_z:
+            _depthwise_rows(xp + tl.n * image_in, &g, dkp, pp, zp, zp, tl.rs, tl.r1, buf, K,
+                            dz + dz_size if stage else NULL)
         if relu:
             lda = tl.Ms if channels_first else F
             _fill_bias(at, lda, channels_first, tl.Ms, F, bp)
-            _gemm_tile(buf, tl.Ms, True, tl.Ms, K, pkp, F, at, lda, channels_first,
+            _gemm_tile(buf, ldz, planar, tl.Ms, K, pkp, F, at, lda, channels_first,
                        gemm_pixels)
             _gate(at, lda, channels_first, gp, ldg, channels_first, tl.Ms, F, True)
             gp = at
@@ -360,13 +428,21 @@ def separable_grad(const floating[:, :, :, ::1] x,
         if want & WANT_BIAS:
             _sum_pixels(g0, ldg, channels_first, tl.M, F, part + n_dk + n_dp)
         if want & WANT_POINTWISE:
-            _gemm_tn(buf + tl.off, tl.Ms, True, tl.M, K, g0, ldg, channels_first, F,
-                     part + n_dk)
+            _gemm_tn(buf + (tl.off if planar else tl.off * K), ldz, planar, tl.M, K, g0, ldg,
+                     channels_first, F, part + n_dk)
         if need_dz:
-            _gemm_nt(gp, ldg, channels_first, tl.Ms, F, pkp, K, dz, tl.Ms, True)
+            _gemm_nt(gp, ldg, channels_first, tl.Ms, F, pkp, K, dz, ldz, planar)
+        if need_dz and planar:
             _depthwise_backward(xp + tl.n * image_in, &g, dkp, dz, tl.Ms, tl.rs, tl.r0,
                                 tl.r1, tl.own0, tl.own1, dxp + tl.n * image_in, part,
                                 want, dz + dz_size)
+        elif need_dz:
+            if want & WANT_DEPTHWISE:
+                _rows_kernel_grad(xp + tl.n * image_in, &g, dz + tl.off * K, tl.r0, tl.r1,
+                                  part)
+            if want & WANT_X:
+                _rows_input_grad(&g, dkp, dz, tl.rs, tl.r1, tl.own0, tl.own1,
+                                 dxp + tl.n * image_in)
     with nogil:
         if want & WANT_DEPTHWISE:
             _reduce_partials(&parts[0, 0], n_threads, part_size, n_dk, &d_depthwise[0])
