@@ -4,7 +4,7 @@ Usage (from the repository root, with sepconv importable)::
 
     python benchmarks/compare.py [--shapes S1,S2] [--dtype float32|float64|both]
         [--threads 1,2] [--repeat N] [--rounds N] [--json out.json] [--plot out.png]
-        [--memory]
+        [--memory] [--backward]
 
 Each (library, threads) runs in a fresh process (``worker.py``) so thread
 settings cannot leak between libraries; peers absent here are skipped.  The
@@ -15,6 +15,11 @@ library runs that many times, the order of the libraries rotated from round
 to round, and the table gives the median of its rounds' medians: on a shared
 machine whose speed drifts, no library then owns the quiet or the busy
 minutes.  Every peer's output is checked against sepconv's.
+
+``--backward`` times the gradients instead (``backward_peers.py``): all four
+gradients of ``sum(y * dy)``, sepconv's ``separable_conv2d_grad`` against
+PyTorch's ``y.backward(dy)`` and TensorFlow's ``GradientTape``; the input
+gradients are checked.  GFLOP/s then still count the forward's operations.
 """
 
 import argparse
@@ -29,6 +34,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import backward_peers
 import peers
 import report
 from shapes import DTYPES, select
@@ -59,12 +65,15 @@ def parse_args(argv=None):
                         help="also measure peak RSS growth of one call per library")
     parser.add_argument("--memory-shape", default="S1", help="shape for --memory")
     parser.add_argument("--memory-dtype", choices=DTYPES, default="float32")
+    parser.add_argument("--backward", action="store_true",
+                        help="time the backward pass (all four gradients) instead")
     args = parser.parse_args(argv)
     try:
         args.shapes = select(args.shapes)
         args.memory_shape = select(args.memory_shape)[0]
         args.threads = _positive_ints(args.threads)
-        args.libraries = _libraries(args.libraries)
+        args.registry = backward_peers.LIBRARIES if args.backward else peers.LIBRARIES
+        args.libraries = _libraries(args.libraries, args.registry)
     except ValueError as error:
         parser.error(str(error))
     if args.repeat < 1 or args.warmup < 0 or args.rounds < 1:
@@ -85,16 +94,16 @@ def _positive_ints(text):
     return sorted(set(values))
 
 
-def _libraries(text):
-    """The installed libraries to run, sepconv always first."""
-    installed = peers.available()
+def _libraries(text, registry):
+    """The installed libraries of ``registry`` to run, sepconv always first."""
+    installed = peers.available(registry)
     if "sepconv" not in installed:
         raise ValueError("sepconv is not importable: install it or set PYTHONPATH")
     if text is None:
         return installed
     wanted = {name.strip() for name in text.split(",")} | {"sepconv"}
     for name in wanted:
-        peers.get(name)
+        peers.get(name, registry)
     return [name for name in installed if name in wanted]
 
 
@@ -131,7 +140,7 @@ def time_all(args):
             for threads in args.threads:
                 print(f"timing {library} on {threads} thread(s), round {round_ + 1} of "
                       f"{args.rounds} ...", file=sys.stderr, flush=True)
-                run = run_worker(library, threads, "--cases", cases, "--repeat",
+                run = run_worker(library, threads, *_mode(args), "--cases", cases, "--repeat",
                                  str(args.repeat), "--warmup", str(args.warmup))
                 runs.append({**run, "round": round_ + 1})
     return runs
@@ -199,6 +208,11 @@ def speedups(args, tables):
     return result
 
 
+def _mode(args):
+    """The worker's options for forward or backward timing."""
+    return ["--backward"] if args.backward else []
+
+
 def memory_all(args):
     """One fresh process per library measuring peak RSS growth of one call."""
     case = f"{args.memory_shape.name}:{args.memory_dtype}"
@@ -206,7 +220,7 @@ def memory_all(args):
     results = []
     for library in args.libraries:
         print(f"memory of {library} ...", file=sys.stderr, flush=True)
-        run = run_worker(library, threads, "--memory", case)
+        run = run_worker(library, threads, *_mode(args), "--memory", case)
         results.append({"library": library, "threads": threads,
                         **run.get("memory", {"status": "error", "reason": run.get("reason")})})
     return results
@@ -247,7 +261,7 @@ def main(argv=None):
         "machine": machine_info(runs),
         "settings": {"shapes": [s.name for s in args.shapes], "dtypes": args.dtypes,
                      "threads": args.threads, "repeat": args.repeat, "warmup": args.warmup,
-                     "rounds": args.rounds,
+                     "rounds": args.rounds, "backward": args.backward,
                      "libraries": args.libraries},
         "tables": tables, "speedups": speedups(args, tables), "runs": runs,
     }

@@ -245,19 +245,21 @@ LIBRARIES = {library.name: library for library in (
     OnnxRuntime())}
 
 
-def get(name):
-    """Return the library called ``name``.
+def get(name, libraries=None):
+    """Return the library called ``name`` in ``libraries`` (default: :data:`LIBRARIES`).
 
     Raises
     ------
     ValueError
-        If ``name`` is not one of :data:`LIBRARIES`.
+        If ``name`` is not one of them.
     """
-    if name not in LIBRARIES:
-        raise ValueError(f"`library` must be one of {', '.join(LIBRARIES)}; got {name!r}")
-    return LIBRARIES[name]
+    libraries = LIBRARIES if libraries is None else libraries
+    if name not in libraries:
+        raise ValueError(f"`library` must be one of {', '.join(libraries)}; got {name!r}")
+    return libraries[name]
 
 
-def available():
-    """Names of the libraries installed here, sepconv first."""
-    return [name for name, library in LIBRARIES.items() if library.available()]
+def available(libraries=None):
+    """Names of the libraries installed here, sepconv first (default: :data:`LIBRARIES`)."""
+    libraries = LIBRARIES if libraries is None else libraries
+    return [name for name, library in libraries.items() if library.available()]

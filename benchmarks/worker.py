@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+import backward_peers
 import peers
 import rss
 from shapes import DTYPES, SHAPES, make_data
@@ -50,12 +51,12 @@ def time_case(library, shape, dtype, threads, warmup, repeat):
             "median_ms": 1e3 * float(np.median(seconds))}
 
 
-def check_case(library, shape, dtype, threads):
-    """Run a peer's case once and compare its output with sepconv's on the same data."""
+def check_case(library, shape, dtype, threads, reference):
+    """Run a peer's case once and compare its output with ``reference(shape, data, 1)``."""
     data = make_data(shape, dtype)
     call, to_nhwc = library.prepare(shape, data, threads)
     result = np.asarray(to_nhwc(call()))
-    expected = peers.sepconv_forward(shape, data, 1)
+    expected = reference(shape, data, 1)
     if result.shape != expected.shape:
         return {"ok": False, "reason": f"shape {result.shape} != sepconv's {expected.shape}"}
     scale = float(np.max(np.abs(expected)))
@@ -102,7 +103,10 @@ def measure_memory(library, shape, dtype, threads):
 
 def run(args):
     """Configure the library, run the timings or the memory case, write the JSON."""
-    library = peers.get(args.library)
+    # --backward: the gradients' timings (backward_peers.py), checked by dx
+    registry, reference = ((backward_peers.LIBRARIES, backward_peers.reference)
+                           if args.backward else (peers.LIBRARIES, peers.sepconv_forward))
+    library = peers.get(args.library, registry)
     library.configure(args.threads)
     result = {"library": library.name, "version": library.version(), "threads": args.threads}
     if library.name == "sepconv":
@@ -130,7 +134,7 @@ def run(args):
             for record in result["cases"]:
                 if record["status"] == "ok":
                     record["check"] = check_case(library, SHAPES[record["shape"]],
-                                                 record["dtype"], args.threads)
+                                                 record["dtype"], args.threads, reference)
     with open(args.out, "w") as handle:
         json.dump(result, handle, default=str)
 
@@ -145,6 +149,7 @@ def parse_args(argv=None):
     parser.add_argument("--memory", help="SHAPE:DTYPE whose peak memory to measure")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--backward", action="store_true", help="time the gradients")
     args = parser.parse_args(argv)
     for case in filter(None, args.cases.split(",") + [args.memory or ""]):
         name, _, dtype = case.partition(":")

@@ -14,7 +14,7 @@ __all__ = [
     "hard_swish", "hard_tanh", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish",
     "relu", "relu6", "selu", "sigmoid", "silu", "soft_shrink", "softmax", "softplus",
     "softsign", "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "swish", "tanh",
-    "tanh_shrink", "threshold", "get", "serialize", "deserialize",
+    "tanh_shrink", "threshold", "get", "serialize", "deserialize", "gradient",
 ]
 
 # SELU's constants (Klambauer et al., 2017).
@@ -339,3 +339,117 @@ def deserialize(config, custom_objects=None):
             f"{', '.join(sorted({*_BUILTINS, *_ALIASES}))}"
         )
     return fn
+
+
+# --------------------------------------------------------------------------
+# Derivatives, for the backward pass (sepconv.gradients, SeparableConv2D.backward)
+
+def _sigmoid_of(x):
+    from scipy import special
+
+    return special.expit(x).astype(x.dtype)
+
+
+def _hard_sigmoid_slope(x):
+    return np.where((x > -3) & (x < 3), _const(1 / 6, x), _const(0, x))
+
+
+def _gelu_slope(x, approximate=False):
+    if approximate:
+        c, k = _const(np.sqrt(2 / np.pi), x), _const(np.float32(0.044715), x)
+        t = np.tanh(c * (x + k * x**3))
+        return (1 + t) / 2 + x / 2 * (1 - t * t) * c * (1 + 3 * k * x * x)
+    from scipy import special
+
+    cdf = special.ndtr(x)
+    pdf = np.exp(-x * x / 2) * _const(1 / np.sqrt(2 * np.pi), x)
+    return (cdf + x * pdf).astype(x.dtype)
+
+
+def _mish_slope(x):
+    t = np.tanh(softplus(x))
+    return t + x * (1 - t * t) * _sigmoid_of(x)
+
+
+# The derivative of each element-wise built-in, as a function of its input.
+_SLOPES = {
+    linear: lambda x: np.ones_like(x),
+    relu: lambda x: (x > 0).astype(x.dtype),
+    leaky_relu: lambda x: np.where(x > 0, _const(1, x), _const(np.float32(0.2), x)),
+    relu6: lambda x: ((x > 0) & (x < 6)).astype(x.dtype),
+    elu: lambda x: np.where(x > 0, _const(1, x), np.exp(np.minimum(x, 0))),
+    selu: lambda x: _const(_SELU_SCALE, x) * np.where(
+        x > 0, _const(1, x), _const(_SELU_ALPHA, x) * np.exp(np.minimum(x, 0))),
+    celu: lambda x: np.where(x > 0, _const(1, x), np.exp(np.minimum(x, 0))),
+    gelu: _gelu_slope,
+    sigmoid: lambda x: _sigmoid_of(x) * (1 - _sigmoid_of(x)),
+    hard_sigmoid: _hard_sigmoid_slope,
+    sparse_sigmoid: lambda x: np.where(np.abs(x) < 1, _const(0.5, x), _const(0, x)),
+    log_sigmoid: lambda x: _sigmoid_of(-x),
+    silu: lambda x: _sigmoid_of(x) * (1 + x * (1 - _sigmoid_of(x))),
+    hard_silu: lambda x: hard_sigmoid(x) + x * _hard_sigmoid_slope(x),
+    mish: _mish_slope,
+    softplus: _sigmoid_of,
+    softsign: lambda x: 1 / (1 + np.abs(x)) ** 2,
+    squareplus: lambda x: (1 + x / np.sqrt(x * x + _const(4, x))) / 2,
+    sparse_plus: lambda x: np.where(x <= -1, _const(0, x),
+                                    np.where(x < 1, (x + 1) / 2, _const(1, x))),
+    tanh: lambda x: 1 - np.tanh(x) ** 2,
+    tanh_shrink: lambda x: np.tanh(x) ** 2,
+    # tf.clip_by_value's gradient passes on the closed interval
+    hard_tanh: lambda x: ((x >= -1) & (x <= 1)).astype(x.dtype),
+    soft_shrink: lambda x: (np.abs(x) > 0.5).astype(x.dtype),
+    hard_shrink: lambda x: (np.abs(x) > 0.5).astype(x.dtype),
+    exponential: np.exp,
+}
+
+
+def _softmax_vjp(x, dy):
+    y = softmax(x)
+    return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
+
+
+def _log_softmax_vjp(x, dy):
+    return dy - softmax(x) * dy.sum(axis=-1, keepdims=True)
+
+
+# Axis-wise built-ins: their vector-Jacobian product over the last axis.
+_VJPS = {softmax: _softmax_vjp, log_softmax: _log_softmax_vjp}
+
+
+def gradient(activation, x, dy):
+    """Return ``dy`` times the derivative of ``activation`` at ``x`` (the backward step).
+
+    Parameters
+    ----------
+    activation : callable
+        A built-in activation of this module, as :func:`get` returns it,
+        with its default arguments.  ``softmax`` and ``log_softmax`` work
+        over the last axis.
+    x : numpy.ndarray
+        The activation's input (the pre-activation output of the layer).
+    dy : numpy.ndarray
+        Gradient of the loss with respect to ``activation(x)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Gradient of the loss with respect to ``x``, in ``x``'s float type.
+        Kinks (ReLU at 0, ...) take the derivative TensorFlow takes there.
+
+    Raises
+    ------
+    ValueError
+        For an activation without a derivative here (a user function,
+        ``sparsemax``, ``glu``, ``threshold``); the message names it.
+    """
+    x = _float(x)
+    dy = np.asarray(dy, dtype=x.dtype)
+    if activation in _VJPS:
+        return _VJPS[activation](x, dy).astype(x.dtype)
+    if activation in _SLOPES:
+        return (dy * _SLOPES[activation](x)).astype(x.dtype)
+    raise ValueError(
+        f"no derivative is known for the activation {activation!r}; differentiable "
+        f"activations: {', '.join(sorted(fn.__name__ for fn in (*_SLOPES, *_VJPS)))}"
+    )

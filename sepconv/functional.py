@@ -95,7 +95,7 @@ def separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias=None, *, stride
     out = _empty_output(n, win.out_hw, filters, fmt, x.dtype)
     threads = _threads.effective_n_threads(n_threads)
     if out.size:
-        depthwise_kernel, pads = _live_taps(depthwise_kernel, (h, w), win)
+        depthwise_kernel, pads, _ = _live_taps(depthwise_kernel, (h, w), win)
         tile = (n, win.out_hw, (c * dm + filters) * x.itemsize, threads, pointwise_kernel.nbytes)
         rows = _tiling.rows_per_tile(*tile)
         images = 1 if rows < win.out_hw[0] or fmt == "channels_first" else \
@@ -147,7 +147,7 @@ def depthwise_conv2d(x, depthwise_kernel, bias=None, *, strides=1, padding="vali
     out = _empty_output(n, win.out_hw, c * dm, fmt, x.dtype)
     threads = _threads.effective_n_threads(n_threads)
     if out.size:
-        depthwise_kernel, pads = _live_taps(depthwise_kernel, (h, w), win)
+        depthwise_kernel, pads, _ = _live_taps(depthwise_kernel, (h, w), win)
         rows = _tiling.rows_per_tile(n, win.out_hw, c * dm * x.itemsize, threads)
         _runner.run(_dispatch.kernels.depthwise, x, depthwise_kernel, bias, out, *win.strides,
                     *win.dilation_rate, *pads, fmt == "channels_first", rows, code,
@@ -314,13 +314,16 @@ def _tiles(n, rows, rows_per_tile):
     return n * -(-rows // rows_per_tile)
 
 
-def _live_taps(depthwise_kernel, in_hw, win):
+def _live_taps(depthwise_kernel, in_hw, win, negative_pads=True):
     """The kernel rows and columns that read the image somewhere, and the pads for them.
 
     A tap that reads only padding, for every output pixel, adds nothing:
     leaving it out bounds the kernels' scratch by the image and the output,
     not by the padding (a dilation of 2**31 - 1 on a 1x1 image needs no
     more memory than a dilation of 1).
+
+    ``negative_pads=False`` keeps as many leading dead taps as make the
+    pads non-negative (for the backward kernels, which need them so).
 
     Returns
     -------
@@ -329,12 +332,18 @@ def _live_taps(depthwise_kernel, in_hw, win):
     pads : tuple of 2 ints
         Zero rows above and columns to the left for the live taps; negative
         when the first live tap starts inside the image.
+    taps : tuple of 2 slices
+        Where the live rows and columns sit in the kernel.
     """
     spans = [_args.live_taps(*dims) for dims in zip(
         in_hw, win.out_hw, depthwise_kernel.shape[:2], win.strides, win.dilation_rate,
         win.pads)]
+    if not negative_pads:
+        spans = [(min(first, pad // dilation), stop) for (first, stop), pad, dilation
+                 in zip(spans, win.pads, win.dilation_rate)]
+    taps = tuple(slice(first, stop) for first, stop in spans)
     if all(stop - first == size for (first, stop), size in zip(spans, depthwise_kernel.shape)):
-        return depthwise_kernel, win.pads
-    (p0, p1), (q0, q1) = spans
+        return depthwise_kernel, win.pads, taps
+    (p0, _), (q0, _) = spans
     pads = (win.pads[0] - p0 * win.dilation_rate[0], win.pads[1] - q0 * win.dilation_rate[1])
-    return np.ascontiguousarray(depthwise_kernel[p0:p1, q0:q1]), pads
+    return np.ascontiguousarray(depthwise_kernel[taps]), pads, taps

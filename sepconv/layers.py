@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _args, _dtypes, activations, constraints, initializers, regularizers
 from .functional import separable_conv2d
+from .gradients import separable_conv2d_grad
 
 __all__ = ["SeparableConv2D", "SeparableConvolution2D"]
 
@@ -19,6 +20,7 @@ __all__ = ["SeparableConv2D", "SeparableConvolution2D"]
 _LEAKED_KEYS = ("groups", "kernel_initializer", "kernel_regularizer", "kernel_constraint")
 
 _WEIGHT_NAMES = ("depthwise_kernel", "pointwise_kernel", "bias")
+_REGULARIZER_ARGUMENTS = ("depthwise_regularizer", "pointwise_regularizer", "bias_regularizer")
 
 # How many unnamed layers of each prefix exist, for Keras-style unique names.
 _NAME_COUNTS = collections.Counter()
@@ -118,6 +120,8 @@ class SeparableConv2D:
         self.built = False
         self._input_channels = None
         self._activity_losses = []
+        self._tape = None
+        self.gradients = []
 
     def __repr__(self):
         return (f"<SeparableConv2D name={self.name!r} filters={self.filters} "
@@ -227,11 +231,13 @@ class SeparableConv2D:
     # ------------------------------------------------------------------
     # Forward pass and losses
 
-    def __call__(self, inputs):
+    def __call__(self, inputs, training=False):
         """Return the layer's output for the image batch ``inputs``.
 
         Integer and other float inputs are cast to the layer dtype.  The
-        first call builds the layer.
+        first call builds the layer.  With ``training=True`` the layer keeps
+        what :meth:`backward` needs (the input, the output, and the
+        pre-activation for activations not fused into the kernel).
 
         Raises
         ------
@@ -249,12 +255,7 @@ class SeparableConv2D:
             self._check_channels(self._channels_of(x.shape), x.shape)
         else:
             self.build(x.shape)
-        outputs = separable_conv2d(
-            x, self.depthwise_kernel, self.pointwise_kernel, self.bias, strides=self.strides,
-            padding=self.padding, dilation_rate=self.dilation_rate,
-            data_format=self.data_format, activation=self._kernel_activation(),
-            n_threads=self.n_threads)
-        outputs = np.asarray(outputs, dtype=self.dtype)
+        outputs = self._forward(x, training)
         self._activity_losses = ([] if self.activity_regularizer is None
                                  else [self._activity_loss(outputs)])
         return outputs
@@ -275,6 +276,100 @@ class SeparableConv2D:
             if regularizer is not None and weight is not None:
                 losses.append(np.asarray(regularizer(weight), dtype=self.dtype)[()])
         return losses
+
+    # ------------------------------------------------------------------
+    # Backward pass
+
+    def backward(self, dy):
+        """Backward pass of the last ``training=True`` call: return the input gradient.
+
+        The gradients are those of ``sum(outputs * dy) + sum(self.losses)``,
+        as Keras's ``GradientTape`` gives them: the regularizers' terms are in
+        the weight gradients, and the activity regularizer's (divided by the
+        batch size) flows through the whole layer.  Sets :attr:`gradients`,
+        aligned with :attr:`trainable_weights` (empty when the layer is not
+        trainable).  The weights and input are those of the training call.
+
+        Parameters
+        ----------
+        dy : array_like
+            Gradient of the loss with respect to the outputs of the call;
+            cast to the layer dtype.
+
+        Returns
+        -------
+        numpy.ndarray
+            Gradient with respect to the call's input, in the layer dtype.
+
+        Raises
+        ------
+        RuntimeError
+            If there was no ``training=True`` call since the layer was made.
+        ValueError
+            If ``dy`` does not have the outputs' shape, or a regularizer or
+            activation has no known derivative.
+        TypeError
+            For a ``dy`` that does not hold real numbers.
+        """
+        tape = self._tape
+        if tape is None:
+            raise RuntimeError(
+                f"layer {self.name!r}: backward() needs the outputs of a call with "
+                "training=True first, e.g. layer(x, training=True)"
+            )
+        dy = _args.as_array(dy, "dy")
+        _args.compute_dtype(dy=dy)   # raises TypeError for complex, object or text
+        if dy.shape != tape["outputs"].shape:
+            raise ValueError(
+                f"`dy` must have the outputs' shape {tape['outputs'].shape}; "
+                f"received dy.shape={dy.shape}"
+            )
+        dy = dy.astype(self.dtype)
+        if self.activity_regularizer is not None and len(dy):
+            # the activity loss is the regularizer's value over the batch size
+            dy = dy + _regularizer_gradient(
+                self.activity_regularizer, tape["outputs"], "activity_regularizer"
+            ) / dy.dtype.type(len(dy))
+        return self._backward(tape, dy)
+
+    def _forward(self, x, training):
+        """The outputs for ``x`` (layer dtype); with ``training`` the tape for backward."""
+        activation = self._kernel_activation()
+        # a training call computes the pre-activation of a Python activation
+        # itself, to keep it for the activation's derivative
+        python_activation = training and callable(activation)
+        outputs = separable_conv2d(
+            x, self.depthwise_kernel, self.pointwise_kernel, self.bias, strides=self.strides,
+            padding=self.padding, dilation_rate=self.dilation_rate,
+            data_format=self.data_format,
+            activation=None if python_activation else activation, n_threads=self.n_threads)
+        pre = outputs if python_activation else None
+        outputs = np.asarray(activation(pre) if python_activation else outputs,
+                             dtype=self.dtype)
+        self._tape = None
+        if training:
+            self._tape = {"x": x, "outputs": outputs, "pre": pre,
+                          "weights": [w.copy() for w in self.weights]}
+        return outputs
+
+    def _backward(self, tape, dy):
+        """Input gradient from the output gradient ``dy``; sets :attr:`gradients`."""
+        activation = self._kernel_activation()
+        if activation == "relu":
+            # ReLU's derivative from the output: 0 where the output is 0
+            dy = np.where(tape["outputs"] > 0, dy, dy.dtype.type(0))
+        elif callable(activation):
+            dy = _activation_gradient(self.activation, tape["pre"], dy)
+        names = ("x", *(_WEIGHT_NAMES[:len(tape["weights"])] if self.trainable else ()))
+        grads = separable_conv2d_grad(
+            dy, tape["x"], *tape["weights"], strides=self.strides, padding=self.padding,
+            dilation_rate=self.dilation_rate, data_format=self.data_format, wrt=names,
+            n_threads=self.n_threads)
+        self.gradients = [
+            grads[name] if getattr(self, argument) is None else grads[name]
+            + _regularizer_gradient(getattr(self, argument), weight, argument)
+            for name, argument, weight in zip(names[1:], _REGULARIZER_ARGUMENTS, tape["weights"])]
+        return grads["x"]
 
     # ------------------------------------------------------------------
     # Configs
@@ -475,3 +570,22 @@ def _channels_of_kernel(weights):
             f"{len(weights)} weights of shapes {[np.shape(w) for w in weights]}"
         )
     return np.shape(weights[0])[2]
+
+
+def _regularizer_gradient(regularizer, value, argument):
+    """The derivative of ``regularizer`` at ``value``, naming ``argument`` when it has none."""
+    gradient = getattr(regularizer, "gradient", None)
+    if gradient is None:
+        raise ValueError(
+            f"`{argument}`: no gradient is known for {regularizer!r}; use a regularizer of "
+            "sepconv.regularizers (L1, L2, L1L2)"
+        )
+    return gradient(value)
+
+
+def _activation_gradient(activation, pre, dy):
+    """``dy`` through the derivative of a Python ``activation`` at ``pre``."""
+    try:
+        return activations.gradient(activation, pre, dy)
+    except ValueError as exc:
+        raise ValueError(f"`activation`: {exc}") from exc

@@ -25,6 +25,20 @@ class Regularizer(Serializable):
     def _penalty(self, x):
         raise NotImplementedError
 
+    def gradient(self, x):
+        """Return the derivative of the penalty with respect to ``x``, in ``x``'s float type.
+
+        Raises
+        ------
+        ValueError
+            For a regularizer without a derivative here (OrthogonalRegularizer).
+        """
+        x = np.asarray(x)
+        return self._slope(x).astype(x.dtype, copy=False)
+
+    def _slope(self, x):
+        raise ValueError(f"no gradient is known for the regularizer {self!r}")
+
 
 class L1L2(Regularizer):
     """``l1 * sum(|x|) + l2 * sum(x**2)``; both factors default to 0."""
@@ -39,6 +53,14 @@ class L1L2(Regularizer):
             total += _l1(x, self.l1)
         if self.l2:
             total += _l2(x, self.l2)
+        return total
+
+    def _slope(self, x):
+        total = np.zeros_like(x)
+        if self.l1:
+            total += _l1_slope(x, self.l1)
+        if self.l2:
+            total += _l2_slope(x, self.l2)
         return total
 
     def get_config(self):
@@ -56,6 +78,9 @@ class L1(Regularizer):
     def _penalty(self, x):
         return _l1(x, self.l1)
 
+    def _slope(self, x):
+        return _l1_slope(x, self.l1)
+
     def get_config(self):
         return {"l1": self.l1}
 
@@ -68,6 +93,9 @@ class L2(Regularizer):
 
     def _penalty(self, x):
         return _l2(x, self.l2)
+
+    def _slope(self, x):
+        return _l2_slope(x, self.l2)
 
     def get_config(self):
         return {"l2": self.l2}
@@ -120,6 +148,15 @@ def _l1(x, factor):
 
 def _l2(x, factor):
     return _as_keras_casts(factor, x) * np.square(x).sum(dtype=x.dtype)
+
+
+def _l1_slope(x, factor):
+    # the derivative of |x| TensorFlow takes: sign(x), 0 at 0
+    return _as_keras_casts(factor, x) * np.sign(x)
+
+
+def _l2_slope(x, factor):
+    return _as_keras_casts(factor, x) * 2 * x
 
 
 def _as_keras_casts(factor, x):

@@ -295,3 +295,18 @@ def test_ci_has_openmp_and_the_x86_builds():
         for level in ("baseline", "avx2", "avx512"):
             assert importlib.util.find_spec(f"sepconv._native._kernels_{level}"), level
 
+
+
+@pytest.mark.parametrize("dilation", [30000, 2**31 - 1])
+@pytest.mark.parametrize("layout", ["channels_last", "channels_first"])
+def test_gradients_of_a_huge_dilation_on_a_tiny_image(dilation, layout):
+    # only the centre tap reads the image: its gradient is x * dy, the
+    # other taps' zero, and dx is dy times the centre weight
+    x = np.full((1, 1, 1, 1), 3.0)
+    dk = np.arange(1.0, 10.0).reshape(3, 3, 1, 1)
+    grads = sepconv.depthwise_conv2d_grad(np.full((1, 1, 1, 1), 2.0), x, dk, padding="same",
+                                          dilation_rate=dilation, data_format=layout)
+    want = np.zeros((3, 3, 1, 1))
+    want[1, 1] = 6.0
+    np.testing.assert_array_equal(grads["depthwise_kernel"], want)
+    np.testing.assert_array_equal(grads["x"], np.full((1, 1, 1, 1), 10.0))

@@ -906,3 +906,6 @@ def pointwise(const floating[:, :, :, ::1] x, const floating[:, ::1] pointwise_k
                                 op + (n * P + p0) * F, F, False, activation, gemm_pixels)
         _blas_exit(&ctl)
     _finish(&ctl)
+
+
+include "_kernels_grad.pxi"

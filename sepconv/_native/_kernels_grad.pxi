@@ -1,0 +1,615 @@
+# The backward kernels: gradients of separable, depthwise and pointwise
+# (included at the end of _kernels.pxi, so every ISA build has them, and
+# they call its geometry, depthwise and GEMM helpers).
+#
+# Same contract as the forward kernels (sepconv/gradients.py validates):
+# C-contiguous arrays of one float dtype, consistent shapes, a non-empty
+# batch.  Outputs that are not wanted are passed as placeholder arrays and
+# never touched.
+#
+# Notation (see shared/design/gradients-notes.md): z the depthwise result,
+# a = z @ P + b the pre-activation, g the gradient of the loss w.r.t. a
+# (dy, or dy where a > 0 for the fused ReLU), dz = g @ P^T.
+#
+# Work is cut, as in the forward pass, into tiles of whole output rows of
+# one image, spread over threads with a static schedule:
+#   * weight gradients (dK, dP, db) are sums over every pixel: each thread
+#     adds its tiles into a private partial, and the partials are summed in
+#     thread order at the end, so that a given n_threads always gives the
+#     same bits (a static schedule gives each thread the same tiles);
+#   * the input gradient is a gather: the tile of output rows [r0, r1)
+#     owns the input rows [r0 * sh - pt, r1 * sh - pt) and computes dz for
+#     the output rows that read them, [r0 - halo, r1): no two threads write
+#     the same row, and the halo rows' dz is computed twice instead of
+#     being held for the neighbouring tile;
+#   * z, the pre-activation for the ReLU mask and dz exist one tile at a
+#     time, in per-thread scratch; nothing of the size of z is ever held.
+
+cdef enum:
+    WANT_X = 1          # bits of the ``want`` argument of the entry points
+    WANT_DEPTHWISE = 2
+    WANT_POINTWISE = 4
+    WANT_BIAS = 8
+
+GRAD_WANTS = {"x": WANT_X, "depthwise_kernel": WANT_DEPTHWISE,
+              "pointwise_kernel": WANT_POINTWISE, "bias": WANT_BIAS}
+
+
+cdef void _blas_gemm(bint ta, bint tb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                     const floating* a, Py_ssize_t lda, const floating* b, Py_ssize_t ldb,
+                     bint accumulate, floating* c, Py_ssize_t ldc) noexcept nogil:
+    """c (+)= op(a) @ op(b), column-major; ``ta``/``tb`` transpose a/b."""
+    cdef int m_ = <int> m, n_ = <int> n, k_ = <int> k
+    cdef int lda_ = <int> lda, ldb_ = <int> ldb, ldc_ = <int> ldc
+    cdef floating one = 1
+    cdef floating beta = 1 if accumulate else 0
+    cdef char no = b'N'
+    cdef char tr = b'T'
+    if floating is float:
+        sgemm(&tr if ta else &no, &tr if tb else &no, &m_, &n_, &k_, &one, <float*> a, &lda_,
+              <float*> b, &ldb_, &beta, c, &ldc_)
+    else:
+        dgemm(&tr if ta else &no, &tr if tb else &no, &m_, &n_, &k_, &one, <double*> a,
+              &lda_, <double*> b, &ldb_, &beta, c, &ldc_)
+
+
+cdef void _gemm_nt(const floating* g, Py_ssize_t ldg, bint g_planar, Py_ssize_t M,
+                   Py_ssize_t F, const floating* pk, Py_ssize_t K, floating* c,
+                   Py_ssize_t ldc, bint c_planar) noexcept nogil:
+    """c = g @ pk^T: g (M x F) and c (M x K) "rows" or "planar", pk (K x F) row-major."""
+    if c_planar:
+        # c (M x K, col-major) = op(g) (M x F) @ pk^T, pk^T being pk read col-major
+        _blas_gemm(not g_planar, False, M, K, F, g, ldg, pk, F, False, c, ldc)
+    else:
+        # c^T (K x M, col-major) = pk (K x F) @ op(g)^T (F x M)
+        _blas_gemm(True, g_planar, K, M, F, pk, F, g, ldg, False, c, ldc)
+
+
+cdef void _gemm_tn(const floating* a, Py_ssize_t lda, bint a_planar, Py_ssize_t M,
+                   Py_ssize_t K, const floating* g, Py_ssize_t ldg, bint g_planar,
+                   Py_ssize_t F, floating* dp) noexcept nogil:
+    """dp += a^T @ g: a (M x K) and g (M x F) "rows" or "planar", dp (K x F) row-major."""
+    # dp^T (F x K, col-major) += op(g)^T (F x M) @ op(a) (M x K)
+    _blas_gemm(g_planar, not a_planar, F, K, M, g, ldg, a, lda, True, dp, F)
+
+
+cdef void _gate(floating* dst, Py_ssize_t ldd, bint d_planar, const floating* src,
+                Py_ssize_t lds, bint s_planar, Py_ssize_t M, Py_ssize_t F,
+                bint relu) noexcept nogil:
+    """dst = src, layout to layout; with ``relu`` only where dst (the pre-activation) > 0.
+
+    ReLU's derivative at 0 is 0, as in TensorFlow and PyTorch (and for NaN).
+    """
+    cdef Py_ssize_t i, f, di, si
+    for f in range(F):
+        for i in range(M):
+            di = f * ldd + i if d_planar else i * ldd + f
+            si = f * lds + i if s_planar else i * lds + f
+            if not relu or dst[di] > 0:
+                dst[di] = src[si]
+            else:
+                dst[di] = 0
+
+
+cdef void _sum_pixels(const floating* g, Py_ssize_t ldg, bint g_planar, Py_ssize_t M,
+                      Py_ssize_t F, floating* acc) noexcept nogil:
+    """acc[f] += sum over the M pixels of g[:, f]."""
+    cdef Py_ssize_t i, f
+    cdef floating s
+    if g_planar:
+        for f in range(F):
+            s = 0
+            for i in range(M):
+                s = s + g[f * ldg + i]
+            acc[f] = acc[f] + s
+    else:
+        for i in range(M):
+            for f in range(F):
+                acc[f] = acc[f] + g[i * ldg + f]
+
+
+cdef void _reduce_partials(const floating* parts, Py_ssize_t n_parts, Py_ssize_t stride,
+                           Py_ssize_t n, floating* out) noexcept nogil:
+    """out[i] = sum of parts[t * stride + i] over t = 0, 1, ... in that order."""
+    cdef Py_ssize_t t, i
+    for i in range(n):
+        out[i] = parts[i]
+    for t in range(1, n_parts):
+        for i in range(n):
+            out[i] = out[i] + parts[t * stride + i]
+
+
+# --------------------------------------------------------------------------
+# Depthwise step backwards, one channel plane at a time.  The input rows a
+# tile reads are gathered into a zero-padded plane (_gather_plane, as the
+# forward planar path does), so every tap is a fixed offset in it.
+
+cdef void _plane_dots(const floating* plane, Py_ssize_t wp, const Geometry* g,
+                      const floating* dzj, Py_ssize_t a0, Py_ssize_t rows,
+                      floating* dk_j, Py_ssize_t K, floating* acc) noexcept nogil:
+    """dk_j[t * K] += sum over rows a0.. and columns of plane-under-tap-t * dzj.
+
+    ``dzj`` is row a0's dz of one channel; ``acc`` is Wo elements of scratch,
+    summed into by element so that the loops vectorise (no scalar chain).
+    """
+    cdef Py_ssize_t t, a, i, taps = g.kh * g.kw
+    cdef const floating* base
+    cdef const floating* d
+    cdef floating s
+    for t in range(taps):
+        for i in range(g.Wo):
+            acc[i] = 0
+        for a in range(rows):
+            base = plane + ((a0 + a) * g.sh + (t // g.kw) * g.dh) * wp + (t % g.kw) * g.dw
+            d = dzj + a * g.Wo
+            if g.sw == 1:
+                _vfma1(acc, g.Wo, base, d)
+            else:
+                for i in range(g.Wo):
+                    acc[i] = acc[i] + base[i * g.sw] * d[i]
+        s = 0
+        for i in range(g.Wo):
+            s = s + acc[i]
+        dk_j[t * K] = dk_j[t * K] + s
+
+
+cdef void _plane_axpys(floating* dplane, Py_ssize_t wp, const Geometry* g,
+                       const floating* dzj, Py_ssize_t rows, const floating* w,
+                       Py_ssize_t K) noexcept nogil:
+    """dplane-under-tap-t += w[t * K] * dzj for every tap t: the transpose of _plane_taps.
+
+    The plane is the thread's own, so these are plain vector updates, not
+    scattered writes to shared memory.
+    """
+    cdef Py_ssize_t t, a, i, taps = g.kh * g.kw
+    cdef floating* base
+    cdef const floating* d
+    cdef floating wt
+    for t in range(taps):
+        wt = w[t * K]
+        for a in range(rows):
+            base = dplane + (a * g.sh + (t // g.kw) * g.dh) * wp + (t % g.kw) * g.dw
+            d = dzj + a * g.Wo
+            if g.sw == 1:
+                for i in range(g.Wo):
+                    base[i] = base[i] + wt * d[i]
+            else:
+                for i in range(g.Wo):
+                    base[i * g.sw] = base[i * g.sw] + wt * d[i]
+
+
+cdef void _store_plane_rows(const floating* dplane, Py_ssize_t wp, const Geometry* g,
+                            Py_ssize_t ih0, Py_ssize_t rows_in, Py_ssize_t own0,
+                            Py_ssize_t own1, floating* dxc) noexcept nogil:
+    """Write input rows own0..own1-1 of one channel of dx from the plane (row ih0 first).
+
+    Pixels outside the plane (rows or columns no output reads) get 0.
+    """
+    cdef Py_ssize_t ih, iw, a, b
+    cdef floating* row
+    for ih in range(own0, own1):
+        row = dxc + ih * g.xs_h
+        a = ih - ih0
+        for iw in range(g.W):
+            b = iw + g.pl
+            if 0 <= a < rows_in and b < wp:
+                row[iw * g.xs_w] = dplane[a * wp + b]
+            else:
+                row[iw * g.xs_w] = 0
+
+
+cdef void _depthwise_backward(const floating* x, const Geometry* g, const floating* dk,
+                              const floating* dz, Py_ssize_t ldz, Py_ssize_t rs,
+                              Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t own0,
+                              Py_ssize_t own1, floating* dx, floating* dk_part, int want,
+                              floating* scratch) noexcept nogil:
+    """The depthwise step's gradients for the tile of output rows [r0, r1) of one image.
+
+    ``dz`` is planar (dz[j * ldz + i]) for the output rows [rs, r1), rs <= r0.
+    dk_part += the kernel gradient of rows [r0, r1); with WANT_X, input rows
+    own0..own1-1 of dx are written from the dz rows [rs, r1) that read them.
+    ``scratch`` holds _depthwise_backward_scratch(g, r1 - rs) elements.
+    """
+    cdef Py_ssize_t K = g.C * g.dm, wp = _plane_width(g)
+    cdef Py_ssize_t rows_in = _input_rows(g, r1 - rs), ih0 = rs * g.sh - g.pt
+    cdef floating* plane = scratch
+    cdef floating* dplane = scratch + rows_in * wp
+    cdef floating* acc = dplane + rows_in * wp
+    cdef Py_ssize_t c, m, j, i
+    for c in range(g.C):
+        if want & WANT_DEPTHWISE:
+            _gather_plane(x + c * g.xs_c, g, ih0, rows_in, wp, plane)
+        if want & WANT_X:
+            for i in range(rows_in * wp):
+                dplane[i] = 0
+        for m in range(g.dm):
+            j = c * g.dm + m
+            if want & WANT_DEPTHWISE:
+                _plane_dots(plane, wp, g, dz + j * ldz + (r0 - rs) * g.Wo, r0 - rs, r1 - r0,
+                            dk_part + j, K, acc)
+            if want & WANT_X:
+                _plane_axpys(dplane, wp, g, dz + j * ldz, r1 - rs, dk + j, K)
+        if want & WANT_X:
+            _store_plane_rows(dplane, wp, g, ih0, rows_in, own0, own1, dx + c * g.xs_c)
+
+
+# The same for the "rows" layout (channels_last, depth multiplier 1, more
+# than SMALL_K_ channels; see _planar): dz is (pixel, channel), channels
+# contiguous, and both gradients are vector updates along the channels, the
+# weights read as they lie.
+
+cdef void _rows_kernel_grad(const floating* x, const Geometry* g, const floating* dz,
+                            Py_ssize_t r0, Py_ssize_t r1, floating* dk_part) noexcept nogil:
+    """dk_part[t * C + c] += x under tap t times dz, over the output rows [r0, r1).
+
+    ``dz`` holds row r0 first, one pixel of C channels after the other.
+    """
+    cdef Py_ssize_t r, ow, u, v, ih, iw, C = g.C
+    cdef const floating* d
+    for r in range(r0, r1):
+        for u in range(g.kh):
+            ih = r * g.sh - g.pt + u * g.dh
+            if ih < 0 or ih >= g.H:
+                continue
+            for ow in range(g.Wo):
+                d = dz + ((r - r0) * g.Wo + ow) * C
+                for v in range(g.kw):
+                    iw = ow * g.sw - g.pl + v * g.dw
+                    if 0 <= iw < g.W:
+                        _vfma1(dk_part + (u * g.kw + v) * C, C, x + ih * g.xs_h + iw * C, d)
+
+
+cdef void _rows_input_grad(const Geometry* g, const floating* dk, const floating* dz,
+                           Py_ssize_t rs, Py_ssize_t r1, Py_ssize_t own0, Py_ssize_t own1,
+                           floating* dx) noexcept nogil:
+    """dx of input rows own0..own1-1 gathered from dz of the output rows [rs, r1).
+
+    Each input pixel sums, tap by tap, the output pixels that read it: those
+    whose row and column offsets are divisible by the strides (so stride
+    phases cost no inserted zeros).  ``dz`` holds row rs first.
+    """
+    cdef Py_ssize_t ih, iw, u, v, nh, nw, oh, ow, i, C = g.C
+    cdef floating* px
+    for ih in range(own0, own1):
+        for iw in range(g.W):
+            px = dx + ih * g.xs_h + iw * C
+            for i in range(C):
+                px[i] = 0
+            for u in range(g.kh):
+                nh = ih + g.pt - u * g.dh
+                if nh < 0 or nh % g.sh != 0 or nh // g.sh < rs or nh // g.sh >= r1:
+                    continue
+                oh = nh // g.sh
+                for v in range(g.kw):
+                    nw = iw + g.pl - v * g.dw
+                    if nw < 0 or nw % g.sw != 0 or nw // g.sw >= g.Wo:
+                        continue
+                    ow = nw // g.sw
+                    _vfma1(px, C, dk + (u * g.kw + v) * C, dz + ((oh - rs) * g.Wo + ow) * C)
+
+
+cdef inline Py_ssize_t _depthwise_backward_scratch(const Geometry* g,
+                                                   Py_ssize_t rows) noexcept nogil:
+    """Scratch elements of _depthwise_backward (and, reusing them, _depthwise_planar)."""
+    return 2 * _input_rows(g, rows) * _plane_width(g) + g.Wo
+
+
+cdef inline Py_ssize_t _halo(const Geometry* g) noexcept nogil:
+    """Output rows above a tile that read input rows the tile owns."""
+    return (g.kh - 1) * g.dh // g.sh
+
+
+cdef inline void _owned_rows(const Geometry* g, Py_ssize_t r0, Py_ssize_t r1,
+                             Py_ssize_t* own0, Py_ssize_t* own1) noexcept nogil:
+    """Input rows whose dx the tile of output rows [r0, r1) writes: a partition of 0..H-1."""
+    own0[0] = 0 if r0 == 0 else max(0, min(g.H, r0 * g.sh - g.pt))
+    own1[0] = g.H if r1 == g.Ho else max(0, min(g.H, r1 * g.sh - g.pt))
+
+
+cdef struct Tile:
+    Py_ssize_t n, r0, r1, rs      # image; output rows [r0, r1); dz from row rs
+    Py_ssize_t M, Ms, off         # pixels of [r0, r1), of [rs, r1); row r0 in [rs, r1)
+    Py_ssize_t own0, own1         # input rows whose dx the tile writes
+
+
+cdef inline Tile _tile(const Geometry* g, Py_ssize_t t, Py_ssize_t tiles_per_image,
+                       Py_ssize_t rows_per_tile, bint with_halo) noexcept nogil:
+    cdef Tile tl
+    tl.n = t // tiles_per_image
+    tl.r0 = (t % tiles_per_image) * rows_per_tile
+    tl.r1 = min(tl.r0 + rows_per_tile, g.Ho)
+    tl.rs = max(0, tl.r0 - _halo(g)) if with_halo else tl.r0
+    tl.M = (tl.r1 - tl.r0) * g.Wo
+    tl.Ms = (tl.r1 - tl.rs) * g.Wo
+    tl.off = (tl.r0 - tl.rs) * g.Wo
+    _owned_rows(g, tl.r0, tl.r1, &tl.own0, &tl.own1)
+    return tl
+
+
+def _partials(Py_ssize_t n_threads, Py_ssize_t size, dtype):
+    """One zeroed row of ``size`` partial sums per thread (at least one element)."""
+    return np.zeros((n_threads, max(size, 1)), dtype=dtype)
+
+
+# --------------------------------------------------------------------------
+# Entry points
+
+def separable_grad(const floating[:, :, :, ::1] x,
+                   const floating[:, :, :, ::1] depthwise_kernel,
+                   const floating[:, ::1] pointwise_kernel, const floating[::1] bias,
+                   const floating[:, :, :, ::1] dy, floating[:, :, :, ::1] dx,
+                   floating[::1] d_depthwise, floating[::1] d_pointwise, floating[::1] d_bias,
+                   Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw,
+                   Py_ssize_t pt, Py_ssize_t pl, bint channels_first,
+                   Py_ssize_t rows_per_tile, int activation, int n_threads, int want,
+                   Py_ssize_t gemm_pixels, int[::1] cancel, bint poll,
+                   intptr_t blas_set_local, intptr_t blas_users):
+    """Gradients of separable: those ``want`` (WANT_* bits) asks for, written in place.
+
+    d_depthwise, d_pointwise and d_bias are the flat gradients (kh*kw*C*dm,
+    K*F, F); with ACT_RELU, ``dy`` is the gradient of the activation's
+    output and the pre-activation is recomputed per tile.  ``gemm_pixels``
+    pixels go to one BLAS call of that recomputation (0: a whole tile).
+    """
+    cdef Geometry g = _geometry(x.shape, depthwise_kernel.shape, dy.shape,
+                                channels_first, sh, sw, dh, dw, pt, pl)
+    cdef Py_ssize_t K = g.C * g.dm, F = pointwise_kernel.shape[1], N = x.shape[0]
+    cdef Py_ssize_t tiles_per_image = _ceil_div(g.Ho, rows_per_tile)
+    cdef Py_ssize_t image_in = g.H * g.W * g.C, image_out = g.Ho * g.Wo * F
+    cdef bint relu = activation == ACT_RELU
+    cdef bint need_z = relu or (want & WANT_POINTWISE)
+    cdef bint need_dz = (want & (WANT_X | WANT_DEPTHWISE)) != 0
+    cdef bint with_halo = (want & WANT_X) != 0
+    cdef Py_ssize_t rows_max = min(g.Ho, rows_per_tile + (_halo(&g) if with_halo else 0))
+    cdef Py_ssize_t ms_max = rows_max * g.Wo
+    # z and dz in the forward's depthwise layout: "planar" or "rows"
+    cdef bint planar = _planar(&g, channels_first)
+    cdef Py_ssize_t ldz
+    # per thread: z, the gated gradient (dy's layout), dz, then the planes
+    # (whose room _depthwise_planar borrows for its own) or the rows path's
+    # staged input
+    cdef Py_ssize_t z_size = K * ms_max if need_z else 0
+    cdef Py_ssize_t a_size = F * ms_max if relu else 0
+    cdef Py_ssize_t dz_size = K * ms_max if need_dz else 0
+    cdef Py_ssize_t stage = 0 if planar else _stage_scratch(&g, rows_max, sizeof(floating))
+    cdef Py_ssize_t scratch = max(_depthwise_backward_scratch(&g, rows_max),
+                                  _planar_scratch(&g, rows_max), stage)
+    cdef Py_ssize_t n_dk = g.kh * g.kw * K, n_dp = K * F
+    cdef Py_ssize_t part_size = n_dk + n_dp + F
+    dtype = np.asarray(dy).dtype
+    cdef floating[:, ::1] work = _workspace(n_threads, z_size + a_size + dz_size + scratch,
+                                            dtype)
+    cdef floating[:, ::1] parts = _partials(n_threads, part_size, dtype)
+    # zeros: the depthwise step's bias, and the rows path's padding (a chunk)
+    cdef floating[::1] zero = np.zeros(max(K, CHUNK), dtype=dtype)
+    cdef floating[::1] packed = np.empty(
+        1 if planar else _ceil_div(K, CHUNK) * g.kh * g.kw * CHUNK, dtype=dtype)
+    cdef floating* pp = &packed[0]
+    cdef const floating* xp = &x[0, 0, 0, 0]
+    cdef const floating* dkp = &depthwise_kernel[0, 0, 0, 0]
+    cdef const floating* pkp = &pointwise_kernel[0, 0]
+    cdef const floating* bp = &bias[0]
+    cdef const floating* dyp = &dy[0, 0, 0, 0]
+    cdef const floating* zp = &zero[0]
+    cdef floating* dxp = &dx[0, 0, 0, 0]
+    cdef Py_ssize_t t, ldg, lda
+    cdef Tile tl
+    cdef floating* buf
+    cdef floating* part
+    cdef floating* at
+    cdef floating* dz
+    cdef const floating* gp
+    cdef const floating* g0
+    cdef Control ctl = _control(cancel, poll, blas_set_local, blas_users)
+    with nogil:
+        if not planar:
+            _pack_weights(dkp, g.kh * g.kw, K, pp)
+        # a static schedule: each thread sums the same tiles every run,
+        # so the reduced gradients are the same bit for bit
+        with parallel(num_threads=n_threads):
+            _blas_enter(&ctl)
+            for t in prange(N * tiles_per_image, schedule="static"):
+                if _stopped(&ctl):
+                    continue
+                tl = _tile(&g, t, tiles_per_image, rows_per_tile, with_halo)
+                buf = &work[threadid(), 0]
+                part = &parts[threadid(), 0]
+                at = buf + z_size
+                dz = at + a_size
+                # g: the pre-activation's gradient for output rows [rs, r1), dy's layout
+                ldg = g.Ho * g.Wo if channels_first else F
+                gp = dyp + tl.n * image_out + (tl.rs * g.Wo if channels_first
+                                               else tl.rs * g.Wo * F)
+                # z and dz: (channel, pixel) with ld Ms, or (pixel, channel) with ld K
+                ldz = tl.Ms if planar else K
+                if need_z and planar:
+                    _depthwise_planar(xp + tl.n * image_in, &g, dkp, zp, tl.rs, tl.r1, buf,
+                                      tl.Ms, dz + dz_size)
+                elif need_z:
+                    _depthwise_rows(xp + tl.n * image_in, &g, dkp, pp, zp, zp, tl.rs, tl.r1,
+                                    buf, K, dz + dz_size if stage else NULL)
+                if relu:
+                    lda = tl.Ms if channels_first else F
+                    _fill_bias(at, lda, channels_first, tl.Ms, F, bp)
+                    _gemm_tile(buf, ldz, planar, tl.Ms, K, pkp, F, at, lda, channels_first,
+                               gemm_pixels)
+                    _gate(at, lda, channels_first, gp, ldg, channels_first, tl.Ms, F, True)
+                    gp = at
+                    ldg = lda
+                g0 = gp + (tl.off if channels_first else tl.off * ldg)
+                if want & WANT_BIAS:
+                    _sum_pixels(g0, ldg, channels_first, tl.M, F, part + n_dk + n_dp)
+                if want & WANT_POINTWISE:
+                    _gemm_tn(buf + (tl.off if planar else tl.off * K), ldz, planar, tl.M, K, g0,
+                             ldg, channels_first, F, part + n_dk)
+                if need_dz:
+                    _gemm_nt(gp, ldg, channels_first, tl.Ms, F, pkp, K, dz, ldz, planar)
+                if need_dz and planar:
+                    _depthwise_backward(xp + tl.n * image_in, &g, dkp, dz, tl.Ms, tl.rs, tl.r0,
+                                        tl.r1, tl.own0, tl.own1, dxp + tl.n * image_in, part,
+                                        want, dz + dz_size)
+                elif need_dz:
+                    if want & WANT_DEPTHWISE:
+                        _rows_kernel_grad(xp + tl.n * image_in, &g, dz + tl.off * K, tl.r0,
+                                          tl.r1, part)
+                    if want & WANT_X:
+                        _rows_input_grad(&g, dkp, dz, tl.rs, tl.r1, tl.own0, tl.own1,
+                                         dxp + tl.n * image_in)
+            _blas_exit(&ctl)
+        if want & WANT_DEPTHWISE:
+            _reduce_partials(&parts[0, 0], n_threads, part_size, n_dk, &d_depthwise[0])
+        if want & WANT_POINTWISE:
+            _reduce_partials(&parts[0, n_dk], n_threads, part_size, n_dp, &d_pointwise[0])
+        if want & WANT_BIAS:
+            _reduce_partials(&parts[0, n_dk + n_dp], n_threads, part_size, F, &d_bias[0])
+    _finish(&ctl)
+
+
+def depthwise_grad(const floating[:, :, :, ::1] x,
+                   const floating[:, :, :, ::1] depthwise_kernel, const floating[::1] bias,
+                   const floating[:, :, :, ::1] dy, floating[:, :, :, ::1] dx,
+                   floating[::1] d_depthwise, floating[::1] d_bias,
+                   Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh, Py_ssize_t dw,
+                   Py_ssize_t pt, Py_ssize_t pl, bint channels_first,
+                   Py_ssize_t rows_per_tile, int activation, int n_threads, int want,
+                   int[::1] cancel, bint poll, intptr_t blas_set_local, intptr_t blas_users):
+    """Gradients of depthwise: those ``want`` (WANT_X, WANT_DEPTHWISE, WANT_BIAS) asks for.
+
+    With ACT_RELU the pre-activation is recomputed per tile for the mask.
+    """
+    cdef Geometry g = _geometry(x.shape, depthwise_kernel.shape, dy.shape,
+                                channels_first, sh, sw, dh, dw, pt, pl)
+    cdef Py_ssize_t K = g.C * g.dm, N = x.shape[0]
+    cdef Py_ssize_t tiles_per_image = _ceil_div(g.Ho, rows_per_tile)
+    cdef Py_ssize_t image_in = g.H * g.W * g.C, image_out = g.Ho * g.Wo * K
+    cdef bint relu = activation == ACT_RELU
+    cdef bint with_halo = (want & WANT_X) != 0
+    cdef Py_ssize_t rows_max = min(g.Ho, rows_per_tile + (_halo(&g) if with_halo else 0))
+    # per thread: dz (planar) unless dy, channels_first and no ReLU, is it already
+    cdef bint copy_dz = relu or not channels_first
+    cdef Py_ssize_t dz_size = K * rows_max * g.Wo if copy_dz else 0
+    cdef Py_ssize_t scratch = max(_depthwise_backward_scratch(&g, rows_max),
+                                  _planar_scratch(&g, rows_max))
+    cdef Py_ssize_t n_dk = g.kh * g.kw * K, part_size = n_dk + K
+    dtype = np.asarray(dy).dtype
+    cdef floating[:, ::1] work = _workspace(n_threads, dz_size + scratch, dtype)
+    cdef floating[:, ::1] parts = _partials(n_threads, part_size, dtype)
+    cdef const floating* xp = &x[0, 0, 0, 0]
+    cdef const floating* dkp = &depthwise_kernel[0, 0, 0, 0]
+    cdef const floating* bp = &bias[0]
+    cdef const floating* dyp = &dy[0, 0, 0, 0]
+    cdef floating* dxp = &dx[0, 0, 0, 0]
+    cdef Py_ssize_t t, ldy, ldz
+    cdef Tile tl
+    cdef floating* buf
+    cdef floating* part
+    cdef const floating* src
+    cdef const floating* dz
+    cdef Control ctl = _control(cancel, poll, blas_set_local, blas_users)
+    with nogil:
+        # a static schedule: each thread sums the same tiles every run,
+        # so the reduced gradients are the same bit for bit
+        with parallel(num_threads=n_threads):
+            _blas_enter(&ctl)
+            for t in prange(N * tiles_per_image, schedule="static"):
+                if _stopped(&ctl):
+                    continue
+                tl = _tile(&g, t, tiles_per_image, rows_per_tile, with_halo)
+                buf = &work[threadid(), 0]
+                part = &parts[threadid(), 0]
+                ldy = g.Ho * g.Wo if channels_first else K
+                src = dyp + tl.n * image_out + (tl.rs * g.Wo if channels_first
+                                                else tl.rs * g.Wo * K)
+                if copy_dz:
+                    if relu:
+                        _depthwise_planar(xp + tl.n * image_in, &g, dkp, bp, tl.rs, tl.r1, buf,
+                                          tl.Ms, buf + dz_size)
+                    _gate(buf, tl.Ms, True, src, ldy, channels_first, tl.Ms, K, relu)
+                    dz = buf
+                    ldz = tl.Ms
+                else:
+                    dz = src
+                    ldz = ldy
+                if want & WANT_BIAS:
+                    _sum_pixels(dz + tl.off, ldz, True, tl.M, K, part + n_dk)
+                _depthwise_backward(xp + tl.n * image_in, &g, dkp, dz, ldz, tl.rs, tl.r0, tl.r1,
+                                    tl.own0, tl.own1, dxp + tl.n * image_in, part, want,
+                                    buf + dz_size)
+            _blas_exit(&ctl)
+        if want & WANT_DEPTHWISE:
+            _reduce_partials(&parts[0, 0], n_threads, part_size, n_dk, &d_depthwise[0])
+        if want & WANT_BIAS:
+            _reduce_partials(&parts[0, n_dk], n_threads, part_size, K, &d_bias[0])
+    _finish(&ctl)
+
+
+def pointwise_grad(const floating[:, :, :, ::1] x, const floating[:, ::1] pointwise_kernel,
+                   const floating[::1] bias, const floating[:, :, :, ::1] dy,
+                   floating[:, :, :, ::1] dx, floating[::1] d_pointwise, floating[::1] d_bias,
+                   bint channels_first, Py_ssize_t pixels_per_tile, int activation,
+                   int n_threads, int want, Py_ssize_t gemm_pixels, int[::1] cancel,
+                   bint poll, intptr_t blas_set_local, intptr_t blas_users):
+    """Gradients of pointwise: those ``want`` (WANT_X, WANT_POINTWISE, WANT_BIAS) asks for.
+
+    dx = g @ P^T, dP = x^T @ g, db = the sum of g; with ACT_RELU the
+    pre-activation is recomputed per tile for the mask.
+    """
+    cdef Py_ssize_t N = x.shape[0]
+    cdef Py_ssize_t K = pointwise_kernel.shape[0], F = pointwise_kernel.shape[1]
+    cdef Py_ssize_t P = x.shape[2] * x.shape[3] if channels_first else x.shape[1] * x.shape[2]
+    cdef Py_ssize_t tiles_per_image = _ceil_div(P, pixels_per_tile)
+    cdef bint relu = activation == ACT_RELU
+    cdef Py_ssize_t n_dp = K * F, part_size = n_dp + F
+    dtype = np.asarray(dy).dtype
+    cdef floating[:, ::1] work = _workspace(n_threads, F * pixels_per_tile if relu else 0,
+                                            dtype)
+    cdef floating[:, ::1] parts = _partials(n_threads, part_size, dtype)
+    cdef const floating* xp = &x[0, 0, 0, 0]
+    cdef const floating* pkp = &pointwise_kernel[0, 0]
+    cdef const floating* bp = &bias[0]
+    cdef const floating* dyp = &dy[0, 0, 0, 0]
+    cdef floating* dxp = &dx[0, 0, 0, 0]
+    cdef Py_ssize_t t, n, p0, M, ldx, ldg, xo, go
+    cdef floating* part
+    cdef floating* at
+    cdef const floating* gp
+    cdef Control ctl = _control(cancel, poll, blas_set_local, blas_users)
+    with nogil:
+        # a static schedule: each thread sums the same tiles every run,
+        # so the reduced gradients are the same bit for bit
+        with parallel(num_threads=n_threads):
+            _blas_enter(&ctl)
+            for t in prange(N * tiles_per_image, schedule="static"):
+                if _stopped(&ctl):
+                    continue
+                n = t // tiles_per_image
+                p0 = (t % tiles_per_image) * pixels_per_tile
+                M = min(p0 + pixels_per_tile, P) - p0
+                part = &parts[threadid(), 0]
+                # tiles: planar (ld P) for channels_first, rows (ld K or F) otherwise
+                ldx = P if channels_first else K
+                ldg = P if channels_first else F
+                xo = n * P * K + (p0 if channels_first else p0 * K)
+                go = n * P * F + (p0 if channels_first else p0 * F)
+                gp = dyp + go
+                if relu:
+                    at = &work[threadid(), 0]
+                    _fill_bias(at, M if channels_first else F, channels_first, M, F, bp)
+                    _gemm_tile(xp + xo, ldx, channels_first, M, K, pkp, F, at,
+                               M if channels_first else F, channels_first, gemm_pixels)
+                    _gate(at, M if channels_first else F, channels_first, gp, ldg, channels_first,
+                          M, F, True)
+                    gp = at
+                    ldg = M if channels_first else F
+                if want & WANT_BIAS:
+                    _sum_pixels(gp, ldg, channels_first, M, F, part + n_dp)
+                if want & WANT_POINTWISE:
+                    _gemm_tn(xp + xo, ldx, channels_first, M, K, gp, ldg, channels_first, F, part)
+                if want & WANT_X:
+                    _gemm_nt(gp, ldg, channels_first, M, F, pkp, K, dxp + xo, ldx, channels_first)
+            _blas_exit(&ctl)
+        if want & WANT_POINTWISE:
+            _reduce_partials(&parts[0, 0], n_threads, part_size, n_dp, &d_pointwise[0])
+        if want & WANT_BIAS:
+            _reduce_partials(&parts[0, n_dp], n_threads, part_size, F, &d_bias[0])
+    _finish(&ctl)
