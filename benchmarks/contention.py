@@ -28,21 +28,12 @@ import time
 import numpy as np
 
 import sepconv
+from scaling import median_ms
 
 
 def _spin(stop):
     while not stop.is_set():
         pass
-
-
-def median_ms(call, repeat):
-    call()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
 
 
 def operands(shape, filters, seed=0):
