@@ -115,8 +115,11 @@ def isa_levels():
         return ["baseline"]
     wanted = os.environ.get("SEPCONV_ISA_LEVELS", "").replace(" ", "")
     wanted = wanted.split(",") if wanted else list(ISA_LEVELS)
-    return [name for name, flags in ISA_LEVELS.items()
-            if name in wanted and (not flags or _compiles(flags))]
+    return [
+        name
+        for name, flags in ISA_LEVELS.items()
+        if name in wanted and (not flags or _compiles(flags))
+    ]
 
 
 def extensions():
@@ -126,9 +129,12 @@ def extensions():
     # No loop-to-memcpy rewriting: the kernels' short copies (a bias into an
     # accumulator, a finished block out of it) are much faster as the
     # vectorised loops they are than as library calls.
-    base_args = ["/O2"] if sys.platform == "win32" else ["-O3"] + [
-        flag for flag in ["-fno-tree-loop-distribute-patterns"] if _compiles([flag, "-Werror"])
-    ]
+    base_args = (
+        ["/O2"]
+        if sys.platform == "win32"
+        else ["-O3"]
+        + [flag for flag in ["-fno-tree-loop-distribute-patterns"] if _compiles([flag, "-Werror"])]
+    )
     common = dict(
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],

@@ -11,7 +11,6 @@ timed call.  The result checked against sepconv's is the input gradient.
 """
 
 import numpy as np
-
 import peers
 from peers import _nhwc, _oihw_weights, _pads
 
@@ -38,9 +37,17 @@ class Sepconv(peers.Sepconv):
 
         def call():
             return sepconv.separable_conv2d_grad(
-                dy, data["x"], data["depthwise"], data["pointwise"], data["bias"],
-                strides=shape.stride, padding="same", dilation_rate=shape.dilation,
-                n_threads=threads)
+                dy,
+                data["x"],
+                data["depthwise"],
+                data["pointwise"],
+                data["bias"],
+                strides=shape.stride,
+                padding="same",
+                dilation_rate=shape.dilation,
+                n_threads=threads,
+            )
+
         return call, lambda grads: grads["x"]
 
 
@@ -51,12 +58,24 @@ class PyTorch(peers.PyTorch):
 
         x = torch.from_numpy(data["x"]).permute(0, 3, 1, 2)
         x = x.contiguous(memory_format=getattr(torch, self.memory_format)).requires_grad_()
-        leaves = [x, *(torch.from_numpy(w).requires_grad_() for w in
-                       (*_oihw_weights(shape, data), data["bias"]))]
+        leaves = [
+            x,
+            *(
+                torch.from_numpy(w).requires_grad_()
+                for w in (*_oihw_weights(shape, data), data["bias"])
+            ),
+        ]
         _, depthwise, pointwise, bias = leaves
         (top, bottom), (left, right) = _pads(shape)
-        z = F.conv2d(F.pad(x, (left, right, top, bottom)), depthwise, None, shape.stride, 0,
-                     shape.dilation, shape.c)
+        z = F.conv2d(
+            F.pad(x, (left, right, top, bottom)),
+            depthwise,
+            None,
+            shape.stride,
+            0,
+            shape.dilation,
+            shape.c,
+        )
         y = F.conv2d(z, pointwise, bias)
         dy = torch.from_numpy(_upstream(shape, data["x"].dtype)).permute(0, 3, 1, 2)
         dy = dy.contiguous(memory_format=getattr(torch, self.memory_format))
@@ -66,6 +85,7 @@ class PyTorch(peers.PyTorch):
                 leaf.grad = None
             y.backward(dy, retain_graph=True)
             return x.grad
+
         return call, lambda grad: _nhwc(grad.numpy())
 
 
@@ -77,18 +97,32 @@ class TensorFlow(peers.TensorFlow):
         x, depthwise, pointwise, bias = variables
         stride = [1, shape.stride, shape.stride, 1]
         with tf.GradientTape(persistent=True) as tape:
-            y = tf.nn.bias_add(tf.nn.separable_conv2d(
-                x, depthwise, pointwise, stride, "SAME",
-                dilations=[shape.dilation, shape.dilation]), bias)
+            y = tf.nn.bias_add(
+                tf.nn.separable_conv2d(
+                    x,
+                    depthwise,
+                    pointwise,
+                    stride,
+                    "SAME",
+                    dilations=[shape.dilation, shape.dilation],
+                ),
+                bias,
+            )
         dy = tf.constant(_upstream(shape, data["x"].dtype))
 
         def call():
             grads = tape.gradient(y, variables, output_gradients=dy)
             return grads[0].numpy()
+
         return call, np.asarray
 
 
-LIBRARIES = {library.name: library for library in (
-    Sepconv(), PyTorch("pytorch", "contiguous_format"),
-    PyTorch("pytorch-nhwc", "channels_last"), TensorFlow())}
-
+LIBRARIES = {
+    library.name: library
+    for library in (
+        Sepconv(),
+        PyTorch("pytorch", "contiguous_format"),
+        PyTorch("pytorch-nhwc", "channels_last"),
+        TensorFlow(),
+    )
+}

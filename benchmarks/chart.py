@@ -10,13 +10,14 @@ def draw(result, path):
 
     tables = result["tables"]
     figure, axes = plt.subplots(len(tables), 1, figsize=(10, 3.2 * len(tables)), squeeze=False)
-    for ax, table in zip(axes[:, 0], tables):
+    for ax, table in zip(axes[:, 0], tables, strict=True):
         _panel(ax, table)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=len(labels))
     machine = result["machine"]
-    figure.suptitle(f"sepconv vs peers, {machine['cpu']}, {machine['cpus']} CPUs, "
-                    f"{machine['date'][:10]}")
+    figure.suptitle(
+        f"sepconv vs peers, {machine['cpu']}, {machine['cpus']} CPUs, {machine['date'][:10]}"
+    )
     figure.tight_layout(rect=(0, 0.04, 1, 1))
     figure.savefig(path, dpi=120)
     plt.close(figure)

@@ -47,26 +47,38 @@ SPEEDUP_SHAPES = ("S1", "S3", "S5")
 def parse_args(argv=None):
     """The command line; see the module docstring."""
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--shapes", help="comma-separated shapes (S1-S8, W1-W4, L1-L4) "
-                        "or sets (wide, single); default: S1-S8")
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--shapes",
+        help="comma-separated shapes (S1-S8, W1-W4, L1-L4) or sets (wide, single); default: S1-S8",
+    )
     parser.add_argument("--dtype", choices=[*DTYPES, "both"], default="float32")
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     parser.add_argument("--repeat", type=int, default=10, help="timed calls per case")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls before them")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="times each library runs, in rotated order (median of rounds)")
-    parser.add_argument("--libraries", help="comma-separated subset of "
-                        f"{','.join(peers.LIBRARIES)} (default: all installed)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="times each library runs, in rotated order (median of rounds)",
+    )
+    parser.add_argument(
+        "--libraries",
+        help=f"comma-separated subset of {','.join(peers.LIBRARIES)} (default: all installed)",
+    )
     parser.add_argument("--json", metavar="FILE", help="save every figure as JSON")
     parser.add_argument("--plot", metavar="FILE", help="save a bar chart (needs matplotlib)")
-    parser.add_argument("--memory", action="store_true",
-                        help="also measure peak RSS growth of one call per library")
+    parser.add_argument(
+        "--memory", action="store_true", help="also measure peak RSS growth of one call per library"
+    )
     parser.add_argument("--memory-shape", default="S1", help="shape for --memory")
     parser.add_argument("--memory-dtype", choices=DTYPES, default="float32")
-    parser.add_argument("--backward", action="store_true",
-                        help="time the backward pass (all four gradients) instead")
+    parser.add_argument(
+        "--backward",
+        action="store_true",
+        help="time the backward pass (all four gradients) instead",
+    )
     args = parser.parse_args(argv)
     try:
         args.shapes = select(args.shapes)
@@ -77,8 +89,10 @@ def parse_args(argv=None):
     except ValueError as error:
         parser.error(str(error))
     if args.repeat < 1 or args.warmup < 0 or args.rounds < 1:
-        parser.error("--repeat and --rounds must be >= 1 and --warmup >= 0; got "
-                     f"{args.repeat}, {args.rounds}, {args.warmup}")
+        parser.error(
+            "--repeat and --rounds must be >= 1 and --warmup >= 0; got "
+            f"{args.repeat}, {args.rounds}, {args.warmup}"
+        )
     args.dtypes = list(DTYPES) if args.dtype == "both" else [args.dtype]
     return args
 
@@ -113,16 +127,34 @@ def run_worker(library, threads, *options):
     The thread variables of OpenMP and the BLAS libraries are set to
     ``threads`` too, so no library's helpers run more threads than the others.
     """
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads), TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS=str(threads),
+        OPENBLAS_NUM_THREADS=str(threads),
+        MKL_NUM_THREADS=str(threads),
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp, "result.json")
-        command = [sys.executable, str(WORKER), "--library", library,
-                   "--threads", str(threads), "--out", str(out), *options]
+        command = [
+            sys.executable,
+            str(WORKER),
+            "--library",
+            library,
+            "--threads",
+            str(threads),
+            "--out",
+            str(out),
+            *options,
+        ]
         done = subprocess.run(command, env=env, capture_output=True, text=True)
         if done.returncode != 0 or not out.exists():
-            return {"library": library, "threads": threads, "status": "error",
-                    "reason": done.stderr.strip()[-2000:]}
+            return {
+                "library": library,
+                "threads": threads,
+                "status": "error",
+                "reason": done.stderr.strip()[-2000:],
+            }
         return json.loads(out.read_text())
 
 
@@ -138,10 +170,23 @@ def time_all(args):
         shift = round_ % len(args.libraries)
         for library in args.libraries[shift:] + args.libraries[:shift]:
             for threads in args.threads:
-                print(f"timing {library} on {threads} thread(s), round {round_ + 1} of "
-                      f"{args.rounds} ...", file=sys.stderr, flush=True)
-                run = run_worker(library, threads, *_mode(args), "--cases", cases, "--repeat",
-                                 str(args.repeat), "--warmup", str(args.warmup))
+                print(
+                    f"timing {library} on {threads} thread(s), round {round_ + 1} of "
+                    f"{args.rounds} ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                run = run_worker(
+                    library,
+                    threads,
+                    *_mode(args),
+                    "--cases",
+                    cases,
+                    "--repeat",
+                    str(args.repeat),
+                    "--warmup",
+                    str(args.warmup),
+                )
                 runs.append({**run, "round": round_ + 1})
     return runs
 
@@ -171,24 +216,43 @@ def summarise(args, runs):
         for threads in args.threads:
             rows = []
             for shape in args.shapes:
-                times = {lib: medians.get((dtype, threads, shape.name, lib))
-                         for lib in args.libraries}
-                peer_times = {lib: ms for lib, ms in times.items()
-                              if lib != "sepconv" and ms is not None}
+                times = {
+                    lib: medians.get((dtype, threads, shape.name, lib)) for lib in args.libraries
+                }
+                peer_times = {
+                    lib: ms for lib, ms in times.items() if lib != "sepconv" and ms is not None
+                }
                 fastest = min(peer_times, key=peer_times.get) if peer_times else None
-                ratio = (times["sepconv"] / peer_times[fastest]
-                         if fastest and times["sepconv"] is not None else None)
-                failed = [lib for lib in args.libraries
-                          if (dtype, threads, shape.name, lib) in checks]
-                rows.append({"shape": shape.name, "gflop": shape.gflop, "ms": times,
-                             "fastest_peer": fastest, "ratio": ratio, "check_failed": failed})
+                ratio = (
+                    times["sepconv"] / peer_times[fastest]
+                    if fastest and times["sepconv"] is not None
+                    else None
+                )
+                failed = [
+                    lib for lib in args.libraries if (dtype, threads, shape.name, lib) in checks
+                ]
+                rows.append(
+                    {
+                        "shape": shape.name,
+                        "gflop": shape.gflop,
+                        "ms": times,
+                        "fastest_peer": fastest,
+                        "ratio": ratio,
+                        "check_failed": failed,
+                    }
+                )
             ratios = [row["ratio"] for row in rows if row["ratio"] is not None]
-            tables.append({
-                "dtype": dtype, "threads": threads, "rows": rows,
-                "geomean_ratio": math.exp(sum(map(math.log, ratios)) / len(ratios))
-                if ratios else None,
-                "worst_ratio": max(ratios) if ratios else None,
-            })
+            tables.append(
+                {
+                    "dtype": dtype,
+                    "threads": threads,
+                    "rows": rows,
+                    "geomean_ratio": math.exp(sum(map(math.log, ratios)) / len(ratios))
+                    if ratios
+                    else None,
+                    "worst_ratio": max(ratios) if ratios else None,
+                }
+            )
     return tables
 
 
@@ -196,15 +260,24 @@ def speedups(args, tables):
     """sepconv's 1-thread time over its 2-thread time, per dtype and shape."""
     if not {1, 2} <= set(args.threads):
         return []
-    by_key = {(t["dtype"], t["threads"], row["shape"]): row["ms"]["sepconv"]
-              for t in tables for row in t["rows"]}
+    by_key = {
+        (t["dtype"], t["threads"], row["shape"]): row["ms"]["sepconv"]
+        for t in tables
+        for row in t["rows"]
+    }
     result = []
     for dtype in args.dtypes:
         for shape in args.shapes:
             one, two = by_key[(dtype, 1, shape.name)], by_key[(dtype, 2, shape.name)]
             if one and two:
-                result.append({"dtype": dtype, "shape": shape.name, "speedup": one / two,
-                               "goal": shape.name in SPEEDUP_SHAPES})
+                result.append(
+                    {
+                        "dtype": dtype,
+                        "shape": shape.name,
+                        "speedup": one / two,
+                        "goal": shape.name in SPEEDUP_SHAPES,
+                    }
+                )
     return result
 
 
@@ -221,8 +294,13 @@ def memory_all(args):
     for library in args.libraries:
         print(f"memory of {library} ...", file=sys.stderr, flush=True)
         run = run_worker(library, threads, *_mode(args), "--memory", case)
-        results.append({"library": library, "threads": threads,
-                        **run.get("memory", {"status": "error", "reason": run.get("reason")})})
+        results.append(
+            {
+                "library": library,
+                "threads": threads,
+                **run.get("memory", {"status": "error", "reason": run.get("reason")}),
+            }
+        )
     return results
 
 
@@ -230,7 +308,9 @@ def machine_info(runs):
     """CPU, cores, date and the versions of everything timed."""
     info = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "cpu": _lscpu_model(), "cpus": os.cpu_count(), "platform": platform.platform(),
+        "cpu": _lscpu_model(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
         "python": platform.python_version(),
         "versions": {run["library"]: run["version"] for run in runs if "version" in run},
     }
@@ -259,11 +339,19 @@ def main(argv=None):
     tables = summarise(args, runs)
     result = {
         "machine": machine_info(runs),
-        "settings": {"shapes": [s.name for s in args.shapes], "dtypes": args.dtypes,
-                     "threads": args.threads, "repeat": args.repeat, "warmup": args.warmup,
-                     "rounds": args.rounds, "backward": args.backward,
-                     "libraries": args.libraries},
-        "tables": tables, "speedups": speedups(args, tables), "runs": runs,
+        "settings": {
+            "shapes": [s.name for s in args.shapes],
+            "dtypes": args.dtypes,
+            "threads": args.threads,
+            "repeat": args.repeat,
+            "warmup": args.warmup,
+            "rounds": args.rounds,
+            "backward": args.backward,
+            "libraries": args.libraries,
+        },
+        "tables": tables,
+        "speedups": speedups(args, tables),
+        "runs": runs,
     }
     if args.memory:
         result["memory"] = memory_all(args)
@@ -272,6 +360,7 @@ def main(argv=None):
         Path(args.json).write_text(json.dumps(result, indent=1, default=str))
     if args.plot:
         import chart
+
         chart.draw(result, args.plot)
     return 0
 

@@ -26,9 +26,9 @@ import threading
 import time
 
 import numpy as np
+from scaling import median_ms
 
 import sepconv
-from scaling import median_ms
 
 
 def _spin(stop):
@@ -57,8 +57,11 @@ def busy_core(repeat):
         try:
             for label, threads in (("default", None), ("n_threads=1", 1)):
                 result[f"{'busy' if competing else 'quiet'} {label}"] = median_ms(
-                    lambda: sepconv.separable_conv2d(x, dk, pk, padding="same",
-                                                     n_threads=threads), repeat)
+                    lambda threads=threads: sepconv.separable_conv2d(
+                        x, dk, pk, padding="same", n_threads=threads
+                    ),
+                    repeat,
+                )
         finally:
             stop.set()
             if competing:
@@ -86,17 +89,21 @@ def two_threads(repeat):
         t.start()
     for t in threads:
         t.join()
-    return {"one thread": alone, "two threads": float(np.median(per_thread)),
-            "ratio": float(np.median(per_thread)) / alone}
+    return {
+        "one thread": alone,
+        "two threads": float(np.median(per_thread)),
+        "ratio": float(np.median(per_thread)) / alone,
+    }
 
 
 def beside_busy_python(repeat):
     """ms of the sepconv call and of a NumPy matmul, quiet and beside a pure-Python thread."""
     x, dk, pk = operands((8, 56, 56, 64), 64)
     a = x.reshape(-1, 64)
-    calls = {"sepconv": lambda: sepconv.separable_conv2d(x, dk, pk, padding="same",
-                                                          n_threads=1),
-             "numpy matmul": lambda: a @ pk}
+    calls = {
+        "sepconv": lambda: sepconv.separable_conv2d(x, dk, pk, padding="same", n_threads=1),
+        "numpy matmul": lambda: a @ pk,
+    }
     result = {}
     for busy in (False, True):
         stop = threading.Event()
@@ -106,7 +113,8 @@ def beside_busy_python(repeat):
         try:
             for name, call in calls.items():
                 result[f"{name} {'beside busy thread' if busy else 'alone'}"] = median_ms(
-                    call, repeat)
+                    call, repeat
+                )
         finally:
             stop.set()
             if busy:
@@ -125,13 +133,14 @@ def main():
         rounds["busy core"].append(busy_core(args.repeat))
         rounds["two threads"].append(two_threads(args.repeat))
         rounds["busy python thread"].append(beside_busy_python(args.repeat))
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"sepconv {sepconv.__version__}; ms, median of {args.rounds} rounds")
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"sepconv {sepconv.__version__}; ms, median of {args.rounds} rounds"
+    )
     summary = {}
     for name, per_round in rounds.items():
         print(f"\n{name}")
-        summary[name] = {key: float(np.median([r[key] for r in per_round]))
-                         for key in per_round[0]}
+        summary[name] = {key: float(np.median([r[key] for r in per_round])) for key in per_round[0]}
         for key, value in summary[name].items():
             print(f"  {key:40s} {value:8.2f}")
     if args.json:

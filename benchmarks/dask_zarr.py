@@ -27,7 +27,6 @@ import sys
 import time
 
 import numpy as np
-
 import rss
 
 MIB = 2**20
@@ -42,16 +41,24 @@ def main(argv=None):
     images = _dataset(args)
     data = da.from_zarr(args.data)
     estimator = SeparableConvFeatures(filters=args.filters, random_state=0).fit(data)
-    print(f"data: {args.data} {data.shape} {data.dtype}, {data.nbytes / 1e9:.2f} GB in "
-          f"{data.numblocks[0]} chunks of {data.chunks[0][0]} images; {estimator!r}")
-    report = {"machine": _machine(), "data_gb": data.nbytes / 1e9, "shape": data.shape,
-              "chunk_images": data.chunks[0][0], "estimator": repr(estimator),
-              "memory_limit": args.memory_limit}
+    print(
+        f"data: {args.data} {data.shape} {data.dtype}, {data.nbytes / 1e9:.2f} GB in "
+        f"{data.numblocks[0]} chunks of {data.chunks[0][0]} images; {estimator!r}"
+    )
+    report = {
+        "machine": _machine(),
+        "data_gb": data.nbytes / 1e9,
+        "shape": data.shape,
+        "chunk_images": data.chunks[0][0],
+        "estimator": repr(estimator),
+        "memory_limit": args.memory_limit,
+    }
     report["in_memory"] = _in_memory(estimator, images, args.chunk_images)
-    print(f"in memory, 1 thread, {args.chunk_images} images: "
-          f"{report['in_memory']['images_per_s']:.1f} images/s")
-    report["cluster"] = [_on_cluster(estimator, data, workers, args)
-                         for workers in args.workers]
+    print(
+        f"in memory, 1 thread, {args.chunk_images} images: "
+        f"{report['in_memory']['images_per_s']:.1f} images/s"
+    )
+    report["cluster"] = [_on_cluster(estimator, data, workers, args) for workers in args.workers]
     _summarise(report)
     if args.json:
         with open(args.json, "w") as handle:
@@ -61,15 +68,15 @@ def main(argv=None):
 
 def _parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="/tmp/sepconv-images.zarr",
-                        help="the dataset; generated when absent")
+    parser.add_argument(
+        "--data", default="/tmp/sepconv-images.zarr", help="the dataset; generated when absent"
+    )
     parser.add_argument("--gigabytes", type=float, default=4.0)
     parser.add_argument("--side", type=int, default=256, help="image height and width")
     parser.add_argument("--chunk-images", type=int, default=64, help="images per chunk")
     parser.add_argument("--filters", type=int, default=16)
     parser.add_argument("--memory-limit", default="1GB", help="per worker")
-    parser.add_argument("--workers", type=lambda t: [int(v) for v in t.split(",")],
-                        default=[1, 2])
+    parser.add_argument("--workers", type=lambda t: [int(v) for v in t.split(",")], default=[1, 2])
     parser.add_argument("--json", help="write the figures to this file")
     return parser
 
@@ -86,15 +93,20 @@ def _dataset(args):
     if not os.path.exists(args.data):
         start = time.perf_counter()
         # uncompressed: the benchmark measures the convolution, not a codec
-        target = zarr.create_array(args.data, shape=shape, dtype=np.float32,
-                                   chunks=(args.chunk_images, args.side, args.side, 1),
-                                   compressors=None)
+        target = zarr.create_array(
+            args.data,
+            shape=shape,
+            dtype=np.float32,
+            chunks=(args.chunk_images, args.side, args.side, 1),
+            compressors=None,
+        )
         rng = da.random.default_rng(0)
-        source = rng.random(shape, dtype=np.float32,
-                            chunks=(args.chunk_images, args.side, args.side, 1))
+        source = rng.random(
+            shape, dtype=np.float32, chunks=(args.chunk_images, args.side, args.side, 1)
+        )
         da.store(source, target, lock=False, scheduler="threads")
         print(f"generated {args.data} in {time.perf_counter() - start:.0f} s")
-    return zarr.open_array(args.data, mode="r")[:args.chunk_images]
+    return zarr.open_array(args.data, mode="r")[: args.chunk_images]
 
 
 def _in_memory(estimator, images, count):
@@ -111,8 +123,12 @@ def _in_memory(estimator, images, count):
         times.append(time.perf_counter() - start)
         cpu.append(_cpu_seconds() - start_cpu)
     estimator.set_params(n_jobs=None)
-    return {"images": count, "seconds": min(times), "images_per_s": count / min(times),
-            "images_per_cpu_s": count / min(cpu)}
+    return {
+        "images": count,
+        "seconds": min(times),
+        "images_per_s": count / min(times),
+        "images_per_cpu_s": count / min(cpu),
+    }
 
 
 def _cpu_seconds():
@@ -123,14 +139,20 @@ def _cpu_seconds():
 
 def _on_cluster(estimator, data, workers, args):
     """Features of all of ``data`` to zarr on ``workers`` one-thread workers."""
-    import dask.array as da
     from distributed import Client, LocalCluster, wait
 
     out = args.data + f".features-{workers}.zarr"
     shutil.rmtree(out, ignore_errors=True)
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      memory_limit=args.memory_limit, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=args.memory_limit,
+            dashboard_address=":0",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         client.run(sys.path.insert, 0, os.path.dirname(os.path.abspath(__file__)))
         # imported before the clock starts, as a long-lived cluster would have them
         client.run(importlib.import_module, "sepconv.transformer")
@@ -145,14 +167,20 @@ def _on_cluster(estimator, data, workers, args):
         peaks = client.run(rss.peak_bytes)
     cpu_seconds = sum(cpu[w] - start_cpu[w] for w in cpu)
     shutil.rmtree(out, ignore_errors=True)
-    result = {"workers": workers, "seconds": seconds,
-              "images_per_s": data.shape[0] / seconds,
-              "images_per_s_per_core": data.shape[0] / seconds / workers,
-              "worker_cpu_s": cpu_seconds, "images_per_cpu_s": data.shape[0] / cpu_seconds,
-              "peak_rss_mib": sorted(p / MIB for p in peaks.values())}
-    print(f"{workers} worker(s): {seconds:.1f} s, {result['images_per_s']:.1f} images/s, "
-          f"{result['images_per_cpu_s']:.1f} images per worker CPU second, peak RSS per "
-          f"worker {', '.join(f'{p:.0f}' for p in result['peak_rss_mib'])} MiB")
+    result = {
+        "workers": workers,
+        "seconds": seconds,
+        "images_per_s": data.shape[0] / seconds,
+        "images_per_s_per_core": data.shape[0] / seconds / workers,
+        "worker_cpu_s": cpu_seconds,
+        "images_per_cpu_s": data.shape[0] / cpu_seconds,
+        "peak_rss_mib": sorted(p / MIB for p in peaks.values()),
+    }
+    print(
+        f"{workers} worker(s): {seconds:.1f} s, {result['images_per_s']:.1f} images/s, "
+        f"{result['images_per_cpu_s']:.1f} images per worker CPU second, peak RSS per "
+        f"worker {', '.join(f'{p:.0f}' for p in result['peak_rss_mib'])} MiB"
+    )
     return result
 
 
@@ -163,19 +191,31 @@ def _summarise(report):
     for workers, run in runs.items():
         run["per_core_vs_in_memory"] = run["images_per_s_per_core"] / base["images_per_s"]
         run["per_cpu_s_vs_in_memory"] = run["images_per_cpu_s"] / base["images_per_cpu_s"]
-        print(f"{workers} worker(s): throughput per core {run['per_core_vs_in_memory']:.2f} x "
-              f"the in-memory transform (wall clock), {run['per_cpu_s_vs_in_memory']:.2f} x "
-              "(per CPU second)")
+        print(
+            f"{workers} worker(s): throughput per core {run['per_core_vs_in_memory']:.2f} x "
+            f"the in-memory transform (wall clock), {run['per_cpu_s_vs_in_memory']:.2f} x "
+            "(per CPU second)"
+        )
     if 1 in runs and 2 in runs:
         report["speedup_2_vs_1"] = runs[1]["seconds"] / runs[2]["seconds"]
         print(f"2 workers vs 1: {report['speedup_2_vs_1']:.2f} x")
 
 
 def _machine():
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                  if line.startswith("model name")), platform.processor())
-    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
-            "load_average_at_start": os.getloadavg()}
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in open("/proc/cpuinfo")
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_at_start": os.getloadavg(),
+    }
 
 
 if __name__ == "__main__":

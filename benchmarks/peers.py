@@ -18,7 +18,6 @@ import importlib.util
 import os
 
 import numpy as np
-
 from shapes import same_padding
 
 __all__ = ["LIBRARIES", "Unsupported", "available", "get", "sepconv_forward"]
@@ -40,8 +39,10 @@ def _nhwc(array):
 
 def _pads(shape):
     """``same`` padding per axis as ``((top, bottom), (left, right))``."""
-    return (same_padding(shape.h, shape.k, shape.stride, shape.dilation),
-            same_padding(shape.w, shape.k, shape.stride, shape.dilation))
+    return (
+        same_padding(shape.h, shape.k, shape.stride, shape.dilation),
+        same_padding(shape.w, shape.k, shape.stride, shape.dilation),
+    )
 
 
 def _oihw_weights(shape, data):
@@ -107,8 +108,15 @@ def sepconv_forward(shape, data, threads):
     import sepconv
 
     return sepconv.separable_conv2d(
-        data["x"], data["depthwise"], data["pointwise"], data["bias"], strides=shape.stride,
-        padding="same", dilation_rate=shape.dilation, n_threads=threads)
+        data["x"],
+        data["depthwise"],
+        data["pointwise"],
+        data["bias"],
+        strides=shape.stride,
+        padding="same",
+        dilation_rate=shape.dilation,
+        n_threads=threads,
+    )
 
 
 class PyTorch(Library):
@@ -128,6 +136,7 @@ class PyTorch(Library):
 
     def configure(self, threads):
         import torch
+
         torch.set_num_threads(threads)
         torch.set_num_interop_threads(1)
 
@@ -147,12 +156,21 @@ class PyTorch(Library):
         def call():
             with torch.inference_mode():
                 if symmetric:
-                    y = F.conv2d(x, depthwise, None, shape.stride, (top, left),
-                                 shape.dilation, shape.c)
+                    y = F.conv2d(
+                        x, depthwise, None, shape.stride, (top, left), shape.dilation, shape.c
+                    )
                 else:
-                    y = F.conv2d(F.pad(x, (left, right, top, bottom)), depthwise, None,
-                                 shape.stride, 0, shape.dilation, shape.c)
+                    y = F.conv2d(
+                        F.pad(x, (left, right, top, bottom)),
+                        depthwise,
+                        None,
+                        shape.stride,
+                        0,
+                        shape.dilation,
+                        shape.c,
+                    )
                 return F.conv2d(y, pointwise, bias)
+
         return call, lambda out: _nhwc(out.numpy())
 
 
@@ -165,6 +183,7 @@ class TensorFlow(Library):
     def configure(self, threads):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
+
         # Each case traces its own tf.function, which TensorFlow warns about.
         tf.get_logger().setLevel("ERROR")
         tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -174,15 +193,15 @@ class TensorFlow(Library):
         import tensorflow as tf
 
         x = tf.constant(data["x"])
-        depthwise, pointwise, bias = (tf.constant(data[key])
-                                      for key in ("depthwise", "pointwise", "bias"))
+        depthwise, pointwise, bias = (
+            tf.constant(data[key]) for key in ("depthwise", "pointwise", "bias")
+        )
         stride = [1, shape.stride, shape.stride, 1]
         dilations = [shape.dilation, shape.dilation]
 
         @tf.function
         def forward(x):
-            y = tf.nn.separable_conv2d(x, depthwise, pointwise, stride, "SAME",
-                                       dilations=dilations)
+            y = tf.nn.separable_conv2d(x, depthwise, pointwise, stride, "SAME", dilations=dilations)
             return tf.nn.bias_add(y, bias)
 
         # .numpy() waits for the result; on the CPU it shares the buffer.
@@ -205,8 +224,11 @@ class OnnxRuntime(Library):
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session = ort.InferenceSession(_onnx_model(shape, data).SerializeToString(), options,
-                                       providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            _onnx_model(shape, data).SerializeToString(),
+            options,
+            providers=["CPUExecutionProvider"],
+        )
         feed = {"x": _nchw(data["x"])}
         return (lambda: session.run(None, feed)[0]), _nhwc
 
@@ -219,30 +241,47 @@ def _onnx_model(shape, data):
     (top, bottom), (left, right) = _pads(shape)
     conv = {"strides": [shape.stride] * 2, "dilations": [shape.dilation] * 2}
     nodes = [
-        helper.make_node("Conv", ["x", "depthwise"], ["mid"], group=shape.c,
-                         kernel_shape=[shape.k] * 2, pads=[top, left, bottom, right], **conv),
+        helper.make_node(
+            "Conv",
+            ["x", "depthwise"],
+            ["mid"],
+            group=shape.c,
+            kernel_shape=[shape.k] * 2,
+            pads=[top, left, bottom, right],
+            **conv,
+        ),
         helper.make_node("Conv", ["mid", "pointwise", "bias"], ["y"], kernel_shape=[1, 1]),
     ]
     graph = helper.make_graph(
-        nodes, "separable_conv2d",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                       [shape.n, shape.c, shape.h, shape.w])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT,
-                                       [shape.n, shape.f, *shape.out_hw])],
-        initializer=[numpy_helper.from_array(depthwise, "depthwise"),
-                     numpy_helper.from_array(pointwise, "pointwise"),
-                     numpy_helper.from_array(data["bias"], "bias")])
+        nodes,
+        "separable_conv2d",
+        [
+            helper.make_tensor_value_info(
+                "x", TensorProto.FLOAT, [shape.n, shape.c, shape.h, shape.w]
+            )
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [shape.n, shape.f, *shape.out_hw])],
+        initializer=[
+            numpy_helper.from_array(depthwise, "depthwise"),
+            numpy_helper.from_array(pointwise, "pointwise"),
+            numpy_helper.from_array(data["bias"], "bias"),
+        ],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8  # the oldest IR with opset 17: loads in older runtimes too
     return model
 
 
-LIBRARIES = {library.name: library for library in (
-    Sepconv(),
-    PyTorch("pytorch", "contiguous_format"),
-    PyTorch("pytorch-nhwc", "channels_last"),
-    TensorFlow(),
-    OnnxRuntime())}
+LIBRARIES = {
+    library.name: library
+    for library in (
+        Sepconv(),
+        PyTorch("pytorch", "contiguous_format"),
+        PyTorch("pytorch-nhwc", "channels_last"),
+        TensorFlow(),
+        OnnxRuntime(),
+    )
+}
 
 
 def get(name, libraries=None):

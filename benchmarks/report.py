@@ -31,8 +31,10 @@ def _method(settings):
     rounds = settings.get("rounds", 1)
     if rounds == 1:
         return ""
-    return (f"\neach time: the median over {rounds} rounds (libraries in rotated order) "
-            f"of the median of {settings['repeat']} calls")
+    return (
+        f"\neach time: the median over {rounds} rounds (libraries in rotated order) "
+        f"of the median of {settings['repeat']} calls"
+    )
 
 
 def _goal(value, limit):
@@ -42,8 +44,13 @@ def _goal(value, limit):
 def _table(table):
     """One (dtype, threads) table: median ms and GFLOP/s per library, ratio to the fastest peer."""
     libraries = list(table["rows"][0]["ms"])
-    header = ["shape", "GFLOP", *(f"{lib} ms (GF/s)" for lib in libraries),
-              "fastest peer", "sepconv/peer"]
+    header = [
+        "shape",
+        "GFLOP",
+        *(f"{lib} ms (GF/s)" for lib in libraries),
+        "fastest peer",
+        "sepconv/peer",
+    ]
     lines = []
     for row in table["rows"]:
         cells = [row["shape"], f"{row['gflop']:.2f}"]
@@ -51,18 +58,24 @@ def _table(table):
             ms = row["ms"][lib]
             mark = " CHECK FAILED" if lib in row["check_failed"] else ""
             cells.append("-" if ms is None else f"{ms:.1f} ({row['gflop'] / ms * 1e3:.1f}){mark}")
-        cells += [row["fastest_peer"] or "-",
-                  "-" if row["ratio"] is None else f"{row['ratio']:.2f}"]
+        cells += [
+            row["fastest_peer"] or "-",
+            "-" if row["ratio"] is None else f"{row['ratio']:.2f}",
+        ]
         lines.append(cells)
     title = f"{table['dtype']}, {table['threads']} thread(s): median ms (GFLOP/s)"
     text = [title, _columns([header, *lines])]
     if table["geomean_ratio"] is not None:
         geomean = table["geomean_ratio"]
-        summary = (f"geometric mean sepconv/fastest peer {geomean:.2f} "
-                   f"(goal <= {GOALS['geomean']}: {_goal(geomean, GOALS['geomean'])})")
+        summary = (
+            f"geometric mean sepconv/fastest peer {geomean:.2f} "
+            f"(goal <= {GOALS['geomean']}: {_goal(geomean, GOALS['geomean'])})"
+        )
         if table["dtype"] == "float32":
-            summary += (f"; worst {table['worst_ratio']:.2f} (goal <= {GOALS['ratio']}: "
-                        f"{_goal(table['worst_ratio'], GOALS['ratio'])})")
+            summary += (
+                f"; worst {table['worst_ratio']:.2f} (goal <= {GOALS['ratio']}: "
+                f"{_goal(table['worst_ratio'], GOALS['ratio'])})"
+            )
         text.append(summary)
     return "\n".join(text)
 
@@ -77,11 +90,14 @@ def _problems(runs):
             lines.append(f"{where}: worker failed: {last}")
         for case in run.get("cases", []):
             if case["status"] != "ok":
-                lines.append(f"{where} {case['shape']} {case['dtype']}: {case['status']}, "
-                             f"{case['reason']}")
+                lines.append(
+                    f"{where} {case['shape']} {case['dtype']}: {case['status']}, {case['reason']}"
+                )
             elif not case.get("check", {"ok": True})["ok"]:
-                lines.append(f"{where} {case['shape']} {case['dtype']}: output differs from "
-                             f"sepconv's: {case['check']}")
+                lines.append(
+                    f"{where} {case['shape']} {case['dtype']}: output differs from "
+                    f"sepconv's: {case['check']}"
+                )
     return "\n".join(dict.fromkeys(lines))
 
 
@@ -90,29 +106,50 @@ def _speedups(speedups):
     for item in speedups:
         goal = _goal(GOALS["speedup"], item["speedup"]) if item["goal"] else ""
         rows.append([item["dtype"], item["shape"], f"{item['speedup']:.2f}x", goal])
-    return f"sepconv speedup, 2 threads over 1 (goal >= {GOALS['speedup']} on S1, S3, S5)\n" + \
-        _columns(rows)
+    return (
+        f"sepconv speedup, 2 threads over 1 (goal >= {GOALS['speedup']} on S1, S3, S5)\n"
+        + _columns(rows)
+    )
 
 
 def _memory(memory):
     rows = [["library", "shape", "dtype", "growth MB", "output MB", "growth/output"]]
     for item in memory:
         if item.get("status") != "ok":
-            rows.append([item["library"], item.get("shape", "-"), item.get("dtype", "-"),
-                         f"{item.get('status')}: {item.get('reason')}", "", ""])
+            rows.append(
+                [
+                    item["library"],
+                    item.get("shape", "-"),
+                    item.get("dtype", "-"),
+                    f"{item.get('status')}: {item.get('reason')}",
+                    "",
+                    "",
+                ]
+            )
             continue
         ratio = f"{item['ratio']:.2f}" + ("" if item["peak_reset"] else " (lower bound)")
         if item["library"] == "sepconv":
             ratio += f" (goal <= {GOALS['memory']}: {_goal(item['ratio'], GOALS['memory'])})"
-        rows.append([item["library"], item["shape"], item["dtype"],
-                     f"{item['growth_bytes'] / 1e6:.1f}", f"{item['output_bytes'] / 1e6:.1f}",
-                     ratio])
-    return ("Peak RSS growth of one call (after a one-image warm-up), fresh process per library\n"
-            + _columns(rows))
+        rows.append(
+            [
+                item["library"],
+                item["shape"],
+                item["dtype"],
+                f"{item['growth_bytes'] / 1e6:.1f}",
+                f"{item['output_bytes'] / 1e6:.1f}",
+                ratio,
+            ]
+        )
+    return (
+        "Peak RSS growth of one call (after a one-image warm-up), fresh process per library\n"
+        + _columns(rows)
+    )
 
 
 def _columns(rows):
     """Left-aligned text columns, two spaces apart."""
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
-                     for row in rows)
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )

@@ -18,7 +18,6 @@ import platform
 import time
 
 import numpy as np
-
 from shapes import make_data, select
 
 
@@ -38,8 +37,15 @@ def sepconv_call(shape, data, threads):
     import sepconv
 
     return lambda: sepconv.separable_conv2d(
-        data["x"], data["depthwise"], data["pointwise"], data["bias"], strides=shape.stride,
-        padding="same", dilation_rate=shape.dilation, n_threads=threads)
+        data["x"],
+        data["depthwise"],
+        data["pointwise"],
+        data["bias"],
+        strides=shape.stride,
+        padding="same",
+        dilation_rate=shape.dilation,
+        n_threads=threads,
+    )
 
 
 def torch_call(shape, data, threads):
@@ -51,8 +57,11 @@ def torch_call(shape, data, threads):
         return None
     torch.set_num_threads(threads)
     x = torch.from_numpy(data["x"]).permute(0, 3, 1, 2)  # NHWC memory, channels_last view
-    dw = torch.from_numpy(np.ascontiguousarray(
-        data["depthwise"].transpose(2, 3, 0, 1).reshape(shape.c * shape.dm, 1, shape.k, shape.k)))
+    dw = torch.from_numpy(
+        np.ascontiguousarray(
+            data["depthwise"].transpose(2, 3, 0, 1).reshape(shape.c * shape.dm, 1, shape.k, shape.k)
+        )
+    )
     pw = torch.from_numpy(np.ascontiguousarray(data["pointwise"][0, 0].T[:, :, None, None]))
     bias = torch.from_numpy(data["bias"])
     pad = shape.dilation * (shape.k - 1) // 2 if shape.stride == 1 else None
@@ -60,9 +69,16 @@ def torch_call(shape, data, threads):
     def call():
         with torch.no_grad():
             inp = x if pad is not None else F.pad(x, _asymmetric(shape))
-            d = F.conv2d(inp, dw, stride=shape.stride, padding=pad or 0,
-                         dilation=shape.dilation, groups=shape.c)
+            d = F.conv2d(
+                inp,
+                dw,
+                stride=shape.stride,
+                padding=pad or 0,
+                dilation=shape.dilation,
+                groups=shape.c,
+            )
             return F.conv2d(d, pw, bias)
+
     return call
 
 
@@ -79,15 +95,21 @@ def main(argv=None):
     """Run the scaling table; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", default="S1,S3,S5")
-    parser.add_argument("--threads", default=None,
-                        help="comma-separated thread counts (default: powers of 2 up to the cores)")
+    parser.add_argument(
+        "--threads",
+        default=None,
+        help="comma-separated thread counts (default: powers of 2 up to the cores)",
+    )
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     cores = os.cpu_count() or 1
-    threads = ([int(t) for t in args.threads.split(",")] if args.threads
-               else [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= cores])
+    threads = (
+        [int(t) for t in args.threads.split(",")]
+        if args.threads
+        else [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= cores]
+    )
     print(f"{platform.processor() or platform.machine()}, {cores} CPUs, {args.dtype}")
     rows = []
     for shape in select(args.shapes):
@@ -100,12 +122,23 @@ def main(argv=None):
                     break
                 ms = median_ms(call, args.repeat)
                 base = base or ms
-                rows.append({"shape": shape.name, "library": library, "threads": t, "ms": ms,
-                             "gflops": shape.gflop / ms * 1e3, "speedup": base / ms})
+                rows.append(
+                    {
+                        "shape": shape.name,
+                        "library": library,
+                        "threads": t,
+                        "ms": ms,
+                        "gflops": shape.gflop / ms * 1e3,
+                        "speedup": base / ms,
+                    }
+                )
                 r = rows[-1]
-                print(f"{shape.name} {library:8s} {t:3d} threads  {ms:9.2f} ms  "
-                      f"{r['gflops']:7.1f} GF/s  speedup {r['speedup']:5.2f}  "
-                      f"efficiency {r['speedup'] / t:4.2f}", flush=True)
+                print(
+                    f"{shape.name} {library:8s} {t:3d} threads  {ms:9.2f} ms  "
+                    f"{r['gflops']:7.1f} GF/s  speedup {r['speedup']:5.2f}  "
+                    f"efficiency {r['speedup'] / t:4.2f}",
+                    flush=True,
+                )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"cpus": cores, "dtype": args.dtype, "rows": rows}, fh, indent=1)

@@ -63,28 +63,33 @@ class Shape:
 
     def describe(self):
         """The issue's notation: ``N, H, W, C -> F, k, stride, dilation, dm``."""
-        return (f"{self.n}, {self.h}, {self.w}, {self.c} -> {self.f}, "
-                f"{self.k}, {self.stride}, {self.dilation}, {self.dm}")
+        return (
+            f"{self.n}, {self.h}, {self.w}, {self.c} -> {self.f}, "
+            f"{self.k}, {self.stride}, {self.dilation}, {self.dm}"
+        )
 
 
-SHAPES = {shape.name: shape for shape in (
-    Shape("S1", 32, 56, 56, 128, 128, 3, 1, 1, 1),
-    Shape("S2", 16, 112, 112, 32, 64, 3, 1, 1, 1),
-    Shape("S3", 8, 147, 147, 64, 128, 3, 1, 1, 1),
-    Shape("S4", 256, 32, 32, 3, 32, 3, 1, 1, 1),
-    Shape("S5", 64, 28, 28, 256, 256, 3, 2, 1, 1),
-    Shape("S6", 1024, 28, 28, 1, 16, 5, 1, 1, 4),
-    Shape("S7", 16, 64, 64, 64, 64, 3, 1, 2, 1),
-    Shape("S8", 16, 56, 56, 96, 96, 7, 1, 1, 1),
-    Shape("W1", 32, 19, 19, 728, 728, 3, 1, 1, 1),
-    Shape("W2", 8, 10, 10, 1536, 2048, 3, 1, 1, 1),
-    Shape("W3", 32, 7, 7, 1024, 1024, 3, 1, 1, 1),
-    Shape("W4", 32, 14, 14, 512, 512, 3, 1, 1, 1),
-    Shape("L1", 1, 512, 512, 32, 64, 3, 1, 1, 1),
-    Shape("L2", 1, 1024, 1024, 3, 32, 3, 1, 1, 8),
-    Shape("L3", 1, 19, 19, 728, 728, 3, 1, 1, 1),
-    Shape("L4", 1, 224, 224, 32, 64, 3, 2, 1, 1),
-)}
+SHAPES = {
+    shape.name: shape
+    for shape in (
+        Shape("S1", 32, 56, 56, 128, 128, 3, 1, 1, 1),
+        Shape("S2", 16, 112, 112, 32, 64, 3, 1, 1, 1),
+        Shape("S3", 8, 147, 147, 64, 128, 3, 1, 1, 1),
+        Shape("S4", 256, 32, 32, 3, 32, 3, 1, 1, 1),
+        Shape("S5", 64, 28, 28, 256, 256, 3, 2, 1, 1),
+        Shape("S6", 1024, 28, 28, 1, 16, 5, 1, 1, 4),
+        Shape("S7", 16, 64, 64, 64, 64, 3, 1, 2, 1),
+        Shape("S8", 16, 56, 56, 96, 96, 7, 1, 1, 1),
+        Shape("W1", 32, 19, 19, 728, 728, 3, 1, 1, 1),
+        Shape("W2", 8, 10, 10, 1536, 2048, 3, 1, 1, 1),
+        Shape("W3", 32, 7, 7, 1024, 1024, 3, 1, 1, 1),
+        Shape("W4", 32, 14, 14, 512, 512, 3, 1, 1, 1),
+        Shape("L1", 1, 512, 512, 32, 64, 3, 1, 1, 1),
+        Shape("L2", 1, 1024, 1024, 3, 32, 3, 1, 1, 8),
+        Shape("L3", 1, 19, 19, 728, 728, 3, 1, 1, 1),
+        Shape("L4", 1, 224, 224, 32, 64, 3, 2, 1, 1),
+    )
+}
 
 # Named sets of shapes; "default" is what a run without --shapes measures.
 SETS = {
@@ -111,8 +116,10 @@ def select(names):
         chosen += SETS.get(name.lower(), [name.upper()])
     unknown = [name for name in chosen if name not in SHAPES]
     if unknown or not chosen:
-        raise ValueError(f"`shapes` must name some of {', '.join(SHAPES)} or of the sets "
-                         f"{', '.join(SETS)}; got {names!r}")
+        raise ValueError(
+            f"`shapes` must name some of {', '.join(SHAPES)} or of the sets "
+            f"{', '.join(SETS)}; got {names!r}"
+        )
     return [SHAPES[name] for name in chosen]
 
 

@@ -19,9 +19,8 @@ import gc
 import json
 import time
 
-import numpy as np
-
 import backward_peers
+import numpy as np
 import peers
 import rss
 from shapes import DTYPES, SHAPES, make_data
@@ -47,8 +46,12 @@ def time_case(library, shape, dtype, threads, warmup, repeat):
         out = call()
         seconds.append(time.perf_counter() - start)
         del out  # freeing the output stays out of the timed region
-    return {**record, "status": "ok", "seconds": seconds,
-            "median_ms": 1e3 * float(np.median(seconds))}
+    return {
+        **record,
+        "status": "ok",
+        "seconds": seconds,
+        "median_ms": 1e3 * float(np.median(seconds)),
+    }
 
 
 def check_case(library, shape, dtype, threads, reference):
@@ -94,8 +97,12 @@ def measure_memory(library, shape, dtype, threads):
     growth = max(rss.peak_bytes() - before, 0)
     del out
     return {
-        "shape": shape.name, "dtype": dtype, "status": "ok", "peak_reset": peak_reset,
-        "baseline_bytes": before, "growth_bytes": growth,
+        "shape": shape.name,
+        "dtype": dtype,
+        "status": "ok",
+        "peak_reset": peak_reset,
+        "baseline_bytes": before,
+        "growth_bytes": growth,
         "output_bytes": shape.output_bytes(dtype),
         "ratio": growth / shape.output_bytes(dtype),
     }
@@ -104,37 +111,51 @@ def measure_memory(library, shape, dtype, threads):
 def run(args):
     """Configure the library, run the timings or the memory case, write the JSON."""
     # --backward: the gradients' timings (backward_peers.py), checked by dx
-    registry, reference = ((backward_peers.LIBRARIES, backward_peers.reference)
-                           if args.backward else (peers.LIBRARIES, peers.sepconv_forward))
+    registry, reference = (
+        (backward_peers.LIBRARIES, backward_peers.reference)
+        if args.backward
+        else (peers.LIBRARIES, peers.sepconv_forward)
+    )
     library = peers.get(args.library, registry)
     library.configure(args.threads)
     result = {"library": library.name, "version": library.version(), "threads": args.threads}
     if library.name == "sepconv":
         import sepconv
+
         result["config"] = sepconv.config_info()
     if args.memory:
         name, dtype = args.memory.split(":")
         try:
             result["memory"] = measure_memory(library, SHAPES[name], dtype, args.threads)
         except peers.Unsupported as why:
-            result["memory"] = {"shape": name, "dtype": dtype, "status": "skipped",
-                                "reason": str(why)}
+            result["memory"] = {
+                "shape": name,
+                "dtype": dtype,
+                "status": "skipped",
+                "reason": str(why),
+            }
     else:
         result["cases"] = []
         for case in args.cases.split(","):
             name, dtype = case.split(":")
             try:
-                record = time_case(library, SHAPES[name], dtype, args.threads,
-                                   args.warmup, args.repeat)
+                record = time_case(
+                    library, SHAPES[name], dtype, args.threads, args.warmup, args.repeat
+                )
             except Exception as error:  # one broken case must not lose the others
-                record = {"shape": name, "dtype": dtype, "status": "error",
-                          "reason": f"{type(error).__name__}: {error}"}
+                record = {
+                    "shape": name,
+                    "dtype": dtype,
+                    "status": "error",
+                    "reason": f"{type(error).__name__}: {error}",
+                }
             result["cases"].append(record)
         if library.name != "sepconv":
             for record in result["cases"]:
                 if record["status"] == "ok":
-                    record["check"] = check_case(library, SHAPES[record["shape"]],
-                                                 record["dtype"], args.threads, reference)
+                    record["check"] = check_case(
+                        library, SHAPES[record["shape"]], record["dtype"], args.threads, reference
+                    )
     with open(args.out, "w") as handle:
         json.dump(result, handle, default=str)
 
@@ -154,8 +175,10 @@ def parse_args(argv=None):
     for case in filter(None, args.cases.split(",") + [args.memory or ""]):
         name, _, dtype = case.partition(":")
         if name not in SHAPES or dtype not in DTYPES:
-            parser.error(f"a case must be SHAPE:DTYPE with a shape of S1-S8 and a dtype of "
-                         f"{', '.join(DTYPES)}; got {case!r}")
+            parser.error(
+                f"a case must be SHAPE:DTYPE with a shape of S1-S8 and a dtype of "
+                f"{', '.join(DTYPES)}; got {case!r}"
+            )
     return args
 
 

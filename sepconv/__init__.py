@@ -14,13 +14,18 @@ first use, so that ``import sepconv`` does not import scikit-learn).
 
 __version__ = "0.1.0"
 
-from . import activations, config, constraints, initializers, regularizers  # noqa: E402
-from . import optimizers  # noqa: E402
-from ._native._buffers import clear as release_buffers  # noqa: E402
+from . import (  # noqa: E402
+    activations,
+    config,
+    constraints,
+    initializers,
+    optimizers,  # noqa: E402
+    regularizers,
+)
 from ._info import config_info, show_config  # noqa: E402
+from ._native._buffers import clear as release_buffers  # noqa: E402
 from .functional import depthwise_conv2d, pointwise_conv2d, separable_conv2d  # noqa: E402
-from .gradients import (  # noqa: E402
-    depthwise_conv2d_grad, pointwise_conv2d_grad, separable_conv2d_grad)
+from .gradients import depthwise_conv2d_grad, pointwise_conv2d_grad, separable_conv2d_grad  # noqa: E402
 from .layers import SeparableConv2D, SeparableConvolution2D  # noqa: E402
 from .random import set_random_seed  # noqa: E402
 from .saving import load_keras_layers, save_keras_model  # noqa: E402  (h5py: on first use)

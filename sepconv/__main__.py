@@ -12,8 +12,10 @@ import sys
 COMMANDS = {
     "demo": ("sepconv._cli.demo", "digits: separable-conv features vs raw pixels, test accuracy"),
     "info": ("sepconv._cli.info", "show version, dtypes, OpenMP, threads and BLAS"),
-    "features": ("sepconv._cli.features",
-                 "SeparableConvFeatures of a zarr or .npy array on a Dask cluster, to zarr"),
+    "features": (
+        "sepconv._cli.features",
+        "SeparableConvFeatures of a zarr or .npy array on a Dask cluster, to zarr",
+    ),
 }
 
 

@@ -42,9 +42,7 @@ def pair(value, name):
         )
     items = tuple(int(v) for v in items)
     if min(items) < 1:
-        raise ValueError(
-            f"`{name}` values must be positive integers; received {name}={value!r}"
-        )
+        raise ValueError(f"`{name}` values must be positive integers; received {name}={value!r}")
     return items
 
 
@@ -97,6 +95,7 @@ def n_threads(value, name="n_threads"):
 # --------------------------------------------------------------------------
 # Arrays
 
+
 def compute_dtype(**operands):
     """Return the dtype the computation runs in, from the operands' dtypes.
 
@@ -137,9 +136,7 @@ def as_array(value, name):
 def check_rank(array, name, ranks, layout):
     """Raise ValueError unless ``array.ndim`` is in ``ranks``; ``layout`` describes the shape."""
     if array.ndim not in ranks:
-        raise ValueError(
-            f"`{name}` must be {layout}; received an array of shape {array.shape}"
-        )
+        raise ValueError(f"`{name}` must be {layout}; received an array of shape {array.shape}")
 
 
 def contiguous(array, dtype):
@@ -154,6 +151,7 @@ def contiguous(array, dtype):
 
 # --------------------------------------------------------------------------
 # Geometry
+
 
 @dataclass(frozen=True)
 class Window:
@@ -191,7 +189,7 @@ def window(in_hw, kernel_hw, strides, dilation_rate, padding_):
     dilation_rate = pair(dilation_rate, "dilation_rate")
     padding_ = padding(padding_)
     out_hw, pads = [], []
-    for n, k, s, d in zip(in_hw, kernel_hw, strides, dilation_rate):
+    for n, k, s, d in zip(in_hw, kernel_hw, strides, dilation_rate, strict=True):
         effective = d * (k - 1) + 1
         if padding_ == "valid":
             out = (n - effective) // s + 1

@@ -77,8 +77,9 @@ def axis_plan(chunks, kernel, stride, dilation, padding, window):
     # block ends at `length`, which is where the last window ends.
     in_chunks = tuple(stride * o for o in out_chunks[:-1])
     in_chunks += (length - sum(in_chunks),)
-    return AxisPlan(pad_before, max(length - size - pad_before, 0), length, in_chunks,
-                    out_chunks, halo)
+    return AxisPlan(
+        pad_before, max(length - size - pad_before, 0), length, in_chunks, out_chunks, halo
+    )
 
 
 def _boundaries(chunks):
@@ -128,7 +129,15 @@ def spatial_plans(image_chunks, kernel_hw, strides, dilation_rate, padding, spat
     tuple of 2 AxisPlan
     """
     win = _args.window(spatial_hw, kernel_hw, strides, dilation_rate, padding)
-    return tuple(axis_plan(chunks, k, s, d, win.padding, (out, pad))
-                 for chunks, k, s, d, out, pad in zip(image_chunks, kernel_hw, win.strides,
-                                                      win.dilation_rate, win.out_hw,
-                                                      win.pads))
+    return tuple(
+        axis_plan(chunks, k, s, d, win.padding, (out, pad))
+        for chunks, k, s, d, out, pad in zip(
+            image_chunks,
+            kernel_hw,
+            win.strides,
+            win.dilation_rate,
+            win.out_hw,
+            win.pads,
+            strict=True,
+        )
+    )

@@ -39,8 +39,10 @@ def _share():
     """Return the cores one task may use under the scheduler running it."""
     if _on_distributed_worker():
         return 1
-    alone = (threading.current_thread() is threading.main_thread()
-             and multiprocessing.parent_process() is None)
+    alone = (
+        threading.current_thread() is threading.main_thread()
+        and multiprocessing.parent_process() is None
+    )
     if alone:
         return _threads.cpu_count()
     return max(1, _threads.cpu_count() // _local_pool_size())

@@ -35,9 +35,7 @@ def float_dtype(value, name="dtype"):
     except (TypeError, ValueError):
         dtype = None
     if dtype is None or dtype.name not in FLOAT_DTYPES:
-        raise ValueError(
-            f"`{name}` must be 'float32' or 'float64'; received {name}={given!r}"
-        )
+        raise ValueError(f"`{name}` must be 'float32' or 'float64'; received {name}={given!r}")
     return dtype
 
 

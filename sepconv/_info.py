@@ -18,9 +18,8 @@ def config_info():
     the kernels' threads: "thread-local", the count each thread saw, or
     "process-wide" for BLAS libraries without a per-thread limit).
     """
-    from threadpoolctl import threadpool_info
-
     import scipy.linalg.cython_blas  # noqa: F401  (loads SciPy's BLAS so it is listed)
+    from threadpoolctl import threadpool_info
 
     return {
         "version": __version__,
@@ -34,9 +33,19 @@ def config_info():
         "isa": _dispatch.LEVEL,
         "isa_available": _dispatch.available_levels(),
         "blas": [
-            {k: lib.get(k) for k in ("internal_api", "version", "num_threads",
-                                     "threading_layer", "architecture", "filepath")}
-            for lib in threadpool_info() if lib.get("user_api") == "blas"
+            {
+                k: lib.get(k)
+                for k in (
+                    "internal_api",
+                    "version",
+                    "num_threads",
+                    "threading_layer",
+                    "architecture",
+                    "filepath",
+                )
+            }
+            for lib in threadpool_info()
+            if lib.get("user_api") == "blas"
         ],
         "blas_in_kernels": _blas_in_kernels(),
     }
@@ -47,7 +56,8 @@ def _blas_in_kernels():
     if not setter:
         return "process-wide limit of 1 during calls"
     inside, _ = _dispatch.kernels.blas_threads_in_kernels(
-        _threads.effective_n_threads(None), setter, shared, _blas.thread_count_getter())
+        _threads.effective_n_threads(None), setter, shared, _blas.thread_count_getter()
+    )
     counts = ", ".join(str(count) for count in sorted(set(inside)))
     kind = "shared by the process" if shared else "per thread"
     return f"{counts} in each of {len(inside)} kernel threads (thread-local limit, {kind})"
@@ -71,7 +81,8 @@ def show_config(file=None):
         f"sepconv {info['version']} (Python {info['python']}, NumPy {info['numpy']})",
         f"machine      : {info['machine']}",
         f"dtypes       : {', '.join(info['dtypes'])}",
-        f"OpenMP       : {'on' if info['openmp'] else 'off (built without OpenMP: serial kernels)'}",
+        "OpenMP       : "
+        + ("on" if info["openmp"] else "off (built without OpenMP: serial kernels)"),
         f"threads      : {info['threads']} of {info['cpus']} CPUs",
         f"kernel ISA   : {info['isa']} (built and supported: {', '.join(info['isa_available'])})",
     ]

@@ -43,9 +43,15 @@ class Pooling:
         cells = [f"_r{i}c{j}" for i in range(self.grid[0]) for j in range(self.grid[1])]
         if self.grid == (1, 1):
             cells = [""]
-        return np.asarray([f"{prefix}_{op}{cell}_f{f:0{width}d}"
-                           for op in self.ops for cell in cells for f in range(filters)],
-                          dtype=object)
+        return np.asarray(
+            [
+                f"{prefix}_{op}{cell}_f{f:0{width}d}"
+                for op in self.ops
+                for cell in cells
+                for f in range(filters)
+            ],
+            dtype=object,
+        )
 
     def __call__(self, maps):
         """Pool ``(n, h, w, filters)`` feature maps into ``(n, n_features(filters))``."""
@@ -83,8 +89,7 @@ def pooling(value):
             f"as ('max', 2); received pooling={value!r}"
         )
     op, grid = value
-    return Pooling(_REDUCTIONS[_args.choice(op, "pooling[0]", OPS)],
-                   _args.pair(grid, "pooling[1]"))
+    return Pooling(_REDUCTIONS[_args.choice(op, "pooling[0]", OPS)], _args.pair(grid, "pooling[1]"))
 
 
 def _cells(length, parts):

@@ -142,7 +142,10 @@ def _snake_case(name):
     """``"GlorotUniform"`` -> ``"glorot_uniform"``, ``"L1L2"`` -> ``"l1l2"``, as Keras does."""
     out = []
     for i, ch in enumerate(name):
-        starts_word = ch.isupper() and i > 0 and (
-            name[i - 1].islower() or (i + 1 < len(name) and name[i + 1].islower()))
+        starts_word = (
+            ch.isupper()
+            and i > 0
+            and (name[i - 1].islower() or (i + 1 < len(name) and name[i + 1].islower()))
+        )
         out.append(("_" if starts_word else "") + ch.lower())
     return "".join(out)

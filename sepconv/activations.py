@@ -10,11 +10,42 @@ data format, and so does :class:`sepconv.SeparableConv2D`).
 import numpy as np
 
 __all__ = [
-    "celu", "elu", "exponential", "gelu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu",
-    "hard_swish", "hard_tanh", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish",
-    "relu", "relu6", "selu", "sigmoid", "silu", "soft_shrink", "softmax", "softplus",
-    "softsign", "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "swish", "tanh",
-    "tanh_shrink", "threshold", "get", "serialize", "deserialize", "gradient",
+    "celu",
+    "elu",
+    "exponential",
+    "gelu",
+    "glu",
+    "hard_shrink",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
+    "hard_tanh",
+    "leaky_relu",
+    "linear",
+    "log_sigmoid",
+    "log_softmax",
+    "mish",
+    "relu",
+    "relu6",
+    "selu",
+    "sigmoid",
+    "silu",
+    "soft_shrink",
+    "softmax",
+    "softplus",
+    "softsign",
+    "sparse_plus",
+    "sparse_sigmoid",
+    "sparsemax",
+    "squareplus",
+    "swish",
+    "tanh",
+    "tanh_shrink",
+    "threshold",
+    "get",
+    "serialize",
+    "deserialize",
+    "gradient",
 ]
 
 # SELU's constants (Klambauer et al., 2017).
@@ -254,9 +285,7 @@ def glu(x, axis=-1):
     """
     x = _float(x)
     if x.shape[axis] % 2:
-        raise ValueError(
-            f"glu needs an even size along axis {axis}; received shape {x.shape}"
-        )
+        raise ValueError(f"glu needs an even size along axis {axis}; received shape {x.shape}")
     a, b = np.split(x, 2, axis=axis)
     return a * sigmoid(b)
 
@@ -264,11 +293,41 @@ def glu(x, axis=-1):
 swish = silu
 hard_swish = hard_silu
 
-_BUILTINS = {fn.__name__: fn for fn in (
-    celu, elu, exponential, gelu, glu, hard_shrink, hard_sigmoid, hard_silu, hard_tanh,
-    leaky_relu, linear, log_sigmoid, log_softmax, mish, relu, relu6, selu, sigmoid, silu,
-    soft_shrink, softmax, softplus, softsign, sparse_plus, sparse_sigmoid, sparsemax,
-    squareplus, tanh, tanh_shrink, threshold)}
+_BUILTINS = {
+    fn.__name__: fn
+    for fn in (
+        celu,
+        elu,
+        exponential,
+        gelu,
+        glu,
+        hard_shrink,
+        hard_sigmoid,
+        hard_silu,
+        hard_tanh,
+        leaky_relu,
+        linear,
+        log_sigmoid,
+        log_softmax,
+        mish,
+        relu,
+        relu6,
+        selu,
+        sigmoid,
+        silu,
+        soft_shrink,
+        softmax,
+        softplus,
+        softsign,
+        sparse_plus,
+        sparse_sigmoid,
+        sparsemax,
+        squareplus,
+        tanh,
+        tanh_shrink,
+        threshold,
+    )
+}
 _ALIASES = {"swish": silu, "hard_swish": hard_silu}
 
 
@@ -313,8 +372,12 @@ def serialize(activation):
             f"Cannot serialize activation {activation!r}: use a built-in name or a "
             "named function (loaded back through `custom_objects`)"
         )
-    return {"module": getattr(activation, "__module__", None), "class_name": "function",
-            "config": name, "registered_name": name}
+    return {
+        "module": getattr(activation, "__module__", None),
+        "class_name": "function",
+        "config": name,
+        "registered_name": name,
+    }
 
 
 def deserialize(config, custom_objects=None):
@@ -343,6 +406,7 @@ def deserialize(config, custom_objects=None):
 
 # --------------------------------------------------------------------------
 # Derivatives, for the backward pass (sepconv.gradients, SeparableConv2D.backward)
+
 
 def _sigmoid_of(x):
     from scipy import special
@@ -378,8 +442,10 @@ _SLOPES = {
     leaky_relu: lambda x: np.where(x > 0, _const(1, x), _const(np.float32(0.2), x)),
     relu6: lambda x: ((x > 0) & (x < 6)).astype(x.dtype),
     elu: lambda x: np.where(x > 0, _const(1, x), np.exp(np.minimum(x, 0))),
-    selu: lambda x: _const(_SELU_SCALE, x) * np.where(
-        x > 0, _const(1, x), _const(_SELU_ALPHA, x) * np.exp(np.minimum(x, 0))),
+    selu: lambda x: (
+        _const(_SELU_SCALE, x)
+        * np.where(x > 0, _const(1, x), _const(_SELU_ALPHA, x) * np.exp(np.minimum(x, 0)))
+    ),
     celu: lambda x: np.where(x > 0, _const(1, x), np.exp(np.minimum(x, 0))),
     gelu: _gelu_slope,
     sigmoid: lambda x: _sigmoid_of(x) * (1 - _sigmoid_of(x)),
@@ -392,8 +458,9 @@ _SLOPES = {
     softplus: _sigmoid_of,
     softsign: lambda x: 1 / (1 + np.abs(x)) ** 2,
     squareplus: lambda x: (1 + x / np.sqrt(x * x + _const(4, x))) / 2,
-    sparse_plus: lambda x: np.where(x <= -1, _const(0, x),
-                                    np.where(x < 1, (x + 1) / 2, _const(1, x))),
+    sparse_plus: lambda x: np.where(
+        x <= -1, _const(0, x), np.where(x < 1, (x + 1) / 2, _const(1, x))
+    ),
     tanh: lambda x: 1 - np.tanh(x) ** 2,
     tanh_shrink: lambda x: np.tanh(x) ** 2,
     # tf.clip_by_value's gradient passes on the closed interval

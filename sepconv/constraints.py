@@ -11,11 +11,23 @@ norm over kernel rows only; ``axis=[0, 1, 2]`` bounds each filter.
 
 import numpy as np
 
-from .config import epsilon
 from ._serialization import Serializable, Vocabulary
+from .config import epsilon
 
-__all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm",
-           "min_max_norm", "non_neg", "unit_norm", "get", "serialize", "deserialize"]
+__all__ = [
+    "Constraint",
+    "MaxNorm",
+    "MinMaxNorm",
+    "NonNeg",
+    "UnitNorm",
+    "max_norm",
+    "min_max_norm",
+    "non_neg",
+    "unit_norm",
+    "get",
+    "serialize",
+    "deserialize",
+]
 
 
 class Constraint(Serializable):
@@ -68,12 +80,15 @@ class MinMaxNorm(_NormConstraint):
         super().__init__(axis)
 
     def _desired(self, norms):
-        return (self.rate * np.clip(norms, self.min_value, self.max_value)
-                + (1 - self.rate) * norms)
+        return self.rate * np.clip(norms, self.min_value, self.max_value) + (1 - self.rate) * norms
 
     def get_config(self):
-        return {"min_value": self.min_value, "max_value": self.max_value,
-                "rate": self.rate, "axis": self.axis}
+        return {
+            "min_value": self.min_value,
+            "max_value": self.max_value,
+            "rate": self.rate,
+            "axis": self.axis,
+        }
 
 
 class UnitNorm(_NormConstraint):
@@ -99,8 +114,7 @@ min_max_norm = MinMaxNorm
 non_neg = NonNeg
 unit_norm = UnitNorm
 
-_VOCABULARY = Vocabulary("constraint", "keras.constraints",
-                         [MaxNorm, MinMaxNorm, NonNeg, UnitNorm])
+_VOCABULARY = Vocabulary("constraint", "keras.constraints", [MaxNorm, MinMaxNorm, NonNeg, UnitNorm])
 
 
 def get(identifier):

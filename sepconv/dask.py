@@ -26,9 +26,19 @@ from ._dask_threads import task_threads
 __all__ = ["separable_conv2d", "depthwise_conv2d", "pointwise_conv2d", "transform"]
 
 
-def separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias=None, *, strides=1,
-                     padding="valid", dilation_rate=1, data_format="channels_last",
-                     activation=None, n_threads=None):
+def separable_conv2d(
+    x,
+    depthwise_kernel,
+    pointwise_kernel,
+    bias=None,
+    *,
+    strides=1,
+    padding="valid",
+    dilation_rate=1,
+    data_format="channels_last",
+    activation=None,
+    n_threads=None,
+):
     """Depthwise separable 2-D convolution of a Dask array of images.
 
     Parameters
@@ -60,15 +70,32 @@ def separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias=None, *, stride
         As the NumPy function does, with its messages, before any compute;
         ValueError for chunk sizes that are not known.
     """
-    return _convolve("separable_conv2d", x, (depthwise_kernel, pointwise_kernel, bias),
-                     depthwise_kernel, strides=strides, padding=padding,
-                     dilation_rate=dilation_rate, data_format=data_format,
-                     activation=activation, n_threads=n_threads)
+    return _convolve(
+        "separable_conv2d",
+        x,
+        (depthwise_kernel, pointwise_kernel, bias),
+        depthwise_kernel,
+        strides=strides,
+        padding=padding,
+        dilation_rate=dilation_rate,
+        data_format=data_format,
+        activation=activation,
+        n_threads=n_threads,
+    )
 
 
-def depthwise_conv2d(x, depthwise_kernel, bias=None, *, strides=1, padding="valid",
-                     dilation_rate=1, data_format="channels_last", activation=None,
-                     n_threads=None):
+def depthwise_conv2d(
+    x,
+    depthwise_kernel,
+    bias=None,
+    *,
+    strides=1,
+    padding="valid",
+    dilation_rate=1,
+    data_format="channels_last",
+    activation=None,
+    n_threads=None,
+):
     """Depthwise 2-D convolution of a Dask array of images.
 
     Parameters
@@ -92,13 +119,23 @@ def depthwise_conv2d(x, depthwise_kernel, bias=None, *, strides=1, padding="vali
     ValueError, TypeError
         As in :func:`separable_conv2d`.
     """
-    return _convolve("depthwise_conv2d", x, (depthwise_kernel, bias), depthwise_kernel,
-                     strides=strides, padding=padding, dilation_rate=dilation_rate,
-                     data_format=data_format, activation=activation, n_threads=n_threads)
+    return _convolve(
+        "depthwise_conv2d",
+        x,
+        (depthwise_kernel, bias),
+        depthwise_kernel,
+        strides=strides,
+        padding=padding,
+        dilation_rate=dilation_rate,
+        data_format=data_format,
+        activation=activation,
+        n_threads=n_threads,
+    )
 
 
-def pointwise_conv2d(x, pointwise_kernel, bias=None, *, data_format="channels_last",
-                     activation=None, n_threads=None):
+def pointwise_conv2d(
+    x, pointwise_kernel, bias=None, *, data_format="channels_last", activation=None, n_threads=None
+):
     """Pointwise (1x1) 2-D convolution of a Dask array of images.
 
     Parameters
@@ -125,9 +162,16 @@ def pointwise_conv2d(x, pointwise_kernel, bias=None, *, data_format="channels_la
     meta = _probe("pointwise_conv2d", x, (pointwise_kernel, bias), options)
     x = x.rechunk({_channel_axis(fmt): -1})
     chunks = _with_channels(x.chunks, fmt, meta.shape[_channel_axis(fmt)])
-    return x.map_blocks(_block, "pointwise_conv2d", _kernels(meta, pointwise_kernel, bias),
-                        options, _args.n_threads(n_threads), chunks=chunks, dtype=meta.dtype,
-                        meta=meta)
+    return x.map_blocks(
+        _block,
+        "pointwise_conv2d",
+        _kernels(meta, pointwise_kernel, bias),
+        options,
+        _args.n_threads(n_threads),
+        chunks=chunks,
+        dtype=meta.dtype,
+        meta=meta,
+    )
 
 
 def transform(estimator, X):
@@ -175,29 +219,56 @@ def transform(estimator, X):
         )
     X = X.rechunk({axis: -1 for axis in range(1, X.ndim)})
     dtype = np.dtype(np.float32 if X.dtype == np.float32 else np.float64)
-    return X.map_blocks(_transform_block, dask.delayed(estimator, pure=True), dtype=dtype,
-                        chunks=(X.chunks[0], (estimator.n_features_out_,)),
-                        drop_axis=list(range(2, X.ndim)), meta=np.empty((0, 0), dtype))
+    return X.map_blocks(
+        _transform_block,
+        dask.delayed(estimator, pure=True),
+        dtype=dtype,
+        chunks=(X.chunks[0], (estimator.n_features_out_,)),
+        drop_axis=list(range(2, X.ndim)),
+        meta=np.empty((0, 0), dtype),
+    )
 
 
 # --------------------------------------------------------------------------
 # The convolutions
 
-def _convolve(name, x, operands, depthwise_kernel, *, strides, padding, dilation_rate,
-              data_format, activation, n_threads):
+
+def _convolve(
+    name,
+    x,
+    operands,
+    depthwise_kernel,
+    *,
+    strides,
+    padding,
+    dilation_rate,
+    data_format,
+    activation,
+    n_threads,
+):
     """Return the lazy convolution ``functional.<name>`` of ``x``, cut block by block."""
     import dask.array as da
 
     x, fmt = _image_batch(x, data_format)
-    options = {"strides": strides, "dilation_rate": dilation_rate, "data_format": fmt,
-               "activation": activation}
+    options = {
+        "strides": strides,
+        "dilation_rate": dilation_rate,
+        "data_format": fmt,
+        "activation": activation,
+    }
     meta = _probe(name, x, operands, {**options, "padding": padding})
     axes = _spatial_axes(fmt)
-    plans = spatial_plans([x.chunks[a] for a in axes], np.shape(depthwise_kernel)[:2],
-                          strides, dilation_rate, padding, [x.shape[a] for a in axes])
+    plans = spatial_plans(
+        [x.chunks[a] for a in axes],
+        np.shape(depthwise_kernel)[:2],
+        strides,
+        dilation_rate,
+        padding,
+        [x.shape[a] for a in axes],
+    )
     pads = [(0, 0)] * 4
     crop = [slice(None)] * 4
-    for axis, plan in zip(axes, plans):
+    for axis, plan in zip(axes, plans, strict=True):
         pads[axis] = (plan.pad_before, plan.pad_after)
         crop[axis] = slice(0, plan.length)
     if any(map(any, pads)):
@@ -206,23 +277,38 @@ def _convolve(name, x, operands, depthwise_kernel, *, strides, padding, dilation
     # The depthwise step filters each channel on its own, so its channel
     # chunks are kept; the pointwise step sums over them all.
     keep_channels = name == "depthwise_conv2d"
-    x = x[tuple(crop)].rechunk({**({} if keep_channels else {channels: -1}),
-                                **{a: p.in_chunks for a, p in zip(axes, plans)}})
+    x = x[tuple(crop)].rechunk(
+        {
+            **({} if keep_channels else {channels: -1}),
+            **{a: p.in_chunks for a, p in zip(axes, plans, strict=True)},
+        }
+    )
     # allow_rechunk=False: the chunks above already hold every halo, and a
     # rechunk by Dask would move the block edges off the stride.
-    x = da.overlap.overlap(x, depth={a: (0, p.halo) for a, p in zip(axes, plans)},
-                           boundary="none", allow_rechunk=False)
+    x = da.overlap.overlap(
+        x,
+        depth={a: (0, p.halo) for a, p in zip(axes, plans, strict=True)},
+        boundary="none",
+        allow_rechunk=False,
+    )
     chunks = list(x.chunks)
     if keep_channels:
         multiplier = meta.shape[channels] // x.shape[channels]
         chunks[channels] = tuple(c * multiplier for c in x.chunks[channels])
     else:
         chunks[channels] = (meta.shape[channels],)
-    for axis, plan in zip(axes, plans):
+    for axis, plan in zip(axes, plans, strict=True):
         chunks[axis] = plan.out_chunks
-    return x.map_blocks(_block, name, _kernels(meta, *operands),
-                        {**options, "padding": "valid"}, _args.n_threads(n_threads),
-                        chunks=tuple(chunks), dtype=meta.dtype, meta=meta)
+    return x.map_blocks(
+        _block,
+        name,
+        _kernels(meta, *operands),
+        {**options, "padding": "valid"},
+        _args.n_threads(n_threads),
+        chunks=tuple(chunks),
+        dtype=meta.dtype,
+        meta=meta,
+    )
 
 
 def _image_batch(x, data_format):
@@ -270,10 +356,11 @@ def _block(block, name, kernels, options, n_threads, block_info=None):
         c0, c1 = block_info[0]["array-location"][_channel_axis(options["data_format"])]
         depthwise, bias = kernels
         multiplier = depthwise.shape[3]
-        kernels = (depthwise[:, :, c0:c1],
-                   None if bias is None else bias[c0 * multiplier:c1 * multiplier])
-    return getattr(functional, name)(block, *kernels, n_threads=task_threads(n_threads),
-                                     **options)
+        kernels = (
+            depthwise[:, :, c0:c1],
+            None if bias is None else bias[c0 * multiplier : c1 * multiplier],
+        )
+    return getattr(functional, name)(block, *kernels, n_threads=task_threads(n_threads), **options)
 
 
 def _spatial_axes(fmt):
@@ -293,6 +380,7 @@ def _with_channels(chunks, fmt, channels):
 
 # --------------------------------------------------------------------------
 # The transformer
+
 
 def _transform_block(block, estimator):
     """Transform one block with the task's share of the cores."""

@@ -27,9 +27,19 @@ __all__ = ["separable_conv2d", "depthwise_conv2d", "pointwise_conv2d"]
 _BLAS_INT_MAX = 2**31 - 1
 
 
-def separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias=None, *, strides=1,
-                     padding="valid", dilation_rate=1, data_format="channels_last",
-                     activation=None, n_threads=None):
+def separable_conv2d(
+    x,
+    depthwise_kernel,
+    pointwise_kernel,
+    bias=None,
+    *,
+    strides=1,
+    padding="valid",
+    dilation_rate=1,
+    data_format="channels_last",
+    activation=None,
+    n_threads=None,
+):
     """Depthwise separable 2-D convolution.
 
     ``activation(pointwise(depthwise(x)) + bias)``, computed tile by tile so
@@ -83,11 +93,13 @@ def separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias=None, *, stride
     """
     fmt = _args.data_format(data_format)
     x, depthwise_kernel, pointwise_kernel, bias = _operands(
-        x=x, depthwise_kernel=depthwise_kernel, pointwise_kernel=pointwise_kernel, bias=bias)
+        x=x, depthwise_kernel=depthwise_kernel, pointwise_kernel=pointwise_kernel, bias=bias
+    )
     n, (h, w), c = _image(x, fmt)
     dm = _depthwise_multiplier(depthwise_kernel, c)
-    pointwise_kernel = _pointwise_matrix(pointwise_kernel, c * dm,
-                                         "the depthwise step gives C * depth_multiplier")
+    pointwise_kernel = _pointwise_matrix(
+        pointwise_kernel, c * dm, "the depthwise step gives C * depth_multiplier"
+    )
     filters = pointwise_kernel.shape[1]
     bias = _bias(bias, filters, x.dtype)
     win = _args.window((h, w), depthwise_kernel.shape[:2], strides, dilation_rate, padding)
@@ -98,21 +110,43 @@ def separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias=None, *, stride
         depthwise_kernel, pads, _ = _live_taps(depthwise_kernel, (h, w), win)
         tile = (n, win.out_hw, (c * dm + filters) * x.itemsize, threads, pointwise_kernel.nbytes)
         rows = _tiling.rows_per_tile(*tile)
-        images = 1 if rows < win.out_hw[0] or fmt == "channels_first" else \
-            _tiling.images_per_tile(*tile)
+        images = (
+            1 if rows < win.out_hw[0] or fmt == "channels_first" else _tiling.images_per_tile(*tile)
+        )
         tiles = _tiles(n, win.out_hw[0], rows) if images == 1 else -(-n // images)
         with _threads.blas_guard(_uses_blas(fmt, c * dm)):
-            _runner.run(_dispatch.kernels.separable, x, depthwise_kernel, pointwise_kernel,
-                        bias, out, *win.strides, *win.dilation_rate, *pads,
-                        fmt == "channels_first", rows, images, code,
-                        _threads.threads_for(threads, tiles),
-                        _blas.gemm_pixels(c * dm, filters))
+            _runner.run(
+                _dispatch.kernels.separable,
+                x,
+                depthwise_kernel,
+                pointwise_kernel,
+                bias,
+                out,
+                *win.strides,
+                *win.dilation_rate,
+                *pads,
+                fmt == "channels_first",
+                rows,
+                images,
+                code,
+                _threads.threads_for(threads, tiles),
+                _blas.gemm_pixels(c * dm, filters),
+            )
     return post(out)
 
 
-def depthwise_conv2d(x, depthwise_kernel, bias=None, *, strides=1, padding="valid",
-                     dilation_rate=1, data_format="channels_last", activation=None,
-                     n_threads=None):
+def depthwise_conv2d(
+    x,
+    depthwise_kernel,
+    bias=None,
+    *,
+    strides=1,
+    padding="valid",
+    dilation_rate=1,
+    data_format="channels_last",
+    activation=None,
+    n_threads=None,
+):
     """Depthwise 2-D convolution: each input channel filtered on its own.
 
     Parameters
@@ -149,14 +183,26 @@ def depthwise_conv2d(x, depthwise_kernel, bias=None, *, strides=1, padding="vali
     if out.size:
         depthwise_kernel, pads, _ = _live_taps(depthwise_kernel, (h, w), win)
         rows = _tiling.rows_per_tile(n, win.out_hw, c * dm * x.itemsize, threads)
-        _runner.run(_dispatch.kernels.depthwise, x, depthwise_kernel, bias, out, *win.strides,
-                    *win.dilation_rate, *pads, fmt == "channels_first", rows, code,
-                    _threads.threads_for(threads, _tiles(n, win.out_hw[0], rows)))
+        _runner.run(
+            _dispatch.kernels.depthwise,
+            x,
+            depthwise_kernel,
+            bias,
+            out,
+            *win.strides,
+            *win.dilation_rate,
+            *pads,
+            fmt == "channels_first",
+            rows,
+            code,
+            _threads.threads_for(threads, _tiles(n, win.out_hw[0], rows)),
+        )
     return post(out)
 
 
-def pointwise_conv2d(x, pointwise_kernel, bias=None, *, data_format="channels_last",
-                     activation=None, n_threads=None):
+def pointwise_conv2d(
+    x, pointwise_kernel, bias=None, *, data_format="channels_last", activation=None, n_threads=None
+):
     """Pointwise (1x1) 2-D convolution: a matrix product over the channel axis.
 
     Parameters
@@ -188,23 +234,35 @@ def pointwise_conv2d(x, pointwise_kernel, bias=None, *, data_format="channels_la
     out = _empty_output(n, (h, w), filters, fmt, x.dtype)
     threads = _threads.effective_n_threads(n_threads)
     if out.size:
-        pixels = _tiling.pixels_per_tile(n, h * w, (k + filters) * x.itemsize, threads,
-                                         pointwise_kernel.nbytes)
+        pixels = _tiling.pixels_per_tile(
+            n, h * w, (k + filters) * x.itemsize, threads, pointwise_kernel.nbytes
+        )
         with _threads.blas_guard(_uses_blas(fmt, k)):
-            _runner.run(_dispatch.kernels.pointwise, x, pointwise_kernel, bias, out,
-                        fmt == "channels_first", pixels, code,
-                        _threads.threads_for(threads, _tiles(n, h * w, pixels)),
-                        _blas.gemm_pixels(k, filters))
+            _runner.run(
+                _dispatch.kernels.pointwise,
+                x,
+                pointwise_kernel,
+                bias,
+                out,
+                fmt == "channels_first",
+                pixels,
+                code,
+                _threads.threads_for(threads, _tiles(n, h * w, pixels)),
+                _blas.gemm_pixels(k, filters),
+            )
     return post(out)
 
 
 # --------------------------------------------------------------------------
 # Validation shared by the three functions
 
+
 def _operands(**named):
     """Convert the named operands to C-contiguous arrays of their common compute dtype."""
-    arrays = {name: None if value is None and name == "bias" else _args.as_array(value, name)
-              for name, value in named.items()}
+    arrays = {
+        name: None if value is None and name == "bias" else _args.as_array(value, name)
+        for name, value in named.items()
+    }
     dtype = _args.compute_dtype(**arrays)
     return [None if a is None else _args.contiguous(a, dtype) for a in arrays.values()]
 
@@ -227,8 +285,12 @@ def _image(x, fmt):
 
 def _depthwise_multiplier(depthwise_kernel, channels):
     """Check ``depthwise_kernel`` against ``channels`` input channels; return its multiplier."""
-    _args.check_rank(depthwise_kernel, "depthwise_kernel", (4,),
-                     "4-D (kernel_height, kernel_width, channels, depth_multiplier)")
+    _args.check_rank(
+        depthwise_kernel,
+        "depthwise_kernel",
+        (4,),
+        "4-D (kernel_height, kernel_width, channels, depth_multiplier)",
+    )
     kh, kw, c, dm = depthwise_kernel.shape
     if c != channels:
         raise ValueError(
@@ -253,8 +315,12 @@ def _pointwise_matrix(pointwise_kernel, channels, source):
 
     ``source`` says where the ``channels`` come from, for the error message.
     """
-    _args.check_rank(pointwise_kernel, "pointwise_kernel", (2, 4),
-                     "4-D (1, 1, in_channels, filters) or 2-D (in_channels, filters)")
+    _args.check_rank(
+        pointwise_kernel,
+        "pointwise_kernel",
+        (2, 4),
+        "4-D (1, 1, in_channels, filters) or 2-D (in_channels, filters)",
+    )
     shape = pointwise_kernel.shape
     if pointwise_kernel.ndim == 4 and shape[:2] != (1, 1):
         raise ValueError(
@@ -267,7 +333,9 @@ def _pointwise_matrix(pointwise_kernel, channels, source):
             f"{channels}: pointwise_kernel.shape={shape}"
         )
     if matrix.shape[1] < 1 or matrix.shape[1] > _BLAS_INT_MAX:
-        raise ValueError(f"`pointwise_kernel` must have at least one filter; received shape {shape}")
+        raise ValueError(
+            f"`pointwise_kernel` must have at least one filter; received shape {shape}"
+        )
     return matrix
 
 
@@ -335,14 +403,28 @@ def _live_taps(depthwise_kernel, in_hw, win, negative_pads=True):
     taps : tuple of 2 slices
         Where the live rows and columns sit in the kernel.
     """
-    spans = [_args.live_taps(*dims) for dims in zip(
-        in_hw, win.out_hw, depthwise_kernel.shape[:2], win.strides, win.dilation_rate,
-        win.pads)]
+    spans = [
+        _args.live_taps(*dims)
+        for dims in zip(
+            in_hw,
+            win.out_hw,
+            depthwise_kernel.shape[:2],
+            win.strides,
+            win.dilation_rate,
+            win.pads,
+            strict=True,
+        )
+    ]
     if not negative_pads:
-        spans = [(min(first, pad // dilation), stop) for (first, stop), pad, dilation
-                 in zip(spans, win.pads, win.dilation_rate)]
+        spans = [
+            (min(first, pad // dilation), stop)
+            for (first, stop), pad, dilation in zip(spans, win.pads, win.dilation_rate, strict=True)
+        ]
     taps = tuple(slice(first, stop) for first, stop in spans)
-    if all(stop - first == size for (first, stop), size in zip(spans, depthwise_kernel.shape)):
+    if all(
+        stop - first == size
+        for (first, stop), size in zip(spans, depthwise_kernel.shape[:2], strict=True)
+    ):
         return depthwise_kernel, win.pads, taps
     (p0, _), (q0, _) = spans
     pads = (win.pads[0] - p0 * win.dilation_rate[0], win.pads[1] - q0 * win.dilation_rate[1])

@@ -30,9 +30,21 @@ DEPTHWISE_WRT = ("x", "depthwise_kernel", "bias")
 POINTWISE_WRT = ("x", "pointwise_kernel", "bias")
 
 
-def separable_conv2d_grad(dy, x, depthwise_kernel, pointwise_kernel, bias=None, *, strides=1,
-                          padding="valid", dilation_rate=1, data_format="channels_last",
-                          activation=None, wrt=SEPARABLE_WRT, n_threads=None):
+def separable_conv2d_grad(
+    dy,
+    x,
+    depthwise_kernel,
+    pointwise_kernel,
+    bias=None,
+    *,
+    strides=1,
+    padding="valid",
+    dilation_rate=1,
+    data_format="channels_last",
+    activation=None,
+    wrt=SEPARABLE_WRT,
+    n_threads=None,
+):
     """Gradients of :func:`sepconv.separable_conv2d`.
 
     Parameters
@@ -68,47 +80,82 @@ def separable_conv2d_grad(dy, x, depthwise_kernel, pointwise_kernel, bias=None, 
     wanted = _wrt(wrt, SEPARABLE_WRT)
     pointwise_shape = np.shape(pointwise_kernel)
     x, depthwise_kernel, pointwise_kernel, bias, dy = functional._operands(
-        x=x, depthwise_kernel=depthwise_kernel, pointwise_kernel=pointwise_kernel, bias=bias,
-        dy=dy)
+        x=x, depthwise_kernel=depthwise_kernel, pointwise_kernel=pointwise_kernel, bias=bias, dy=dy
+    )
     has_bias = bias is not None
     n, (h, w), c = functional._image(x, fmt)
     dm = functional._depthwise_multiplier(depthwise_kernel, c)
     k = c * dm
     pointwise_kernel = functional._pointwise_matrix(
-        pointwise_kernel, k, "the depthwise step gives C * depth_multiplier")
+        pointwise_kernel, k, "the depthwise step gives C * depth_multiplier"
+    )
     filters = pointwise_kernel.shape[1]
     bias = functional._bias(bias, filters, x.dtype)
     win = _args.window((h, w), depthwise_kernel.shape[:2], strides, dilation_rate, padding)
     _check_dy(dy, _output_shape(n, win.out_hw, filters, fmt))
-    code, dy = _activation_input(activation, dy, lambda: functional.separable_conv2d(
-        x, depthwise_kernel, pointwise_kernel, bias, strides=win.strides, padding=win.padding,
-        dilation_rate=win.dilation_rate, data_format=fmt, n_threads=n_threads))
+    code, dy = _activation_input(
+        activation,
+        dy,
+        lambda: functional.separable_conv2d(
+            x,
+            depthwise_kernel,
+            pointwise_kernel,
+            bias,
+            strides=win.strides,
+            padding=win.padding,
+            dilation_rate=win.dilation_rate,
+            data_format=fmt,
+            n_threads=n_threads,
+        ),
+    )
     want = _want(wanted, has_bias)
     threads = _threads.effective_n_threads(n_threads)
-    dx, d_dk, d_pk, d_b = _outputs(x, (depthwise_kernel.shape, pointwise_shape, (filters,)),
-                                   want)
+    dx, d_dk, d_pk, d_b = _outputs(x, (depthwise_kernel.shape, pointwise_shape, (filters,)), want)
     if dy.size and want:
-        live, pads, taps = functional._live_taps(depthwise_kernel, (h, w), win,
-                                                 negative_pads=False)
+        live, pads, taps = functional._live_taps(depthwise_kernel, (h, w), win, negative_pads=False)
         d_live = _live_gradient(d_dk, live)
         # the tile's working set: z and dz (K channels each) and the gradient tile
         rows = _tiling.rows_per_tile(n, win.out_hw, (2 * k + filters) * x.itemsize, threads)
         with _threads.blas_guard(True):
             _runner.run(
                 _dispatch.kernels.separable_grad,
-                x, live, pointwise_kernel, bias, dy, dx, d_live.reshape(-1),
-                d_pk.reshape(-1), d_b,
-                *win.strides, *win.dilation_rate, *pads, fmt == "channels_first", rows,
-                code, _threads.threads_for(threads, functional._tiles(n, win.out_hw[0], rows)),
-                want, _blas.gemm_pixels(k, filters))
+                x,
+                live,
+                pointwise_kernel,
+                bias,
+                dy,
+                dx,
+                d_live.reshape(-1),
+                d_pk.reshape(-1),
+                d_b,
+                *win.strides,
+                *win.dilation_rate,
+                *pads,
+                fmt == "channels_first",
+                rows,
+                code,
+                _threads.threads_for(threads, functional._tiles(n, win.out_hw[0], rows)),
+                want,
+                _blas.gemm_pixels(k, filters),
+            )
         _place_live_gradient(d_dk, d_live, taps)
-    return _result(wanted, has_bias, x=dx, depthwise_kernel=d_dk, pointwise_kernel=d_pk,
-                   bias=d_b)
+    return _result(wanted, has_bias, x=dx, depthwise_kernel=d_dk, pointwise_kernel=d_pk, bias=d_b)
 
 
-def depthwise_conv2d_grad(dy, x, depthwise_kernel, bias=None, *, strides=1, padding="valid",
-                          dilation_rate=1, data_format="channels_last", activation=None,
-                          wrt=DEPTHWISE_WRT, n_threads=None):
+def depthwise_conv2d_grad(
+    dy,
+    x,
+    depthwise_kernel,
+    bias=None,
+    *,
+    strides=1,
+    padding="valid",
+    dilation_rate=1,
+    data_format="channels_last",
+    activation=None,
+    wrt=DEPTHWISE_WRT,
+    n_threads=None,
+):
     """Gradients of :func:`sepconv.depthwise_conv2d`.
 
     Parameters
@@ -134,35 +181,68 @@ def depthwise_conv2d_grad(dy, x, depthwise_kernel, bias=None, *, strides=1, padd
     fmt = _args.data_format(data_format)
     wanted = _wrt(wrt, DEPTHWISE_WRT)
     x, depthwise_kernel, bias, dy = functional._operands(
-        x=x, depthwise_kernel=depthwise_kernel, bias=bias, dy=dy)
+        x=x, depthwise_kernel=depthwise_kernel, bias=bias, dy=dy
+    )
     has_bias = bias is not None
     n, (h, w), c = functional._image(x, fmt)
     k = c * functional._depthwise_multiplier(depthwise_kernel, c)
     bias = functional._bias(bias, k, x.dtype)
     win = _args.window((h, w), depthwise_kernel.shape[:2], strides, dilation_rate, padding)
     _check_dy(dy, _output_shape(n, win.out_hw, k, fmt))
-    code, dy = _activation_input(activation, dy, lambda: functional.depthwise_conv2d(
-        x, depthwise_kernel, bias, strides=win.strides, padding=win.padding,
-        dilation_rate=win.dilation_rate, data_format=fmt, n_threads=n_threads))
+    code, dy = _activation_input(
+        activation,
+        dy,
+        lambda: functional.depthwise_conv2d(
+            x,
+            depthwise_kernel,
+            bias,
+            strides=win.strides,
+            padding=win.padding,
+            dilation_rate=win.dilation_rate,
+            data_format=fmt,
+            n_threads=n_threads,
+        ),
+    )
     want = _want(wanted, has_bias)
     threads = _threads.effective_n_threads(n_threads)
     dx, d_dk, _, d_b = _outputs(x, (depthwise_kernel.shape, None, (k,)), want)
     if dy.size and want:
-        live, pads, taps = functional._live_taps(depthwise_kernel, (h, w), win,
-                                                 negative_pads=False)
+        live, pads, taps = functional._live_taps(depthwise_kernel, (h, w), win, negative_pads=False)
         d_live = _live_gradient(d_dk, live)
         rows = _tiling.rows_per_tile(n, win.out_hw, 2 * k * x.itemsize, threads)
         _runner.run(
             _dispatch.kernels.depthwise_grad,
-            x, live, bias, dy, dx, d_live.reshape(-1), d_b, *win.strides,
-            *win.dilation_rate, *pads, fmt == "channels_first", rows, code,
-            _threads.threads_for(threads, functional._tiles(n, win.out_hw[0], rows)), want)
+            x,
+            live,
+            bias,
+            dy,
+            dx,
+            d_live.reshape(-1),
+            d_b,
+            *win.strides,
+            *win.dilation_rate,
+            *pads,
+            fmt == "channels_first",
+            rows,
+            code,
+            _threads.threads_for(threads, functional._tiles(n, win.out_hw[0], rows)),
+            want,
+        )
         _place_live_gradient(d_dk, d_live, taps)
     return _result(wanted, has_bias, x=dx, depthwise_kernel=d_dk, bias=d_b)
 
 
-def pointwise_conv2d_grad(dy, x, pointwise_kernel, bias=None, *, data_format="channels_last",
-                          activation=None, wrt=POINTWISE_WRT, n_threads=None):
+def pointwise_conv2d_grad(
+    dy,
+    x,
+    pointwise_kernel,
+    bias=None,
+    *,
+    data_format="channels_last",
+    activation=None,
+    wrt=POINTWISE_WRT,
+    n_threads=None,
+):
     """Gradients of :func:`sepconv.pointwise_conv2d`.
 
     Parameters
@@ -187,15 +267,21 @@ def pointwise_conv2d_grad(dy, x, pointwise_kernel, bias=None, *, data_format="ch
     wanted = _wrt(wrt, POINTWISE_WRT)
     pointwise_shape = np.shape(pointwise_kernel)
     x, pointwise_kernel, bias, dy = functional._operands(
-        x=x, pointwise_kernel=pointwise_kernel, bias=bias, dy=dy)
+        x=x, pointwise_kernel=pointwise_kernel, bias=bias, dy=dy
+    )
     has_bias = bias is not None
     n, (h, w), k = functional._image(x, fmt)
     pointwise_kernel = functional._pointwise_matrix(pointwise_kernel, k, "the channels of `x`")
     filters = pointwise_kernel.shape[1]
     bias = functional._bias(bias, filters, x.dtype)
     _check_dy(dy, _output_shape(n, (h, w), filters, fmt))
-    code, dy = _activation_input(activation, dy, lambda: functional.pointwise_conv2d(
-        x, pointwise_kernel, bias, data_format=fmt, n_threads=n_threads))
+    code, dy = _activation_input(
+        activation,
+        dy,
+        lambda: functional.pointwise_conv2d(
+            x, pointwise_kernel, bias, data_format=fmt, n_threads=n_threads
+        ),
+    )
     want = _want(wanted, has_bias)
     threads = _threads.effective_n_threads(n_threads)
     dx, _, d_pk, d_b = _outputs(x, (None, pointwise_shape, (filters,)), want)
@@ -204,22 +290,32 @@ def pointwise_conv2d_grad(dy, x, pointwise_kernel, bias=None, *, data_format="ch
         with _threads.blas_guard(True):
             _runner.run(
                 _dispatch.kernels.pointwise_grad,
-                x, pointwise_kernel, bias, dy, dx, d_pk.reshape(-1), d_b, fmt == "channels_first",
-                pixels, code, _threads.threads_for(threads, functional._tiles(n, h * w, pixels)),
-                want, _blas.gemm_pixels(k, filters))
+                x,
+                pointwise_kernel,
+                bias,
+                dy,
+                dx,
+                d_pk.reshape(-1),
+                d_b,
+                fmt == "channels_first",
+                pixels,
+                code,
+                _threads.threads_for(threads, functional._tiles(n, h * w, pixels)),
+                want,
+                _blas.gemm_pixels(k, filters),
+            )
     return _result(wanted, has_bias, x=dx, pointwise_kernel=d_pk, bias=d_b)
 
 
 # --------------------------------------------------------------------------
 # Helpers shared by the three functions
 
+
 def _wrt(wrt, names):
     """Return the set of names in ``wrt``, checking each is one of ``names``."""
     items = (wrt,) if isinstance(wrt, str) else _args.as_tuple(wrt)
     if items is None or not all(isinstance(item, str) and item in names for item in items):
-        raise ValueError(
-            f"`wrt` must be a tuple of names among {names}; received wrt={wrt!r}"
-        )
+        raise ValueError(f"`wrt` must be a tuple of names among {names}; received wrt={wrt!r}")
     return frozenset(items)
 
 
@@ -261,15 +357,20 @@ def _outputs(x, shapes, want):
     bits = _dispatch.kernels.GRAD_WANTS
     dx = np.empty(x.shape if want & bits["x"] else (1, 1, 1, 1), dtype=x.dtype)
     flags = (bits["depthwise_kernel"], bits["pointwise_kernel"], bits["bias"])
-    weights = [np.zeros(shape if want & bit else 1, dtype=x.dtype)
-               for shape, bit in zip(shapes, flags)]
+    weights = [
+        np.zeros(shape if want & bit else 1, dtype=x.dtype)
+        for shape, bit in zip(shapes, flags, strict=True)
+    ]
     return (dx, *weights)
 
 
 def _result(wanted, has_bias, **gradients):
     """The dict of the wanted gradients, in the order of the function's arguments."""
-    return {name: value for name, value in gradients.items()
-            if name in wanted and (name != "bias" or has_bias)}
+    return {
+        name: value
+        for name, value in gradients.items()
+        if name in wanted and (name != "bias" or has_bias)
+    }
 
 
 def _live_gradient(d_dk, live):

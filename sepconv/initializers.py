@@ -19,10 +19,26 @@ from . import _dtypes, random
 from ._serialization import Serializable, Vocabulary
 
 __all__ = [
-    "Initializer", "Constant", "Zeros", "Ones", "Identity", "RandomNormal", "RandomUniform",
-    "TruncatedNormal", "VarianceScaling", "GlorotNormal", "GlorotUniform", "HeNormal",
-    "HeUniform", "LecunNormal", "LecunUniform", "Orthogonal", "compute_fans",
-    "get", "serialize", "deserialize",
+    "Initializer",
+    "Constant",
+    "Zeros",
+    "Ones",
+    "Identity",
+    "RandomNormal",
+    "RandomUniform",
+    "TruncatedNormal",
+    "VarianceScaling",
+    "GlorotNormal",
+    "GlorotUniform",
+    "HeNormal",
+    "HeUniform",
+    "LecunNormal",
+    "LecunUniform",
+    "Orthogonal",
+    "compute_fans",
+    "get",
+    "serialize",
+    "deserialize",
 ]
 
 # Keras's truncated normal keeps draws within two standard deviations; this is
@@ -170,8 +186,15 @@ class VarianceScaling(RandomInitializer):
     _MODES = ("fan_in", "fan_out", "fan_avg")
     _DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
-                 input_axes=None, output_axes=None):
+    def __init__(
+        self,
+        scale=1.0,
+        mode="fan_in",
+        distribution="truncated_normal",
+        seed=None,
+        input_axes=None,
+        output_axes=None,
+    ):
         if not scale > 0:
             raise ValueError(f"`scale` must be a positive float; received scale={scale!r}")
         if mode not in self._MODES:
@@ -204,9 +227,14 @@ class VarianceScaling(RandomInitializer):
         return rng.uniform(-limit, limit, shape)
 
     def get_config(self):
-        return {**super().get_config(), "scale": self.scale, "mode": self.mode,
-                "distribution": self.distribution, "input_axes": self.input_axes,
-                "output_axes": self.output_axes}
+        return {
+            **super().get_config(),
+            "scale": self.scale,
+            "mode": self.mode,
+            "distribution": self.distribution,
+            "input_axes": self.input_axes,
+            "output_axes": self.output_axes,
+        }
 
 
 class _FixedVarianceScaling(VarianceScaling):
@@ -215,12 +243,12 @@ class _FixedVarianceScaling(VarianceScaling):
     _SETTINGS = {}
 
     def __init__(self, seed=None, input_axes=None, output_axes=None):
-        super().__init__(**self._SETTINGS, seed=seed, input_axes=input_axes,
-                         output_axes=output_axes)
+        super().__init__(
+            **self._SETTINGS, seed=seed, input_axes=input_axes, output_axes=output_axes
+        )
 
     def get_config(self):
-        return {"seed": self.seed, "input_axes": self.input_axes,
-                "output_axes": self.output_axes}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 class GlorotNormal(_FixedVarianceScaling):
@@ -293,8 +321,7 @@ def compute_fans(shape, input_axes=None, output_axes=None):
     """
     shape = tuple(shape)
     if input_axes is not None and output_axes is not None:
-        return (math.prod(shape[a] for a in input_axes),
-                math.prod(shape[a] for a in output_axes))
+        return (math.prod(shape[a] for a in input_axes), math.prod(shape[a] for a in output_axes))
     if not shape:
         return 1, 1
     if len(shape) == 1:
@@ -314,12 +341,33 @@ def _truncated_unit_normal(rng, shape):
 
 
 _VOCABULARY = Vocabulary(
-    "initializer", "keras.initializers",
-    [Constant, Zeros, Ones, Identity, RandomNormal, RandomUniform, TruncatedNormal,
-     VarianceScaling, GlorotNormal, GlorotUniform, HeNormal, HeUniform, LecunNormal,
-     LecunUniform, Orthogonal],
-    aliases={"normal": RandomNormal, "uniform": RandomUniform, "one": Ones, "zero": Zeros,
-             "IdentityInitializer": Identity, "OrthogonalInitializer": Orthogonal},
+    "initializer",
+    "keras.initializers",
+    [
+        Constant,
+        Zeros,
+        Ones,
+        Identity,
+        RandomNormal,
+        RandomUniform,
+        TruncatedNormal,
+        VarianceScaling,
+        GlorotNormal,
+        GlorotUniform,
+        HeNormal,
+        HeUniform,
+        LecunNormal,
+        LecunUniform,
+        Orthogonal,
+    ],
+    aliases={
+        "normal": RandomNormal,
+        "uniform": RandomUniform,
+        "one": Ones,
+        "zero": Zeros,
+        "IdentityInitializer": Identity,
+        "OrthogonalInitializer": Orthogonal,
+    },
 )
 
 

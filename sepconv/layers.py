@@ -78,13 +78,33 @@ class SeparableConv2D:
         For an unknown keyword.
     """
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
-                 dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
-                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
-                 bias_initializer="zeros", depthwise_regularizer=None,
-                 pointwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None,
-                 *, name=None, trainable=True, dtype=None, n_threads=None):
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=(1, 1),
+        padding="valid",
+        data_format=None,
+        dilation_rate=(1, 1),
+        depth_multiplier=1,
+        activation=None,
+        use_bias=True,
+        depthwise_initializer="glorot_uniform",
+        pointwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        depthwise_regularizer=None,
+        pointwise_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        depthwise_constraint=None,
+        pointwise_constraint=None,
+        bias_constraint=None,
+        *,
+        name=None,
+        trainable=True,
+        dtype=None,
+        n_threads=None,
+    ):
         self.filters = _positive_int(filters, "filters")
         self.kernel_size = _args.pair(kernel_size, "kernel_size")
         self.strides = _args.pair(strides, "strides")
@@ -94,22 +114,29 @@ class SeparableConv2D:
         self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier")
         self.activation = _lookup(activations, activation, "activation")
         self.use_bias = bool(use_bias)
-        self.depthwise_initializer = _lookup(initializers, depthwise_initializer,
-                                             "depthwise_initializer")
-        self.pointwise_initializer = _lookup(initializers, pointwise_initializer,
-                                             "pointwise_initializer")
+        self.depthwise_initializer = _lookup(
+            initializers, depthwise_initializer, "depthwise_initializer"
+        )
+        self.pointwise_initializer = _lookup(
+            initializers, pointwise_initializer, "pointwise_initializer"
+        )
         self.bias_initializer = _lookup(initializers, bias_initializer, "bias_initializer")
-        self.depthwise_regularizer = _lookup(regularizers, depthwise_regularizer,
-                                             "depthwise_regularizer")
-        self.pointwise_regularizer = _lookup(regularizers, pointwise_regularizer,
-                                             "pointwise_regularizer")
+        self.depthwise_regularizer = _lookup(
+            regularizers, depthwise_regularizer, "depthwise_regularizer"
+        )
+        self.pointwise_regularizer = _lookup(
+            regularizers, pointwise_regularizer, "pointwise_regularizer"
+        )
         self.bias_regularizer = _lookup(regularizers, bias_regularizer, "bias_regularizer")
-        self.activity_regularizer = _lookup(regularizers, activity_regularizer,
-                                            "activity_regularizer")
-        self.depthwise_constraint = _lookup(constraints, depthwise_constraint,
-                                            "depthwise_constraint")
-        self.pointwise_constraint = _lookup(constraints, pointwise_constraint,
-                                            "pointwise_constraint")
+        self.activity_regularizer = _lookup(
+            regularizers, activity_regularizer, "activity_regularizer"
+        )
+        self.depthwise_constraint = _lookup(
+            constraints, depthwise_constraint, "depthwise_constraint"
+        )
+        self.pointwise_constraint = _lookup(
+            constraints, pointwise_constraint, "pointwise_constraint"
+        )
         self.bias_constraint = _lookup(constraints, bias_constraint, "bias_constraint")
         self.trainable = bool(trainable)
         self.dtype = _dtypes.float_dtype(dtype).name
@@ -124,8 +151,10 @@ class SeparableConv2D:
         self.gradients = []
 
     def __repr__(self):
-        return (f"<SeparableConv2D name={self.name!r} filters={self.filters} "
-                f"kernel_size={self.kernel_size} built={self.built}>")
+        return (
+            f"<SeparableConv2D name={self.name!r} filters={self.filters} "
+            f"kernel_size={self.kernel_size} built={self.built}>"
+        )
 
     # ------------------------------------------------------------------
     # Shapes and weights
@@ -142,8 +171,12 @@ class SeparableConv2D:
         channels = self._channels_of(input_shape)
         self._output_shape(input_shape)
         initial = [self.depthwise_initializer, self.pointwise_initializer, self.bias_initializer]
-        values = [self._initial_value(init, shape, weight_name) for init, shape, weight_name
-                  in zip(initial, self._weight_shapes(channels), _WEIGHT_NAMES)]
+        values = [
+            self._initial_value(init, shape, weight_name)
+            for init, shape, weight_name in zip(
+                initial, self._weight_shapes(channels), _WEIGHT_NAMES, strict=False
+            )
+        ]
         self._install(values, channels)
 
     def compute_output_shape(self, input_shape):
@@ -163,8 +196,9 @@ class SeparableConv2D:
         """The weight arrays themselves: depthwise kernel, pointwise kernel, bias (if used)."""
         if not self.built:
             return []
-        return [w for w in (self.depthwise_kernel, self.pointwise_kernel, self.bias)
-                if w is not None]
+        return [
+            w for w in (self.depthwise_kernel, self.pointwise_kernel, self.bias) if w is not None
+        ]
 
     @property
     def trainable_weights(self):
@@ -199,7 +233,7 @@ class SeparableConv2D:
         if given != expected:
             raise ValueError(
                 f"layer {self.name!r} expects {len(expected)} weights "
-                f"({', '.join(_WEIGHT_NAMES[:len(expected)])}) of shapes {expected}; "
+                f"({', '.join(_WEIGHT_NAMES[: len(expected)])}) of shapes {expected}; "
                 f"received {len(given)} of shapes {given}"
             )
         self._install([np.array(w, dtype=self.dtype) for w in weights], channels)
@@ -222,8 +256,10 @@ class SeparableConv2D:
     def apply_constraints(self):
         """Apply the weight constraints in place, as Keras's optimizer does after an update."""
         for weight_name, constraint in zip(
-                _WEIGHT_NAMES,
-                (self.depthwise_constraint, self.pointwise_constraint, self.bias_constraint)):
+            _WEIGHT_NAMES,
+            (self.depthwise_constraint, self.pointwise_constraint, self.bias_constraint),
+            strict=True,
+        ):
             weight = getattr(self, weight_name)
             if constraint is not None and weight is not None:
                 weight[...] = constraint(weight)
@@ -256,8 +292,9 @@ class SeparableConv2D:
         else:
             self.build(x.shape)
         outputs = self._forward(x, training)
-        self._activity_losses = ([] if self.activity_regularizer is None
-                                 else [self._activity_loss(outputs)])
+        self._activity_losses = (
+            [] if self.activity_regularizer is None else [self._activity_loss(outputs)]
+        )
         return outputs
 
     @property
@@ -270,8 +307,10 @@ class SeparableConv2D:
         """
         losses = list(self._activity_losses)
         for weight_name, regularizer in zip(
-                _WEIGHT_NAMES,
-                (self.depthwise_regularizer, self.pointwise_regularizer, self.bias_regularizer)):
+            _WEIGHT_NAMES,
+            (self.depthwise_regularizer, self.pointwise_regularizer, self.bias_regularizer),
+            strict=True,
+        ):
             weight = getattr(self, weight_name)
             if regularizer is not None and weight is not None:
                 losses.append(np.asarray(regularizer(weight), dtype=self.dtype)[()])
@@ -318,7 +357,7 @@ class SeparableConv2D:
                 "training=True first, e.g. layer(x, training=True)"
             )
         dy = _args.as_array(dy, "dy")
-        _args.compute_dtype(dy=dy)   # raises TypeError for complex, object or text
+        _args.compute_dtype(dy=dy)  # raises TypeError for complex, object or text
         if dy.shape != tape["outputs"].shape:
             raise ValueError(
                 f"`dy` must have the outputs' shape {tape['outputs'].shape}; "
@@ -339,17 +378,27 @@ class SeparableConv2D:
         # itself, to keep it for the activation's derivative
         python_activation = training and callable(activation)
         outputs = separable_conv2d(
-            x, self.depthwise_kernel, self.pointwise_kernel, self.bias, strides=self.strides,
-            padding=self.padding, dilation_rate=self.dilation_rate,
+            x,
+            self.depthwise_kernel,
+            self.pointwise_kernel,
+            self.bias,
+            strides=self.strides,
+            padding=self.padding,
+            dilation_rate=self.dilation_rate,
             data_format=self.data_format,
-            activation=None if python_activation else activation, n_threads=self.n_threads)
+            activation=None if python_activation else activation,
+            n_threads=self.n_threads,
+        )
         pre = outputs if python_activation else None
-        outputs = np.asarray(activation(pre) if python_activation else outputs,
-                             dtype=self.dtype)
+        outputs = np.asarray(activation(pre) if python_activation else outputs, dtype=self.dtype)
         self._tape = None
         if training:
-            self._tape = {"x": x, "outputs": outputs, "pre": pre,
-                          "weights": [w.copy() for w in self.weights]}
+            self._tape = {
+                "x": x,
+                "outputs": outputs,
+                "pre": pre,
+                "weights": [w.copy() for w in self.weights],
+            }
         return outputs
 
     def _backward(self, tape, dy):
@@ -360,15 +409,26 @@ class SeparableConv2D:
             dy = np.where(tape["outputs"] > 0, dy, dy.dtype.type(0))
         elif callable(activation):
             dy = _activation_gradient(self.activation, tape["pre"], dy)
-        names = ("x", *(_WEIGHT_NAMES[:len(tape["weights"])] if self.trainable else ()))
+        names = ("x", *(_WEIGHT_NAMES[: len(tape["weights"])] if self.trainable else ()))
         grads = separable_conv2d_grad(
-            dy, tape["x"], *tape["weights"], strides=self.strides, padding=self.padding,
-            dilation_rate=self.dilation_rate, data_format=self.data_format, wrt=names,
-            n_threads=self.n_threads)
+            dy,
+            tape["x"],
+            *tape["weights"],
+            strides=self.strides,
+            padding=self.padding,
+            dilation_rate=self.dilation_rate,
+            data_format=self.data_format,
+            wrt=names,
+            n_threads=self.n_threads,
+        )
         self.gradients = [
-            grads[name] if getattr(self, argument) is None else grads[name]
-            + _regularizer_gradient(getattr(self, argument), weight, argument)
-            for name, argument, weight in zip(names[1:], _REGULARIZER_ARGUMENTS, tape["weights"])]
+            grads[name]
+            if getattr(self, argument) is None
+            else grads[name] + _regularizer_gradient(getattr(self, argument), weight, argument)
+            for name, argument, weight in zip(
+                names[1:], _REGULARIZER_ARGUMENTS, tape["weights"], strict=False
+            )
+        ]
         return grads["x"]
 
     # ------------------------------------------------------------------
@@ -434,8 +494,10 @@ class SeparableConv2D:
     # Helpers
 
     def _weight_shapes(self, channels):
-        shapes = [(*self.kernel_size, channels, self.depth_multiplier),
-                  (1, 1, channels * self.depth_multiplier, self.filters)]
+        shapes = [
+            (*self.kernel_size, channels, self.depth_multiplier),
+            (1, 1, channels * self.depth_multiplier, self.filters),
+        ]
         return shapes + [(self.filters,)] if self.use_bias else shapes
 
     def _initial_value(self, initializer, shape, weight_name):
@@ -444,8 +506,7 @@ class SeparableConv2D:
         value = np.asarray(initializer(shape, dtype=self.dtype), dtype=self.dtype)
         if value.shape != shape:
             raise ValueError(
-                f"the initializer of `{weight_name}` returned shape {value.shape}; "
-                f"expected {shape}"
+                f"the initializer of `{weight_name}` returned shape {value.shape}; expected {shape}"
             )
         return value
 
@@ -485,11 +546,12 @@ class SeparableConv2D:
         spatial = shape[2:] if first else shape[1:3]
         # An unknown size is stood in for by the dilated kernel extent, which
         # is always valid; its output size is then reported as None.
-        extents = [d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation_rate)]
-        known = [e if n is None else n for n, e in zip(spatial, extents)]
-        win = _args.window(known, self.kernel_size, self.strides, self.dilation_rate,
-                           self.padding)
-        out_hw = tuple(None if n is None else o for n, o in zip(spatial, win.out_hw))
+        extents = [
+            d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation_rate, strict=True)
+        ]
+        known = [e if n is None else n for n, e in zip(spatial, extents, strict=True)]
+        win = _args.window(known, self.kernel_size, self.strides, self.dilation_rate, self.padding)
+        out_hw = tuple(None if n is None else o for n, o in zip(spatial, win.out_hw, strict=True))
         return (shape[0], self.filters, *out_hw) if first else (shape[0], *out_hw, self.filters)
 
     def _kernel_activation(self):
@@ -555,9 +617,7 @@ def _layer_name(name, prefix):
         _NAME_COUNTS[prefix] += 1
         return prefix if count == 0 else f"{prefix}_{count}"
     if not isinstance(name, str) or not name or "/" in name:
-        raise ValueError(
-            f"`name` must be a non-empty string without '/'; received name={name!r}"
-        )
+        raise ValueError(f"`name` must be a non-empty string without '/'; received name={name!r}")
     return name
 
 

@@ -38,10 +38,20 @@ class Optimizer:
     ``_update_step``.
     """
 
-    def __init__(self, learning_rate, name, weight_decay=None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, use_ema=False, ema_momentum=0.99,
-                 ema_overwrite_frequency=None, loss_scale_factor=None,
-                 gradient_accumulation_steps=None):
+    def __init__(
+        self,
+        learning_rate,
+        name,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        use_ema=False,
+        ema_momentum=0.99,
+        ema_overwrite_frequency=None,
+        loss_scale_factor=None,
+        gradient_accumulation_steps=None,
+    ):
         self.learning_rate = _real(learning_rate, "learning_rate")
         self.name = name
         self.weight_decay = _optional_real(weight_decay, "weight_decay")
@@ -66,7 +76,7 @@ class Optimizer:
         self.loss_scale_factor = _optional_real(loss_scale_factor, "loss_scale_factor")
         self.gradient_accumulation_steps = None
         self.iterations = 0
-        self._state = None      # per array: its slots; built by the first apply
+        self._state = None  # per array: its slots; built by the first apply
         self._built_for = None  # (shape, dtype) of each array of the first apply
 
     # ------------------------------------------------------------------
@@ -101,7 +111,7 @@ class Optimizer:
             grads = [g / g.dtype.type(self.loss_scale_factor) for g in grads]
         grads = self._clip(grads)
         self._decay([variables[i] for i in updated])
-        for i, g in zip(updated, grads):
+        for i, g in zip(updated, grads, strict=True):
             self._update_step(g, variables[i], self._state[i])
         self.iterations += 1
         if layer is not None:
@@ -143,9 +153,8 @@ class Optimizer:
                 f"`gradients` has {len(gradients)} entries but there are "
                 f"{len(variables)} arrays to update"
             )
-        for i, (g, v) in enumerate(zip(gradients, variables)):
-            if (not isinstance(v, np.ndarray) or v.dtype.kind != "f"
-                    or not v.flags.writeable):
+        for i, (g, v) in enumerate(zip(gradients, variables, strict=True)):
+            if not isinstance(v, np.ndarray) or v.dtype.kind != "f" or not v.flags.writeable:
                 raise TypeError(
                     f"`arrays[{i}]` must be a writable float NumPy array (updated in "
                     f"place); received {type(v).__name__} "
@@ -175,8 +184,9 @@ class Optimizer:
         if self.global_clipnorm is not None and grads:
             norm = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads))
             # Keras: clip * min(1 / norm, 1 / clip), applied even when under the norm
-            scale = self.global_clipnorm * min(1 / norm if norm else math.inf,
-                                               1 / self.global_clipnorm)
+            scale = self.global_clipnorm * min(
+                1 / norm if norm else math.inf, 1 / self.global_clipnorm
+            )
             return [g * g.dtype.type(scale) for g in grads]
         return grads
 
@@ -218,8 +228,7 @@ class SGD(Optimizer):
         ``gradient_accumulation_steps`` at their defaults).
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD",
-                 **kwargs):
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD", **kwargs):
         super().__init__(learning_rate, name, **kwargs)
         self.momentum = _real(momentum, "momentum")
         if not 0 <= self.momentum <= 1:
@@ -267,8 +276,16 @@ class Adam(Optimizer):
         Keras's base optimizer arguments, as in :class:`SGD`.
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 amsgrad=False, name="adam", **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        name="adam",
+        **kwargs,
+    ):
         super().__init__(learning_rate, name, **kwargs)
         self.beta_1 = _real(beta_1, "beta_1")
         self.beta_2 = _real(beta_2, "beta_2")
@@ -276,8 +293,13 @@ class Adam(Optimizer):
         self.amsgrad = bool(amsgrad)
 
     def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon, "amsgrad": self.amsgrad}
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+            "amsgrad": self.amsgrad,
+        }
 
     def _slots(self, variable):
         return [np.zeros_like(variable) for _ in range(3 if self.amsgrad else 2)]
@@ -316,15 +338,17 @@ def get(identifier):
         return _BY_NAME[identifier.lower()]()
     if isinstance(identifier, dict):
         return deserialize(identifier)
-    raise ValueError(
-        f"Could not interpret optimizer identifier: {identifier!r}; known: SGD, Adam"
-    )
+    raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}; known: SGD, Adam")
 
 
 def serialize(optimizer):
     """Return the Keras 3 config dict of ``optimizer``."""
-    return {"module": "keras.optimizers", "class_name": type(optimizer).__name__,
-            "config": optimizer.get_config(), "registered_name": None}
+    return {
+        "module": "keras.optimizers",
+        "class_name": type(optimizer).__name__,
+        "config": optimizer.get_config(),
+        "registered_name": None,
+    }
 
 
 def deserialize(config):
@@ -339,9 +363,7 @@ def deserialize(config):
     """
     cls = _BY_NAME.get(str(config.get("class_name")).lower())
     if cls is None:
-        raise ValueError(
-            f"Could not interpret optimizer config: {config!r}; known: SGD, Adam"
-        )
+        raise ValueError(f"Could not interpret optimizer config: {config!r}; known: SGD, Adam")
     return cls.from_config(config.get("config", {}))
 
 
@@ -364,8 +386,7 @@ def _clip_by_norm(g, clipnorm):
 
 def _real(value, name):
     """``value`` as a float, checking that it is a finite real number."""
-    if (not isinstance(value, numbers.Real) or isinstance(value, bool)
-            or not math.isfinite(value)):
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
         raise ValueError(f"`{name}` must be a finite float; received {name}={value!r}")
     return float(value)
 

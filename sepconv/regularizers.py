@@ -11,8 +11,20 @@ import numpy as np
 
 from ._serialization import Serializable, Vocabulary
 
-__all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2",
-           "orthogonal_regularizer", "get", "serialize", "deserialize"]
+__all__ = [
+    "Regularizer",
+    "L1",
+    "L2",
+    "L1L2",
+    "OrthogonalRegularizer",
+    "l1",
+    "l2",
+    "l1_l2",
+    "orthogonal_regularizer",
+    "get",
+    "serialize",
+    "deserialize",
+]
 
 
 class Regularizer(Serializable):
@@ -170,16 +182,20 @@ def _as_keras_casts(factor, x):
 
 def _factor(value, name):
     """Return ``value`` as a float, checking that it is finite and non-negative."""
-    if (not isinstance(value, numbers.Real) or isinstance(value, bool)
-            or not math.isfinite(value) or value < 0):
-        raise ValueError(
-            f"`{name}` must be a non-negative finite float; received {name}={value!r}"
-        )
+    if (
+        not isinstance(value, numbers.Real)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(f"`{name}` must be a non-negative finite float; received {name}={value!r}")
     return float(value)
 
 
 _VOCABULARY = Vocabulary(
-    "regularizer", "keras.regularizers", [L1, L2, L1L2, OrthogonalRegularizer],
+    "regularizer",
+    "keras.regularizers",
+    [L1, L2, L1L2, OrthogonalRegularizer],
     aliases={"l1_l2": L1L2},
 )
 

@@ -42,14 +42,18 @@ import numpy as np
 
 from .layers import SeparableConv2D
 
-__all__ = ["KerasLayers", "load_keras_layers", "load_layer_weights", "save_keras_model",
-           "save_layer_weights"]
+__all__ = [
+    "KerasLayers",
+    "load_keras_layers",
+    "load_layer_weights",
+    "save_keras_model",
+    "save_layer_weights",
+]
 
 _LOADED_CLASSES = ("SeparableConv2D", "SeparableConvolution2D")
 # The Keras version whose layout sepconv writes (the one its tests read back).
 _KERAS_LAYOUT_VERSION = "3.15.1"
-_KERAS_LAYER = {"module": "keras.layers", "class_name": "SeparableConv2D",
-                "registered_name": None}
+_KERAS_LAYER = {"module": "keras.layers", "class_name": "SeparableConv2D", "registered_name": None}
 _ZIP_MAGIC = b"PK\x03\x04"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _CONFIG_MEMBER = "config.json"
@@ -63,8 +67,17 @@ _MAX_MEMBER_BYTES = 1 << 32
 # What zipfile, zlib, json and h5py (libhdf5) raise on a damaged file.  They
 # are turned into one ValueError naming the file.  (h5py's reader of an
 # archive member in memory raises OverflowError for an offset past 2**63.)
-_READ_ERRORS = (ValueError, TypeError, KeyError, OSError, RuntimeError, EOFError,
-                OverflowError, zipfile.BadZipFile, zlib.error)
+_READ_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    OSError,
+    RuntimeError,
+    EOFError,
+    OverflowError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
 # from_config is written for configs that Keras made; in a damaged one a value
 # of the wrong type (a dict where a name is due, ...) fails wherever it is used.
 _CONFIG_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError)
@@ -134,8 +147,10 @@ def load_keras_layers(path, config=None):
     model = None if config is None else _config_argument(config)
     kind = _file_kind(path)
     if kind is None:
-        raise ValueError(f"cannot read Keras file {path!r}: it is neither a zip archive "
-                         "(.keras) nor an HDF5 file (.h5)")
+        raise ValueError(
+            f"cannot read Keras file {path!r}: it is neither a zip archive "
+            "(.keras) nor an HDF5 file (.h5)"
+        )
     try:
         if kind == "zip":
             archived, weights = _read_archive(path)
@@ -214,9 +229,15 @@ def save_keras_model(layers, path, input_shape):
         _write_sequential_weights(h5, layers)
     # Keras writes the members uncompressed; so do we.
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("metadata.json", json.dumps(
-            {"keras_version": _KERAS_LAYOUT_VERSION,
-             "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}))
+        archive.writestr(
+            "metadata.json",
+            json.dumps(
+                {
+                    "keras_version": _KERAS_LAYOUT_VERSION,
+                    "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+                }
+            ),
+        )
         archive.writestr(_CONFIG_MEMBER, json.dumps(config))
         archive.writestr(_WEIGHTS_MEMBER, weights.getvalue())
 
@@ -224,8 +245,9 @@ def save_keras_model(layers, path, input_shape):
 def _checked_path(path, suffix):
     path = os.fspath(path)
     if not path.endswith(suffix):
-        raise ValueError(f"the file name must end in {suffix!r}, as Keras 3 requires; "
-                         f"received {path!r}")
+        raise ValueError(
+            f"the file name must end in {suffix!r}, as Keras 3 requires; received {path!r}"
+        )
     return path
 
 
@@ -241,7 +263,9 @@ def _write_sequential_weights(h5, layers):
     # Sequential holds its layers as layers/separable_conv2d, ..._1, ...
     h5.create_group("vars").attrs["name"] = "sequential"
     entries = [dict(_KERAS_LAYER, config={})] * len(layers)
-    for group_name, layer in zip(_group_names("Sequential", entries, "sequential"), layers):
+    for group_name, layer in zip(
+        _group_names("Sequential", entries, "sequential"), layers, strict=True
+    ):
         group = h5.create_group(f"layers/{group_name}/vars")
         group.attrs["name"] = layer.name
         for i, weight in enumerate(layer.weights):
@@ -250,16 +274,37 @@ def _write_sequential_weights(h5, layers):
 
 def _sequential_config(layers, shapes):
     """config.json of ``keras.Sequential([keras.Input(shapes[0][1:]), *layers])``."""
-    entries = [{"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
-                "config": {"batch_shape": list(shapes[0]), "dtype": layers[0].dtype,
-                           "sparse": False, "ragged": False, "name": "input_layer"}}]
-    entries += [dict(_KERAS_LAYER, config=layer.get_config(),
-                     build_config={"input_shape": list(shape)})
-                for layer, shape in zip(layers, shapes)]
-    return {"module": "keras", "class_name": "Sequential", "registered_name": None,
-            "config": {"name": "sequential", "trainable": True, "layers": entries,
-                       "build_input_shape": list(shapes[0])},
-            "build_config": {"input_shape": list(shapes[0])}, "compile_config": {}}
+    entries = [
+        {
+            "module": "keras.layers",
+            "class_name": "InputLayer",
+            "registered_name": None,
+            "config": {
+                "batch_shape": list(shapes[0]),
+                "dtype": layers[0].dtype,
+                "sparse": False,
+                "ragged": False,
+                "name": "input_layer",
+            },
+        }
+    ]
+    entries += [
+        dict(_KERAS_LAYER, config=layer.get_config(), build_config={"input_shape": list(shape)})
+        for layer, shape in zip(layers, shapes, strict=False)
+    ]
+    return {
+        "module": "keras",
+        "class_name": "Sequential",
+        "registered_name": None,
+        "config": {
+            "name": "sequential",
+            "trainable": True,
+            "layers": entries,
+            "build_input_shape": list(shapes[0]),
+        },
+        "build_config": {"input_shape": list(shapes[0])},
+        "compile_config": {},
+    }
 
 
 def load_layer_weights(layer, path):
@@ -276,19 +321,28 @@ def load_layer_weights(layer, path):
         layer; the message names the file.
     """
     path = os.fspath(path)
-    shape_config = {"name": layer.name, "filters": layer.filters,
-                    "kernel_size": layer.kernel_size,
-                    "depth_multiplier": layer.depth_multiplier, "use_bias": layer.use_bias,
-                    "dtype": layer.dtype}
-    model = {"class_name": "Sequential", "config": {
-        "name": "sequential",
-        "layers": [{"class_name": "SeparableConv2D", "config": shape_config}]}}
+    shape_config = {
+        "name": layer.name,
+        "filters": layer.filters,
+        "kernel_size": layer.kernel_size,
+        "depth_multiplier": layer.depth_multiplier,
+        "use_bias": layer.use_bias,
+        "dtype": layer.dtype,
+    }
+    model = {
+        "class_name": "Sequential",
+        "config": {
+            "name": "sequential",
+            "layers": [{"class_name": "SeparableConv2D", "config": shape_config}],
+        },
+    }
     loaded = load_keras_layers(path, config=model)[layer.name]
     try:
         layer.set_weights(loaded.weights)
     except ValueError as exc:
-        raise ValueError(f"cannot load Keras file {path!r} into layer {layer.name!r}: "
-                         f"{exc}") from exc
+        raise ValueError(
+            f"cannot load Keras file {path!r} into layer {layer.name!r}: {exc}"
+        ) from exc
 
 
 # ----------------------------------------------------------------------
@@ -299,8 +353,9 @@ def _h5py():
     try:
         import h5py
     except ImportError as exc:
-        raise ImportError("reading and writing Keras files needs h5py: "
-                          "pip install 'sepconv[keras-files]'") from exc
+        raise ImportError(
+            "reading and writing Keras files needs h5py: pip install 'sepconv[keras-files]'"
+        ) from exc
     return h5py
 
 
@@ -319,11 +374,14 @@ def _read_archive(path):
         names = archive.namelist()
         if _WEIGHTS_MEMBER not in names:
             if "model.weights.npz" in names:
-                raise ValueError("its weights are stored as npz, which holds pickled data; "
-                                 "only model.weights.h5 is read")
+                raise ValueError(
+                    "its weights are stored as npz, which holds pickled data; "
+                    "only model.weights.h5 is read"
+                )
             raise ValueError(f"the archive has no {_WEIGHTS_MEMBER} (members: {names[:10]})")
-        return _json(_member(archive, _CONFIG_MEMBER), _CONFIG_MEMBER), \
-            _member(archive, _WEIGHTS_MEMBER)
+        return _json(_member(archive, _CONFIG_MEMBER), _CONFIG_MEMBER), _member(
+            archive, _WEIGHTS_MEMBER
+        )
 
 
 def _member(archive, name):
@@ -346,8 +404,10 @@ def _config_argument(config):
         except ValueError as exc:
             raise ValueError(f"cannot read `config` as JSON text: {exc}") from exc
     if not isinstance(config, (str, os.PathLike)):
-        raise ValueError("`config` must be a config dict, its JSON text or the path of a "
-                         f".keras archive or a JSON file; received {type(config).__name__}")
+        raise ValueError(
+            "`config` must be a config dict, its JSON text or the path of a "
+            f".keras archive or a JSON file; received {type(config).__name__}"
+        )
     path = os.fspath(config)
     kind = _file_kind(path)
     try:
@@ -392,8 +452,11 @@ def _load_hdf5(h5, model):
         if entry.class_name not in _LOADED_CLASSES:
             result.skipped.append((entry.name, entry.class_name))
             continue
-        weights = (_keras3_weights(h5, entry) if legacy_root is None
-                   else _legacy_weights(legacy_root, entry))
+        weights = (
+            _keras3_weights(h5, entry)
+            if legacy_root is None
+            else _legacy_weights(legacy_root, entry)
+        )
         key = entry.name if entry.name not in result else "/".join(entry.scope)
         result[key] = _build(entry, weights)
     return result
@@ -410,7 +473,7 @@ def _model_entries(model, groups, scope):
     layers = config.get("layers")
     if not isinstance(layers, list):
         raise ValueError(f"the config of model {name!r} ({class_name}) has no list of layers")
-    for layer, group in zip(layers, _group_names(class_name, layers, name)):
+    for layer, group in zip(layers, _group_names(class_name, layers, name), strict=True):
         layer_class, layer_config = _class_and_config(layer, f"a layer of model {name!r}")
         layer_name = layer_config.get("name")
         if not isinstance(layer_name, str):
@@ -423,8 +486,11 @@ def _model_entries(model, groups, scope):
 
 
 def _class_and_config(value, what):
-    if not (isinstance(value, dict) and isinstance(value.get("class_name"), str)
-            and isinstance(value.get("config"), dict)):
+    if not (
+        isinstance(value, dict)
+        and isinstance(value.get("class_name"), str)
+        and isinstance(value.get("config"), dict)
+    ):
         raise ValueError(f"{what} is not a Keras {{'class_name', 'config'}} dict")
     return value["class_name"], value["config"]
 
@@ -443,8 +509,7 @@ def _group_names(model_class, layers, model_name):
             names.append(None)
             continue
         # The group is named after the Python class; the alias is the same class.
-        snake = _snake_case("SeparableConv2D" if layer_class in _LOADED_CLASSES
-                            else layer_class)
+        snake = _snake_case("SeparableConv2D" if layer_class in _LOADED_CLASSES else layer_class)
         names.append(snake if counts[snake] == 0 else f"{snake}_{counts[snake]}")
         counts[snake] += 1
     return names
@@ -475,18 +540,24 @@ def _build(entry, weights):
 
 def _keras3_weights(h5, entry):
     """The datasets ``vars/0``, ``vars/1``, ... of ``entry``'s group."""
-    paths = ["/".join(f"{container}/{group}" for group in entry.groups) + "/vars"
-             for container in _LAYER_CONTAINERS]
+    paths = [
+        "/".join(f"{container}/{group}" for group in entry.groups) + "/vars"
+        for container in _LAYER_CONTAINERS
+    ]
     path = next((p for p in paths if p in h5), None)
     if path is None:
-        raise ValueError(f"no weights for layer {entry.name!r} ({entry.class_name}): "
-                         f"the group {paths[0]!r} is missing")
+        raise ValueError(
+            f"no weights for layer {entry.name!r} ({entry.class_name}): "
+            f"the group {paths[0]!r} is missing"
+        )
     group = _group(h5, path)
     names = sorted(group.keys())
     count = len(names)
     if names != sorted(str(i) for i in range(count)):
-        raise ValueError(f"the group {group.name!r} of layer {entry.name!r} holds {names}, "
-                         "not the datasets 0, 1, ...")
+        raise ValueError(
+            f"the group {group.name!r} of layer {entry.name!r} holds {names}, "
+            "not the datasets 0, 1, ..."
+        )
     return [_dataset(group, str(i)) for i in range(count)]
 
 
@@ -507,8 +578,10 @@ def _legacy_root(h5):
 
 def _legacy_model_config(h5):
     if "model_config" not in h5.attrs:
-        raise ValueError("it holds weights only (no model_config): pass `config=`, the "
-                         "path of the model's .keras archive, its config.json dict or JSON text")
+        raise ValueError(
+            "it holds weights only (no model_config): pass `config=`, the "
+            "path of the model's .keras archive, its config.json dict or JSON text"
+        )
     return _json(h5.attrs["model_config"], "the model_config attribute")
 
 
@@ -521,8 +594,10 @@ def _legacy_weights(root, entry):
     top = entry.scope[0]
     layer_names = _string_list(root, "layer_names")
     if top not in layer_names:
-        raise ValueError(f"layer {top!r} is not in the layer_names attribute of "
-                         f"{root.name!r} ({len(layer_names)} names)")
+        raise ValueError(
+            f"layer {top!r} is not in the layer_names attribute of "
+            f"{root.name!r} ({len(layer_names)} names)"
+        )
     group = _group(root, top)
     weight_names = _string_list(group, "weight_names")
     if len(entry.scope) > 1:

@@ -163,11 +163,25 @@ or (channels * depth_multiplier, filters), default=None
         "n_jobs": [Interval(Integral, None, -1, closed="right"), _POSITIVE_INT, None],
     }
 
-    def __init__(self, filters=64, kernel_size=3, strides=1, padding="same", dilation_rate=1,
-                 depth_multiplier="auto", activation="relu", pooling=("max", 2),
-                 image_shape=None, data_format="channels_last", depthwise_kernel=None,
-                 pointwise_kernel=None, bias=None, random_state=None, batch_size="auto",
-                 n_jobs=None):
+    def __init__(
+        self,
+        filters=64,
+        kernel_size=3,
+        strides=1,
+        padding="same",
+        dilation_rate=1,
+        depth_multiplier="auto",
+        activation="relu",
+        pooling=("max", 2),
+        image_shape=None,
+        data_format="channels_last",
+        depthwise_kernel=None,
+        pointwise_kernel=None,
+        bias=None,
+        random_state=None,
+        batch_size="auto",
+        n_jobs=None,
+    ):
         self.filters = filters
         self.kernel_size = kernel_size
         self.strides = strides
@@ -219,9 +233,13 @@ or (channels * depth_multiplier, filters), default=None
         self.depthwise_kernel_ = self._depthwise(rng)
         self.pointwise_kernel_ = self._pointwise(rng)
         self.bias_ = _user_array(self.bias, "bias")
-        self._convolution = {"strides": self.strides, "padding": self.padding,
-                             "dilation_rate": self.dilation_rate,
-                             "data_format": self._data_format, "activation": self.activation}
+        self._convolution = {
+            "strides": self.strides,
+            "padding": self.padding,
+            "dilation_rate": self.dilation_rate,
+            "data_format": self._data_format,
+            "activation": self.activation,
+        }
         # One blank image through the convolution checks every argument and
         # shape with the functional API's messages, and sizes the output.
         probe = self._maps(images[:1] * 0, self._kernels(images.dtype))
@@ -261,7 +279,9 @@ or (channels * depth_multiplier, filters), default=None
         out = np.empty((len(images), self.n_features_out_), dtype=images.dtype)
         step = self._batch_rows(images.itemsize)
         for start in range(0, len(images), step):
-            out[start:start + step] = self._pool(self._maps(images[start:start + step], kernels))
+            out[start : start + step] = self._pool(
+                self._maps(images[start : start + step], kernels)
+            )
         return out
 
     def feature_maps(self, X):
@@ -342,8 +362,9 @@ or (channels * depth_multiplier, filters), default=None
 
     def _image_shape(self, batch_shape, n_features):
         """Return one image's shape from a 4-D batch, ``image_shape`` or the inference rule."""
-        given = None if self.image_shape is None else _image_shape(
-            self.image_shape, self._data_format)
+        given = (
+            None if self.image_shape is None else _image_shape(self.image_shape, self._data_format)
+        )
         if batch_shape is not None:
             if given is not None and given != batch_shape:
                 raise ValueError(
@@ -391,8 +412,10 @@ or (channels * depth_multiplier, filters), default=None
 
     def _kernels(self, dtype):
         """Return ``(depthwise, pointwise, bias)`` in ``dtype``, the dtype the features get."""
-        return tuple(None if k is None else k.astype(dtype, copy=False)
-                     for k in (self.depthwise_kernel_, self.pointwise_kernel_, self.bias_))
+        return tuple(
+            None if k is None else k.astype(dtype, copy=False)
+            for k in (self.depthwise_kernel_, self.pointwise_kernel_, self.bias_)
+        )
 
     # ----------------------------------------------------------------------
     # Computation
@@ -440,8 +463,11 @@ def _user_array(value, name):
 def _image_shape(value, data_format):
     """Normalise ``image_shape``: 2 or 3 positive ints, channels added when 2."""
     items = _args.as_tuple(value)
-    if (items is None or len(items) not in (2, 3)
-            or not all(_args.is_integer(v) and v >= 1 for v in items)):
+    if (
+        items is None
+        or len(items) not in (2, 3)
+        or not all(_args.is_integer(v) and v >= 1 for v in items)
+    ):
         raise ValueError(
             "`image_shape` must be a tuple of 2 or 3 positive integers, (H, W, C) or "
             f"(C, H, W) as data_format says, or (H, W); received image_shape={value!r}"

@@ -8,9 +8,8 @@ the reduction length alone (see ``compare.py``).
 from dataclasses import dataclass
 
 import numpy as np
-from hypothesis import strategies as st
-
 import reference
+from hypothesis import strategies as st
 
 
 @dataclass(frozen=True)
@@ -41,16 +40,17 @@ class Case:
     @property
     def geometry(self):
         """Keyword arguments of the functional API for this geometry."""
-        return {"strides": self.strides, "padding": self.padding,
-                "dilation_rate": self.dilation}
+        return {"strides": self.strides, "padding": self.padding, "dilation_rate": self.dilation}
 
     def arrays(self, dtype=np.float64):
         """Return ``x`` (NHWC), depthwise kernel, pointwise kernel (1, 1, K, F), bias."""
         rng = np.random.default_rng(self.seed)
-        shapes = [(self.n, *self.hw, self.channels),
-                  (*self.kernel, self.channels, self.depth_multiplier),
-                  (1, 1, self.k, self.filters),
-                  (self.filters,)]
+        shapes = [
+            (self.n, *self.hw, self.channels),
+            (*self.kernel, self.channels, self.depth_multiplier),
+            (1, 1, self.k, self.filters),
+            (self.filters,),
+        ]
         return [rng.uniform(-1, 1, s).astype(dtype) for s in shapes]
 
     def expected_depthwise(self, x, dk):
@@ -63,8 +63,18 @@ class Case:
 
 
 @st.composite
-def cases(draw, max_side=9, max_kernel=5, max_channels=12, max_filters=12, min_batch=0,
-          max_batch=2, max_stride=3, max_dilation=3, paddings=("valid", "same")):
+def cases(
+    draw,
+    max_side=9,
+    max_kernel=5,
+    max_channels=12,
+    max_filters=12,
+    min_batch=0,
+    max_batch=2,
+    max_stride=3,
+    max_dilation=3,
+    paddings=("valid", "same"),
+):
     """Strategy for :class:`Case`: any padding, stride, dilation and kernel size.
 
     Under "valid" the image is at least as large as the dilated kernel; under
@@ -75,15 +85,21 @@ def cases(draw, max_side=9, max_kernel=5, max_channels=12, max_filters=12, min_b
     dilation = tuple(draw(st.integers(1, max_dilation)) for _ in range(2))
     strides = tuple(draw(st.integers(1, max_stride)) for _ in range(2))
     if padding == "valid":
-        hw = tuple(d * (k - 1) + 1 + draw(st.integers(0, max_side - 1))
-                   for k, d in zip(kernel, dilation))
+        hw = tuple(
+            d * (k - 1) + 1 + draw(st.integers(0, max_side - 1))
+            for k, d in zip(kernel, dilation, strict=True)
+        )
     else:
         hw = tuple(draw(st.integers(1, max_side)) for _ in range(2))
     return Case(
-        n=draw(st.integers(min_batch, max_batch)), hw=hw,
+        n=draw(st.integers(min_batch, max_batch)),
+        hw=hw,
         channels=draw(st.integers(1, max_channels)),
         depth_multiplier=draw(st.integers(1, 3)),
         filters=draw(st.integers(1, max_filters)),
-        kernel=kernel, strides=strides, dilation=dilation, padding=padding,
+        kernel=kernel,
+        strides=strides,
+        dilation=dilation,
+        padding=padding,
         seed=draw(st.integers(0, 2**32 - 1)),
     )

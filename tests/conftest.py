@@ -16,10 +16,16 @@ import sepconv
 from sepconv._native import _dispatch
 
 settings.register_profile(
-    "ci", deadline=None, max_examples=50, suppress_health_check=[HealthCheck.too_slow],
+    "ci",
+    deadline=None,
+    max_examples=50,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
-    "thorough", deadline=None, max_examples=600, suppress_health_check=[HealthCheck.too_slow],
+    "thorough",
+    deadline=None,
+    max_examples=600,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
@@ -45,8 +51,15 @@ def run_python(tmp_path):
     def run(*args, env=None):
         child_env = dict(os.environ if env is None else env)
         child_env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (package_root, child_env.get("PYTHONPATH")) if p)
-        return subprocess.run([sys.executable, *args], cwd=tmp_path, env=child_env,
-                              capture_output=True, text=True, timeout=120)
+            p for p in (package_root, child_env.get("PYTHONPATH")) if p
+        )
+        return subprocess.run(
+            [sys.executable, *args],
+            cwd=tmp_path,
+            env=child_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     return run

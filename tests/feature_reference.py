@@ -8,7 +8,6 @@ Nothing here imports sepconv.
 """
 
 import numpy as np
-
 import reference
 
 
@@ -18,8 +17,18 @@ def cell_mask(n, g, i):
     return ((r + 1) * g > i * n) & (r * g < (i + 1) * n)
 
 
-def features(x, dk, pk, bias=None, strides=(1, 1), padding="same", dilation=(1, 1),
-             relu=True, ops=("max",), grid=(1, 1)):
+def features(
+    x,
+    dk,
+    pk,
+    bias=None,
+    strides=(1, 1),
+    padding="same",
+    dilation=(1, 1),
+    relu=True,
+    ops=("max",),
+    grid=(1, 1),
+):
     """Return the pooled features of NHWC images ``x``, float64, ``(n, n_features)``."""
     maps = reference.separable(x, dk, pk, bias, strides, padding, dilation)
     if relu:

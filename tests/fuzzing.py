@@ -24,12 +24,27 @@ STEPS = st.one_of(st.integers(1, 4), st.sampled_from([7, 1000, 30000, 2**31 - 1,
 KERNELS = st.one_of(st.integers(1, 4), st.sampled_from([7, 31, 200]))
 # valid values repeated, so that most calls get past validation
 THREADS = st.sampled_from([None, None, 1, 2, 2, 3, -1, -2, 10**9, 2**31, 0, -(10**9), 2.0, "2"])
-DTYPES = st.sampled_from([np.float32, np.float32, np.float32, np.float64, np.float64,
-                          np.float16, np.int8, np.uint16, np.bool_, np.complex64, object, "U1"])
+DTYPES = st.sampled_from(
+    [
+        np.float32,
+        np.float32,
+        np.float32,
+        np.float64,
+        np.float64,
+        np.float16,
+        np.int8,
+        np.uint16,
+        np.bool_,
+        np.complex64,
+        object,
+        "U1",
+    ]
+)
 LAYOUTS = st.sampled_from(["channels_last", "channels_first"])
 # what the array holding x looks like in memory
-STORAGE = st.sampled_from(["plain", "read-only", "misaligned", "fortran", "strided",
-                           "broadcast", "memmap"])
+STORAGE = st.sampled_from(
+    ["plain", "read-only", "misaligned", "fortran", "strided", "broadcast", "memmap"]
+)
 
 
 def output_size(n, k, s, d, padding):
@@ -102,19 +117,25 @@ def calls(draw):
     pk = rng.uniform(-1, 1, (1, 1, c * dm if entry == "separable_conv2d" else c, filters))
     kwargs = {"data_format": layout, "n_threads": draw(THREADS)}
     if entry != "pointwise_conv2d":
-        kwargs.update(strides=(draw(STEPS), draw(STEPS)), dilation_rate=(draw(STEPS), draw(STEPS)),
-                      padding=draw(st.sampled_from(["valid", "same", "same", "SAME", "full", 3])))
+        kwargs.update(
+            strides=(draw(STEPS), draw(STEPS)),
+            dilation_rate=(draw(STEPS), draw(STEPS)),
+            padding=draw(st.sampled_from(["valid", "same", "same", "SAME", "full", 3])),
+        )
     return entry, x, dk, pk, dtype, draw(STORAGE), kwargs
 
 
 def expected(entry, x, dk, pk, kwargs):
     """The oracle's answer in channels_last float64, or None when it would be too slow."""
     if entry == "pointwise_conv2d":
-        return np.einsum("nhwk,kf->nhwf", x, pk[0, 0]) if x.size * pk.shape[-1] < ORACLE_MACS \
-            else None
+        return (
+            np.einsum("nhwk,kf->nhwf", x, pk[0, 0]) if x.size * pk.shape[-1] < ORACLE_MACS else None
+        )
     geometry = (kwargs["strides"], kwargs["dilation_rate"], kwargs["padding"].lower())
-    outs = [output_size(n, k, s, d, geometry[2])[0]
-            for n, k, s, d in zip(x.shape[1:3], dk.shape[:2], *geometry[:2])]
+    outs = [
+        output_size(n, k, s, d, geometry[2])[0]
+        for n, k, s, d in zip(x.shape[1:3], dk.shape[:2], *geometry[:2], strict=True)
+    ]
     if x.shape[0] * outs[0] * outs[1] * dk.shape[0] * dk.shape[1] * dk.shape[2] > ORACLE_MACS:
         return None
     d = direct_depthwise(x, dk, *geometry)
@@ -140,8 +161,11 @@ def run(call, tmp_path):
     reference_x = np.asarray(given, dtype=np.float64) if real else None
     if real and first:
         reference_x = np.moveaxis(reference_x, 1, 3)
-    args = (given, pk) if entry == "pointwise_conv2d" else (given, dk) + (
-        (pk,) if entry == "separable_conv2d" else ())
+    args = (
+        (given, pk)
+        if entry == "pointwise_conv2d"
+        else (given, dk) + ((pk,) if entry == "separable_conv2d" else ())
+    )
     try:
         y = getattr(sepconv, entry)(*args, **kwargs)
     except DOCUMENTED as exc:
@@ -172,12 +196,15 @@ FACE_STEPS = st.sampled_from([1, 2, (1, 3), 2**31 - 1] * 3 + [0, -2, (1,), 1.5])
 def face_calls(draw):
     """One layer or transformer: (face, constructor arguments, images)."""
     face = draw(st.sampled_from(["layer", "transformer"]))
-    params = {"filters": draw(COUNTS), "kernel_size": draw(KERNEL_SIZES),
-              "strides": draw(FACE_STEPS), "dilation_rate": draw(FACE_STEPS),
-              "padding": draw(st.sampled_from(["valid", "same", "same", "full"])),
-              "depth_multiplier": draw(COUNTS)}
-    shape = (draw(st.sampled_from([1, 3])), draw(SIZES), draw(SIZES),
-             draw(st.sampled_from([1, 3])))
+    params = {
+        "filters": draw(COUNTS),
+        "kernel_size": draw(KERNEL_SIZES),
+        "strides": draw(FACE_STEPS),
+        "dilation_rate": draw(FACE_STEPS),
+        "padding": draw(st.sampled_from(["valid", "same", "same", "full"])),
+        "depth_multiplier": draw(COUNTS),
+    }
+    shape = (draw(st.sampled_from([1, 3])), draw(SIZES), draw(SIZES), draw(st.sampled_from([1, 3])))
     x = np.random.default_rng(draw(st.integers(0, 2**16))).uniform(-1, 1, shape)
     return face, params, x.astype(np.float32)
 

@@ -32,7 +32,7 @@ def mutate(data, kind, seed):
 
 def _mutate_bytes(data, kind, rng):
     if kind == "truncate":
-        return data[:rng.randrange(len(data))]
+        return data[: rng.randrange(len(data))]
     if kind == "flip":
         out = bytearray(data)
         for _ in range(rng.randint(1, 8)):
@@ -91,16 +91,22 @@ def _mutate_hdf5(data, rng):
         h5.visititems(lambda name, obj: objects.append(name))
         holders = ["/", *objects]
         attributes = [(h, a) for h in holders for a in h5[h].attrs]
-        operation = rng.choice(["delete", "reshape", "retype", "attribute", "attribute",
-                                "config"])
+        operation = rng.choice(["delete", "reshape", "retype", "attribute", "attribute", "config"])
         if operation == "config" and "model_config" in h5.attrs:
-            h5.attrs["model_config"] = _mutate_json(bytes(_as_bytes(h5.attrs["model_config"])),
-                                                    rng)
+            h5.attrs["model_config"] = _mutate_json(bytes(_as_bytes(h5.attrs["model_config"])), rng)
         elif operation == "attribute" and attributes:
             holder, name = rng.choice(attributes)
             h5[holder].attrs[name] = rng.choice(
-                [np.arange(3), 5, 2.5, np.array([[b"a", b"b"]]), np.array([b"nope"]),
-                 b"\xff\xfe", np.zeros((0,))])
+                [
+                    np.arange(3),
+                    5,
+                    2.5,
+                    np.array([[b"a", b"b"]]),
+                    np.array([b"nope"]),
+                    b"\xff\xfe",
+                    np.zeros((0,)),
+                ]
+            )
         elif objects:
             _mutate_object(h5, rng.choice(objects), operation, rng)
     return buffer.getvalue()

@@ -39,8 +39,8 @@ def depthwise(x, dk, strides=(1, 1), padding="valid", dilation=(1, 1)):
     out = np.zeros((n, ho, wo, c, dm))
     for p in range(kh):
         for q in range(kw):
-            rows = xp[:, p * dh: p * dh + (ho - 1) * sh + 1: sh]
-            patch = rows[:, :, q * dw: q * dw + (wo - 1) * sw + 1: sw]  # (n, ho, wo, c)
+            rows = xp[:, p * dh : p * dh + (ho - 1) * sh + 1 : sh]
+            patch = rows[:, :, q * dw : q * dw + (wo - 1) * sw + 1 : sw]  # (n, ho, wo, c)
             out += patch[..., None] * dk[p, q][None, None, None]
     return out.reshape(n, ho, wo, c * dm)
 

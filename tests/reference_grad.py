@@ -14,7 +14,6 @@ Nothing here imports sepconv.
 """
 
 import numpy as np
-
 from reference import depthwise, output_size
 
 
@@ -44,12 +43,12 @@ def depthwise_grad(dd, x, dk, strides=(1, 1), padding="valid", dilation=(1, 1)):
         for q in range(kw):
             rows = slice(p * dh, p * dh + (ho - 1) * sh + 1, sh)
             cols = slice(q * dw, q * dw + (wo - 1) * sw + 1, sw)
-            patch = xp[:, rows, cols]                          # (n, ho, wo, c)
+            patch = xp[:, rows, cols]  # (n, ho, wo, c)
             ddk[p, q] = np.einsum("nhwc,nhwcm->cm", patch, dd)
             dxp[:, rows, cols] += np.einsum("nhwcm,cm->nhwc", dd, dk[p, q])
     (_, top, _), (_, left, _) = (0, pads[1][0], 0), (0, pads[2][0], 0)
     h, w = x.shape[1:3]
-    return dxp[:, top: top + h, left: left + w], ddk
+    return dxp[:, top : top + h, left : left + w], ddk
 
 
 def pointwise_grad(da, z, pk):
@@ -62,8 +61,9 @@ def pointwise_grad(da, z, pk):
     return dz, dpk, da.sum(axis=(0, 1, 2))
 
 
-def separable_grad(dy, x, dk, pk, bias=None, strides=(1, 1), padding="valid",
-                   dilation=(1, 1), relu=False):
+def separable_grad(
+    dy, x, dk, pk, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1), relu=False
+):
     """Dict of the four gradients of the separable convolution (ReLU optional)."""
     d = depthwise(x, dk, strides, padding, dilation)
     pk2 = np.asarray(pk, dtype=np.float64).reshape(np.shape(pk)[-2:])

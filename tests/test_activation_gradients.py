@@ -6,10 +6,33 @@ import pytest
 from sepconv import activations
 
 DIFFERENTIABLE = [
-    "celu", "elu", "exponential", "gelu", "hard_shrink", "hard_sigmoid", "hard_silu",
-    "hard_tanh", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish", "relu", "relu6",
-    "selu", "sigmoid", "silu", "soft_shrink", "softmax", "softplus", "softsign", "sparse_plus",
-    "sparse_sigmoid", "squareplus", "tanh", "tanh_shrink",
+    "celu",
+    "elu",
+    "exponential",
+    "gelu",
+    "hard_shrink",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_tanh",
+    "leaky_relu",
+    "linear",
+    "log_sigmoid",
+    "log_softmax",
+    "mish",
+    "relu",
+    "relu6",
+    "selu",
+    "sigmoid",
+    "silu",
+    "soft_shrink",
+    "softmax",
+    "softplus",
+    "softsign",
+    "sparse_plus",
+    "sparse_sigmoid",
+    "squareplus",
+    "tanh",
+    "tanh_shrink",
 ]
 
 
@@ -47,8 +70,12 @@ def test_kinks_take_tensorflows_side(name):
     # LeakyReluGrad where features > 0, clip_by_value on the closed interval
     x = np.array([0.0, 6.0, 1.0, -1.0])
     got = activations.gradient(activations.get(name), x, np.ones(4))
-    expected = {"relu": [0, 1, 1, 0], "relu6": [0, 0, 1, 0], "hard_tanh": [1, 0, 1, 1],
-                "leaky_relu": [np.float32(0.2), 1, 1, np.float32(0.2)]}[name]
+    expected = {
+        "relu": [0, 1, 1, 0],
+        "relu6": [0, 0, 1, 0],
+        "hard_tanh": [1, 0, 1, 1],
+        "leaky_relu": [np.float32(0.2), 1, 1, np.float32(0.2)],
+    }[name]
     np.testing.assert_array_equal(got, expected)
 
 

@@ -7,8 +7,12 @@ from sepconv._native import _blas
 
 def _openblas(folder, core, version="0.3.30"):
     """A threadpoolctl record of an OpenBLAS in ``folder``."""
-    return {"internal_api": "openblas", "filepath": f"/site-packages/{folder}/libopenblas.so",
-            "architecture": core, "version": version}
+    return {
+        "internal_api": "openblas",
+        "filepath": f"/site-packages/{folder}/libopenblas.so",
+        "architecture": core,
+        "version": version,
+    }
 
 
 @pytest.fixture
@@ -25,8 +29,13 @@ def loaded(monkeypatch):
 
 
 def _clear_caches():
-    for cached in (_blas._scipys_library, _blas._scipys_openblas, _blas.small_gemm_kernels,
-                   _blas.thread_local_limit, _blas.thread_count_getter):
+    for cached in (
+        _blas._scipys_library,
+        _blas._scipys_openblas,
+        _blas.small_gemm_kernels,
+        _blas.thread_local_limit,
+        _blas.thread_count_getter,
+    ):
         cached.cache_clear()
 
 
@@ -36,25 +45,42 @@ def test_scipys_openblas_on_an_avx512_core_has_small_kernels(loaded, core):
     assert _blas.small_gemm_kernels()
 
 
-@pytest.mark.parametrize("records", [
-    [_openblas("scipy.libs", "Zen")],                        # AVX2 core: none
-    [_openblas("scipy.libs", "Haswell")],
-    [_openblas("scipy.libs", "SkylakeX", "0.3.15")],         # before OpenBLAS had them
-    [_openblas("numpy.libs", "SkylakeX")],                   # not SciPy's BLAS
-    [{"internal_api": "mkl", "filepath": "/site-packages/scipy.libs/libmkl_rt.so",
-      "architecture": None, "version": "2024.0"}],
-    [],
-])
+@pytest.mark.parametrize(
+    "records",
+    [
+        [_openblas("scipy.libs", "Zen")],  # AVX2 core: none
+        [_openblas("scipy.libs", "Haswell")],
+        [_openblas("scipy.libs", "SkylakeX", "0.3.15")],  # before OpenBLAS had them
+        [_openblas("numpy.libs", "SkylakeX")],  # not SciPy's BLAS
+        [
+            {
+                "internal_api": "mkl",
+                "filepath": "/site-packages/scipy.libs/libmkl_rt.so",
+                "architecture": None,
+                "version": "2024.0",
+            }
+        ],
+        [],
+    ],
+)
 def test_anything_else_keeps_one_call_per_tile(loaded, records):
     loaded(*records)
     assert not _blas.small_gemm_kernels()
     assert _blas.gemm_pixels(64, 64) == 0
 
 
-@pytest.mark.parametrize("channels,filters,expected", [
-    (64, 64, 240), (96, 96, 104), (128, 128, 56), (256, 256, 8), (32, 64, 488),
-    (354, 354, 0), (512, 512, 0),
-])
+@pytest.mark.parametrize(
+    "channels,filters,expected",
+    [
+        (64, 64, 240),
+        (96, 96, 104),
+        (128, 128, 56),
+        (256, 256, 8),
+        (32, 64, 488),
+        (354, 354, 0),
+        (512, 512, 0),
+    ],
+)
 def test_calls_stay_within_the_small_kernels(loaded, channels, filters, expected):
     loaded(_openblas("scipy.libs", "SkylakeX"))
     pixels = _blas.gemm_pixels(channels, filters)
@@ -63,8 +89,10 @@ def test_calls_stay_within_the_small_kernels(loaded, channels, filters, expected
     assert pixels * channels * filters <= _blas.SMALL_KERNEL_MACS
 
 
-@pytest.mark.parametrize("text,expected", [("0.3.30", (0, 3, 30)), ("0.3.21.dev", (0, 3, 21)),
-                                           ("0.3", (0, 3, 0)), (None, (0, 0, 0))])
+@pytest.mark.parametrize(
+    "text,expected",
+    [("0.3.30", (0, 3, 30)), ("0.3.21.dev", (0, 3, 21)), ("0.3", (0, 3, 0)), (None, (0, 0, 0))],
+)
 def test_version(text, expected):
     assert _blas._version(text) == expected
 

@@ -22,7 +22,7 @@ def _address(a):
 
 
 def _big_case():
-    x = np.ones((2, 64, 64, 32), np.float32)          # output 1 MiB and more
+    x = np.ones((2, 64, 64, 32), np.float32)  # output 1 MiB and more
     dk = np.ones((3, 3, 32, 1), np.float32)
     pk = np.ones((32, 64), np.float32)
     return x, dk, pk
@@ -156,10 +156,12 @@ def test_memory_of_a_live_memoryview_is_never_reused():
 def test_live_outputs_are_not_returned_at_interpreter_exit(run_python):
     # weakref.finalize runs at exit for live objects unless told not to:
     # the output still alive then must not become free memory
-    code = ("import atexit, numpy as np\n"
-            "from sepconv._native import _buffers\n"
-            "out = _buffers.empty((1 << 20,), np.uint8)\n"
-            "atexit.register(lambda: print('free', _buffers._free_bytes, len(_buffers._returned)))\n")
+    code = (
+        "import atexit, numpy as np\n"
+        "from sepconv._native import _buffers\n"
+        "out = _buffers.empty((1 << 20,), np.uint8)\n"
+        "atexit.register(lambda: print('free', _buffers._free_bytes, len(_buffers._returned)))\n"
+    )
     result = run_python("-c", code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["free", "0", "0"]

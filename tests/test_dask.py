@@ -7,15 +7,16 @@ whole array, which knows nothing of chunks.
 import pickle
 import re
 
+import feature_reference
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
-from numpy.testing import assert_allclose
-
-import feature_reference
-import sepconv
 from cases import cases
 from compare import tolerance
+from hypothesis import given
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+import sepconv
 from sepconv import _dask_threads
 from sepconv import dask as sepconv_dask
 from sepconv._dask_plan import axis_plan
@@ -53,7 +54,7 @@ def images(dtype, layout, shape=(3, 13, 11, 3)):
 
 def chunked(x, layout, hw_chunks, batch=2, channels=2):
     """``x`` as a Dask array chunked along every axis."""
-    spatial = dict(zip((2, 3) if layout == "channels_first" else (1, 2), hw_chunks))
+    spatial = dict(zip((2, 3) if layout == "channels_first" else (1, 2), hw_chunks, strict=True))
     chunks = {0: batch, 1 if layout == "channels_first" else 3: channels, **spatial}
     return da.from_array(x, chunks=tuple(chunks[a] for a in range(4)))
 
@@ -67,7 +68,7 @@ def check_lazy(lazy, expected, dtype, reduction):
     blocks = np.empty(lazy.numblocks, dtype=object)
     blocks.ravel()[:] = dask.compute(*lazy.to_delayed().ravel(), scheduler="sync")
     for index in np.ndindex(blocks.shape):
-        promised = tuple(chunks[i] for chunks, i in zip(lazy.chunks, index))
+        promised = tuple(chunks[i] for chunks, i in zip(lazy.chunks, index, strict=True))
         assert blocks[index].shape == promised and blocks[index].dtype == dtype
     out = np.block(blocks.tolist())
     assert_allclose(out, expected, **tolerance(dtype, reduction))
@@ -78,29 +79,38 @@ def check_lazy(lazy, expected, dtype, reduction):
 def partitions(draw, n):
     """Chunk sizes of an axis of ``n`` elements: any cut points."""
     cuts = sorted(draw(st.sets(st.integers(1, n - 1), max_size=4))) if n > 1 else []
-    return tuple(b - a for a, b in zip([0, *cuts], [*cuts, n])) or (n,)
+    return tuple(b - a for a, b in zip([0, *cuts], [*cuts, n], strict=True)) or (n,)
 
 
 @given(case=cases(min_batch=1, max_side=12), data=st.data())
 def test_any_chunking_of_any_geometry(case, data):
     x, dk, pk, bias = case.arrays()
-    chunks = (data.draw(partitions(case.n)), *(data.draw(partitions(n)) for n in case.hw),
-              data.draw(partitions(case.channels)))
-    lazy = sepconv_dask.separable_conv2d(da.from_array(x, chunks=chunks), dk, pk, bias,
-                                         **case.geometry)
-    check_lazy(lazy, sepconv.separable_conv2d(x, dk, pk, bias, **case.geometry), np.float64,
-               case.reduction)
+    chunks = (
+        data.draw(partitions(case.n)),
+        *(data.draw(partitions(n)) for n in case.hw),
+        data.draw(partitions(case.channels)),
+    )
+    lazy = sepconv_dask.separable_conv2d(
+        da.from_array(x, chunks=chunks), dk, pk, bias, **case.geometry
+    )
+    check_lazy(
+        lazy, sepconv.separable_conv2d(x, dk, pk, bias, **case.geometry), np.float64, case.reduction
+    )
     bias = np.linspace(-1, 1, case.k)
-    lazy = sepconv_dask.depthwise_conv2d(da.from_array(x, chunks=chunks), dk, bias,
-                                         **case.geometry)
+    lazy = sepconv_dask.depthwise_conv2d(da.from_array(x, chunks=chunks), dk, bias, **case.geometry)
     assert lazy.chunks[3] == tuple(c * case.depth_multiplier for c in chunks[3])
-    check_lazy(lazy, sepconv.depthwise_conv2d(x, dk, bias, **case.geometry), np.float64,
-               case.reduction)
+    check_lazy(
+        lazy, sepconv.depthwise_conv2d(x, dk, bias, **case.geometry), np.float64, case.reduction
+    )
 
 
-@given(chunks=st.integers(1, 40).flatmap(partitions), kernel=st.integers(1, 7),
-       stride=st.integers(1, 4), dilation=st.integers(1, 3),
-       padding=st.sampled_from(["valid", "same"]))
+@given(
+    chunks=st.integers(1, 40).flatmap(partitions),
+    kernel=st.integers(1, 7),
+    stride=st.integers(1, 4),
+    dilation=st.integers(1, 3),
+    padding=st.sampled_from(["valid", "same"]),
+)
 def test_axis_plan_invariants(chunks, kernel, stride, dilation, padding):
     n, effective = sum(chunks), dilation * (kernel - 1) + 1
     if padding == "valid" and n < effective:
@@ -112,23 +122,30 @@ def test_axis_plan_invariants(chunks, kernel, stride, dilation, padding):
     assert sum(plan.in_chunks) == plan.length == (out - 1) * stride + effective
     assert plan.length <= before + n + plan.pad_after
     # every block starts at its first output's window and holds at least the halo
-    assert all(i == stride * o for i, o in zip(plan.in_chunks[:-1], plan.out_chunks[:-1]))
+    assert all(
+        i == stride * o for i, o in zip(plan.in_chunks[:-1], plan.out_chunks[:-1], strict=True)
+    )
     assert plan.in_chunks[-1] == (plan.out_chunks[-1] - 1) * stride + effective
     assert min(plan.in_chunks) >= plan.halo == max(effective - stride, 0)
 
 
-@pytest.mark.parametrize("layout,dtype", [("channels_last", np.float32),
-                                          ("channels_first", np.float64)])
+@pytest.mark.parametrize(
+    "layout,dtype", [("channels_last", np.float32), ("channels_first", np.float64)]
+)
 @pytest.mark.parametrize("kernel,strides,dilation,padding,dm,hw_chunks", GEOMETRIES)
 def test_separable(kernel, strides, dilation, padding, dm, hw_chunks, dtype, layout):
     x = images(dtype, layout)
     dk = RNG.uniform(-1, 1, (*kernel, 3, dm)).astype(dtype)
     pk = RNG.uniform(-1, 1, (1, 1, 3 * dm, 4)).astype(dtype)
     bias = RNG.uniform(-1, 1, 4).astype(dtype)
-    options = dict(strides=strides, padding=padding, dilation_rate=dilation,
-                   data_format=layout, activation="relu")
-    lazy = sepconv_dask.separable_conv2d(chunked(x, layout, hw_chunks), dk, pk, bias,
-                                         **options)
+    options = dict(
+        strides=strides,
+        padding=padding,
+        dilation_rate=dilation,
+        data_format=layout,
+        activation="relu",
+    )
+    lazy = sepconv_dask.separable_conv2d(chunked(x, layout, hw_chunks), dk, pk, bias, **options)
     expected = sepconv.separable_conv2d(x, dk, pk, bias, **options)
     check_lazy(lazy, expected, dtype, kernel[0] * kernel[1] * 3 * dm + 1)
 
@@ -138,8 +155,7 @@ def test_separable(kernel, strides, dilation, padding, dm, hw_chunks, dtype, lay
 def test_depthwise(kernel, strides, dilation, padding, dm, hw_chunks, layout):
     x = images(np.float32, layout)
     dk = RNG.uniform(-1, 1, (*kernel, 3, dm)).astype(np.float32)
-    options = dict(strides=strides, padding=padding, dilation_rate=dilation,
-                   data_format=layout)
+    options = dict(strides=strides, padding=padding, dilation_rate=dilation, data_format=layout)
     lazy = sepconv_dask.depthwise_conv2d(chunked(x, layout, hw_chunks), dk, **options)
     expected = sepconv.depthwise_conv2d(x, dk, **options)
     check_lazy(lazy, expected, np.float32, kernel[0] * kernel[1])
@@ -151,8 +167,9 @@ def test_pointwise(dtype, layout):
     x = images(dtype, layout)
     pk = RNG.uniform(-1, 1, (3, 6)).astype(dtype)
     bias = RNG.uniform(-1, 1, 6).astype(dtype)
-    lazy = sepconv_dask.pointwise_conv2d(chunked(x, layout, (5, 6)), pk, bias,
-                                         data_format=layout, activation=np.tanh)
+    lazy = sepconv_dask.pointwise_conv2d(
+        chunked(x, layout, (5, 6)), pk, bias, data_format=layout, activation=np.tanh
+    )
     expected = sepconv.pointwise_conv2d(x, pk, bias, data_format=layout, activation=np.tanh)
     out = check_lazy(lazy, expected, dtype, 4)
     spatial = (2, 3) if layout == "channels_first" else (1, 2)
@@ -163,15 +180,15 @@ def test_pointwise(dtype, layout):
 def test_mixed_dtypes_compute_in_float64():
     x = images(np.float32, "channels_last")
     dk, pk = np.ones((3, 3, 3, 1)), np.ones((3, 2))
-    lazy = sepconv_dask.separable_conv2d(chunked(x, "channels_last", (6, 6)), dk, pk,
-                                         padding="same")
+    lazy = sepconv_dask.separable_conv2d(
+        chunked(x, "channels_last", (6, 6)), dk, pk, padding="same"
+    )
     check_lazy(lazy, sepconv.separable_conv2d(x, dk, pk, padding="same"), np.float64, 28)
 
 
 def test_output_chunks_follow_the_input_at_stride_one():
     x = da.zeros((4, 20, 20, 3), chunks=(2, 5, 10, 3))
-    lazy = sepconv_dask.separable_conv2d(x, np.ones((3, 3, 3, 1)), np.ones((3, 2)),
-                                         padding="same")
+    lazy = sepconv_dask.separable_conv2d(x, np.ones((3, 3, 3, 1)), np.ones((3, 2)), padding="same")
     assert lazy.chunks == ((2, 2), (5, 5, 5, 5), (10, 10), (2,))
 
 
@@ -185,12 +202,14 @@ def test_strided_output_chunks_hold_whole_input_runs():
 def test_chunks_smaller_than_the_halo_are_merged():
     x = images(np.float64, "channels_last", (2, 12, 12, 1))
     dk = RNG.uniform(-1, 1, (3, 3, 1, 1))
-    lazy = sepconv_dask.depthwise_conv2d(da.from_array(x, chunks=(1, 1, 2, 1)), dk,
-                                         dilation_rate=3, padding="same")
+    lazy = sepconv_dask.depthwise_conv2d(
+        da.from_array(x, chunks=(1, 1, 2, 1)), dk, dilation_rate=3, padding="same"
+    )
     # halo 6: every chunk but the last holds at least 6 rows
     assert lazy.chunks[1] == (6, 6) and lazy.chunks[2] == (6, 6)
-    check_lazy(lazy, sepconv.depthwise_conv2d(x, dk, dilation_rate=3, padding="same"),
-               np.float64, 9)
+    check_lazy(
+        lazy, sepconv.depthwise_conv2d(x, dk, dilation_rate=3, padding="same"), np.float64, 9
+    )
 
 
 class RecordingArray:
@@ -201,15 +220,16 @@ class RecordingArray:
         self.reads = []
 
     def __getitem__(self, index):
-        self.reads.append(tuple(s.indices(n)[:2] for s, n in zip(index, self.shape)))
+        self.reads.append(tuple(s.indices(n)[:2] for s, n in zip(index, self.shape, strict=True)))
         return self.array[index]
 
 
 def test_one_output_chunk_reads_only_the_input_chunks_its_window_touches():
     source = RecordingArray(np.ones((2, 40, 40, 1)))
     x = da.from_array(source, chunks=(1, 10, 10, 1), asarray=True)
-    lazy = sepconv_dask.separable_conv2d(x, np.ones((3, 3, 1, 1)), np.ones((1, 2)),
-                                         padding="same", strides=1)
+    lazy = sepconv_dask.separable_conv2d(
+        x, np.ones((3, 3, 1, 1)), np.ones((1, 2)), padding="same", strides=1
+    )
     source.reads.clear()  # Dask reads empty slices for metadata
     block = lazy.blocks[1, 1, 1, 0].compute(scheduler="sync")
     assert block.shape == (1, 10, 10, 2)
@@ -227,14 +247,23 @@ def test_zarr_in_and_out(tmp_path):
     x = images(np.float32, "channels_first", (4, 20, 18, 2))
     da.from_array(x, chunks=(2, 1, 8, 8)).to_zarr(str(tmp_path / "in.zarr"))
     dk, pk = RNG.uniform(-1, 1, (3, 3, 2, 2)), RNG.uniform(-1, 1, (4, 3))
-    lazy = sepconv_dask.separable_conv2d(da.from_zarr(str(tmp_path / "in.zarr")), dk, pk,
-                                         strides=2, padding="same",
-                                         data_format="channels_first")
+    lazy = sepconv_dask.separable_conv2d(
+        da.from_zarr(str(tmp_path / "in.zarr")),
+        dk,
+        pk,
+        strides=2,
+        padding="same",
+        data_format="channels_first",
+    )
     lazy.to_zarr(str(tmp_path / "out.zarr"))
     out = zarr.open_array(str(tmp_path / "out.zarr"), mode="r")[...]
-    assert_allclose(out, sepconv.separable_conv2d(x, dk, pk, strides=2, padding="same",
-                                                  data_format="channels_first"),
-                    **tolerance(np.float64, 37))
+    assert_allclose(
+        out,
+        sepconv.separable_conv2d(
+            x, dk, pk, strides=2, padding="same", data_format="channels_first"
+        ),
+        **tolerance(np.float64, 37),
+    )
 
 
 def test_kernels_enter_the_graph_once():
@@ -250,55 +279,82 @@ class TestErrors:
     """Bad arguments raise before any compute, with the NumPy API's messages."""
 
     def test_rank(self):
-        with pytest.raises(ValueError, match=re.escape(
+        with pytest.raises(
+            ValueError,
+            match=re.escape(
                 "`x` must be 4-D (batch, height, width, channels); received an array of "
-                "shape (2, 3, 4)")):
-            sepconv_dask.separable_conv2d(da.zeros((2, 3, 4)), np.ones((3, 3, 4, 1)),
-                                          np.ones((4, 2)))
+                "shape (2, 3, 4)"
+            ),
+        ):
+            sepconv_dask.separable_conv2d(
+                da.zeros((2, 3, 4)), np.ones((3, 3, 4, 1)), np.ones((4, 2))
+            )
 
     def test_unknown_chunk_sizes(self):
         x = da.zeros((4, 5, 5, 1), chunks=2)
         x = x[x[:, 0, 0, 0] > -1]
-        with pytest.raises(ValueError, match=r"`x` has unknown chunk sizes \(shape \(nan, 5, "
-                                             r"5, 1\)\); call x.compute_chunk_sizes\(\)"):
+        with pytest.raises(
+            ValueError,
+            match=r"`x` has unknown chunk sizes \(shape \(nan, 5, "
+            r"5, 1\)\); call x.compute_chunk_sizes\(\)",
+        ):
             sepconv_dask.depthwise_conv2d(x, np.ones((3, 3, 1, 1)))
 
     def test_channel_mismatch(self):
-        with pytest.raises(ValueError, match=re.escape(
-                "`depthwise_kernel` has 2 input channels but `x` has 3")):
+        with pytest.raises(
+            ValueError, match=re.escape("`depthwise_kernel` has 2 input channels but `x` has 3")
+        ):
             sepconv_dask.depthwise_conv2d(da.zeros((1, 5, 5, 3)), np.ones((3, 3, 2, 1)))
 
     def test_pointwise_channels(self):
-        with pytest.raises(ValueError, match=re.escape(
-                "`pointwise_kernel` has 4 input channels but the channels of `x` = 3")):
+        with pytest.raises(
+            ValueError,
+            match=re.escape("`pointwise_kernel` has 4 input channels but the channels of `x` = 3"),
+        ):
             sepconv_dask.pointwise_conv2d(da.zeros((1, 5, 5, 3)), np.ones((4, 2)))
 
     def test_empty_valid_output(self):
-        with pytest.raises(ValueError, match=re.escape(
-                "the output would be empty: input of spatial shape (5, 5) with kernel (7, 7)")):
-            sepconv_dask.separable_conv2d(da.zeros((1, 5, 5, 1)), np.ones((7, 7, 1, 1)),
-                                          np.ones((1, 1)))
+        with pytest.raises(
+            ValueError,
+            match=re.escape(
+                "the output would be empty: input of spatial shape (5, 5) with kernel (7, 7)"
+            ),
+        ):
+            sepconv_dask.separable_conv2d(
+                da.zeros((1, 5, 5, 1)), np.ones((7, 7, 1, 1)), np.ones((1, 1))
+            )
 
-    @pytest.mark.parametrize("argument,value,error,message", [
-        ("padding", "full", ValueError, "padding"),
-        ("strides", 0, ValueError, "`strides` values must be positive integers; "
-                                   "received strides=0"),
-        ("dilation_rate", (1, 2, 3), ValueError, "dilation_rate=(1, 2, 3)"),
-        ("data_format", "nhwc", ValueError, "data_format"),
-        ("activation", "tanh", ValueError, "received activation='tanh'"),
-        ("n_threads", 0, ValueError, "`n_threads` must be a nonzero integer or None; "
-                                     "received n_threads=0"),
-        ("n_threads", 1.5, TypeError, "received n_threads=1.5"),
-    ])
+    @pytest.mark.parametrize(
+        "argument,value,error,message",
+        [
+            ("padding", "full", ValueError, "padding"),
+            (
+                "strides",
+                0,
+                ValueError,
+                "`strides` values must be positive integers; received strides=0",
+            ),
+            ("dilation_rate", (1, 2, 3), ValueError, "dilation_rate=(1, 2, 3)"),
+            ("data_format", "nhwc", ValueError, "data_format"),
+            ("activation", "tanh", ValueError, "received activation='tanh'"),
+            (
+                "n_threads",
+                0,
+                ValueError,
+                "`n_threads` must be a nonzero integer or None; received n_threads=0",
+            ),
+            ("n_threads", 1.5, TypeError, "received n_threads=1.5"),
+        ],
+    )
     def test_bad_keyword(self, argument, value, error, message):
         with pytest.raises(error, match=re.escape(message)):
-            sepconv_dask.depthwise_conv2d(da.zeros((1, 5, 5, 1)), np.ones((3, 3, 1, 1)),
-                                          **{argument: value})
+            sepconv_dask.depthwise_conv2d(
+                da.zeros((1, 5, 5, 1)), np.ones((3, 3, 1, 1)), **{argument: value}
+            )
 
     def test_not_real_numbers(self):
         with pytest.raises(TypeError, match="`x` must hold real numbers"):
-            sepconv_dask.pointwise_conv2d(da.zeros((1, 2, 2, 1), dtype=complex),
-                                          np.ones((1, 1)))
+            sepconv_dask.pointwise_conv2d(da.zeros((1, 2, 2, 1), dtype=complex), np.ones((1, 1)))
 
 
 class TestThreads:
@@ -319,8 +375,7 @@ class TestThreads:
 
     def run(self, **options):
         x = da.zeros((4, 8, 8, 1), chunks=(1, 4, 4, 1))
-        sepconv_dask.depthwise_conv2d(x, np.ones((3, 3, 1, 1)), padding="same").compute(
-            **options)
+        sepconv_dask.depthwise_conv2d(x, np.ones((3, 3, 1, 1)), padding="same").compute(**options)
 
     def test_synchronous_scheduler_gives_all_cores(self, recorded):
         self.run(scheduler="sync")
@@ -334,8 +389,9 @@ class TestThreads:
     def test_a_distributed_worker_with_two_threads_gives_each_task_one(self, recorded):
         distributed = pytest.importorskip("distributed")
         # in-process: no nanny sets OMP_NUM_THREADS, so only the share rule limits
-        with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                                      dashboard_address=None) as cluster:
+        with distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster:
             with distributed.Client(cluster) as client:
                 self.run(scheduler=client)
         assert recorded == [1] * 16
@@ -344,8 +400,10 @@ class TestThreads:
         monkeypatch.setattr(_threads, "cpu_count", lambda: 8)
         monkeypatch.setattr(_threads, "effective_n_threads", lambda n: n)
         with dask.config.set(num_workers=2):
-            counts = dask.compute(*[dask.delayed(_dask_threads.task_threads)(6)
-                                    for _ in range(4)], scheduler="threads")
+            counts = dask.compute(
+                *[dask.delayed(_dask_threads.task_threads)(6) for _ in range(4)],
+                scheduler="threads",
+            )
         assert counts == (4,) * 4
         assert _dask_threads.task_threads(6) == 6
 
@@ -355,12 +413,14 @@ class TestThreads:
 
 
 def expected_features(est, images):
-    return feature_reference.features(images, est.depthwise_kernel_, est.pointwise_kernel_,
-                                      grid=(2, 2))
+    return feature_reference.features(
+        images, est.depthwise_kernel_, est.pointwise_kernel_, grid=(2, 2)
+    )
 
 
 def never_computed(shape, dtype, chunks):
     """A Dask array whose blocks raise if anything computes them."""
+
     def fail(block):
         raise AssertionError("the data was computed")
 
@@ -392,7 +452,8 @@ def test_image_batch():
 @pytest.mark.parametrize("shape,chunks", [((12, 36), (5, 36)), ((12, 6, 6, 1), (5, 3, 6, 1))])
 def test_fit_on_dask_reads_only_the_shape(shape, chunks):
     lazy_fit = SeparableConvFeatures(filters=3, random_state=0).fit(
-        never_computed(shape, np.float32, chunks))
+        never_computed(shape, np.float32, chunks)
+    )
     images = RNG.random(shape).astype(np.float32)
     numpy_fit = SeparableConvFeatures(filters=3, random_state=0).fit(images)
     for name in ("n_features_in_", "image_shape_", "n_features_out_"):
@@ -406,14 +467,22 @@ def test_fit_on_dask_reads_only_the_shape(shape, chunks):
 
 def test_fit_on_dask_checks_the_shape_with_the_numpy_messages():
     est = SeparableConvFeatures(image_shape=(5, 5))
-    with pytest.raises(ValueError, match=re.escape(
-            "`image_shape`=(5, 5) holds 25 values per image but X has 36 features per row")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "`image_shape`=(5, 5) holds 25 values per image but X has 36 features per row"
+        ),
+    ):
         est.fit(never_computed((4, 36), np.float64, 2))
     with pytest.raises(ValueError, match="Found array with 0 sample"):
         SeparableConvFeatures().fit(da.zeros((0, 4)))
-    with pytest.raises(ValueError, match=re.escape(
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
             "X must be 2-D (n_samples, n_features) or a 4-D image batch; received an array "
-            "of shape (3, 2, 2)")):
+            "of shape (3, 2, 2)"
+        ),
+    ):
         SeparableConvFeatures().fit(da.zeros((3, 2, 2)))
 
 
@@ -437,8 +506,7 @@ def test_incremental_pca_over_blocks():
     for block in lazy.blocks:
         pca.partial_fit(block.compute())
     reference = IncrementalPCA(n_components=3, batch_size=10).fit(est.transform(images))
-    assert_allclose(np.abs(pca.components_), np.abs(reference.components_), rtol=1e-3,
-                    atol=1e-4)
+    assert_allclose(np.abs(pca.components_), np.abs(reference.components_), rtol=1e-3, atol=1e-4)
 
 
 def test_transform_threads_are_the_task_share(monkeypatch):
@@ -474,6 +542,9 @@ def test_errors():
     with pytest.raises(NotFittedError, match="This SeparableConvFeatures instance is not fitted"):
         sepconv_dask.transform(SeparableConvFeatures(), da.ones((2, 4)))
     est = SeparableConvFeatures(filters=2).fit(np.ones((2, 4)))
-    with pytest.raises(ValueError, match=r"X must be a 2-D \(n_samples, n_features\) or 4-D "
-                                         r"image Dask array; received shape \(2, 2, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"X must be a 2-D \(n_samples, n_features\) or 4-D "
+        r"image Dask array; received shape \(2, 2, 2\)",
+    ):
         sepconv_dask.transform(est, da.ones((2, 2, 2)))

@@ -6,10 +6,10 @@ the NumPy API on the whole array.
 
 import numpy as np
 import pytest
+from compare import tolerance
 from numpy.testing import assert_allclose
 
 import sepconv
-from compare import tolerance
 from sepconv import dask as sepconv_dask
 from sepconv.transformer import SeparableConvFeatures
 
@@ -22,8 +22,9 @@ RNG = np.random.default_rng(7)
 @pytest.fixture(scope="module")
 def client():
     """A LocalCluster of two one-thread worker processes, closed after the module."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         with distributed.Client(cluster) as client:
             yield client
 
@@ -32,24 +33,34 @@ def client():
 def test_separable_on_the_cluster(client, layout):
     x = RNG.uniform(-1, 1, (4, 3, 15, 13) if layout == "channels_first" else (4, 15, 13, 3))
     dk, pk, bias = RNG.uniform(-1, 1, (3, 3, 3, 2)), RNG.uniform(-1, 1, (6, 5)), np.ones(5)
-    options = dict(strides=2, padding="same", dilation_rate=1, data_format=layout,
-                   activation="relu")
-    lazy = sepconv_dask.separable_conv2d(da.from_array(x, chunks=(2, 2, 5, 5)), dk, pk, bias,
-                                         **options)
+    options = dict(
+        strides=2, padding="same", dilation_rate=1, data_format=layout, activation="relu"
+    )
+    lazy = sepconv_dask.separable_conv2d(
+        da.from_array(x, chunks=(2, 2, 5, 5)), dk, pk, bias, **options
+    )
     out = client.compute(lazy).result()
-    assert_allclose(out, sepconv.separable_conv2d(x, dk, pk, bias, **options),
-                    **tolerance(np.float64, 19))
+    assert_allclose(
+        out, sepconv.separable_conv2d(x, dk, pk, bias, **options), **tolerance(np.float64, 19)
+    )
 
 
 def test_depthwise_and_pointwise_on_the_cluster(client):
     x = RNG.uniform(-1, 1, (3, 11, 12, 2)).astype(np.float32)
     dk, pk = RNG.uniform(-1, 1, (5, 5, 2, 1)), RNG.uniform(-1, 1, (2, 4))
     dx = da.from_array(x, chunks=(1, 4, 4, 1))
-    depthwise, pointwise = client.compute([
-        sepconv_dask.depthwise_conv2d(dx, dk, dilation_rate=2, padding="same"),
-        sepconv_dask.pointwise_conv2d(dx, pk)], sync=True)
-    assert_allclose(depthwise, sepconv.depthwise_conv2d(x, dk, dilation_rate=2, padding="same"),
-                    **tolerance(np.float64, 25))
+    depthwise, pointwise = client.compute(
+        [
+            sepconv_dask.depthwise_conv2d(dx, dk, dilation_rate=2, padding="same"),
+            sepconv_dask.pointwise_conv2d(dx, pk),
+        ],
+        sync=True,
+    )
+    assert_allclose(
+        depthwise,
+        sepconv.depthwise_conv2d(x, dk, dilation_rate=2, padding="same"),
+        **tolerance(np.float64, 25),
+    )
     assert_allclose(pointwise, sepconv.pointwise_conv2d(x, pk), **tolerance(np.float64, 2))
 
 

@@ -10,10 +10,10 @@ import time
 
 import numpy as np
 import pytest
+from compare import tolerance
 from numpy.testing import assert_allclose
 
 import sepconv
-from compare import tolerance
 from sepconv import dask as sepconv_dask
 
 da = pytest.importorskip("dask.array")
@@ -31,8 +31,9 @@ def test_killed_worker_loses_no_result():
     dk, pk = np.ones((3, 3, 2, 1)), np.ones((2, 3))
     dx = da.from_array(x, chunks=(4, 12, 12, 2)).map_blocks(_slow_read, dtype=x.dtype)
     lazy = sepconv_dask.separable_conv2d(dx, dk, pk, padding="same")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         with distributed.Client(cluster) as client:
             pids = client.run(os.getpid)
             future = client.compute(lazy)
@@ -41,8 +42,9 @@ def test_killed_worker_loses_no_result():
             os.kill(pids[victim], signal.SIGKILL)
             out = future.result(timeout=120)
             assert victim not in client.run(os.getpid)  # it is gone
-    assert_allclose(out, sepconv.separable_conv2d(x, dk, pk, padding="same"),
-                    **tolerance(np.float64, 20))
+    assert_allclose(
+        out, sepconv.separable_conv2d(x, dk, pk, padding="same"), **tolerance(np.float64, 20)
+    )
 
 
 def _wait_until_both_workers_are_busy(client, timeout=30):
@@ -59,4 +61,5 @@ def _wait_until_both_workers_are_busy(client, timeout=30):
 
 def _task_states(client):
     return client.run_on_scheduler(
-        lambda dask_scheduler: [t.state for t in dask_scheduler.tasks.values()])
+        lambda dask_scheduler: [t.state for t in dask_scheduler.tasks.values()]
+    )

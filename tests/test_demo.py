@@ -30,8 +30,7 @@ def test_demo_plot(tmp_path, capsys):
 
 
 def test_demo_subset_too_small():
-    with pytest.raises(SystemExit, match="demo: --subset must be at least 20; received "
-                                         "--subset 5"):
+    with pytest.raises(SystemExit, match="demo: --subset must be at least 20; received --subset 5"):
         main(["demo", "--subset", "5"])
 
 
@@ -40,8 +39,11 @@ def test_demo_plot_without_matplotlib(monkeypatch, tmp_path):
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(SystemExit, match=r"demo: --plot needs matplotlib: pip install "
-                                         r"'sepconv\[plot\]'"):
+    with pytest.raises(
+        SystemExit,
+        match=r"demo: --plot needs matplotlib: pip install "
+        r"'sepconv\[plot\]'",
+    ):
         main(["demo", "--plot", str(tmp_path / "x.png")])
 
 

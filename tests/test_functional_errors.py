@@ -5,12 +5,12 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import event, given, settings, strategies as st
-
-import sepconv
-
 import reference
 from compare import assert_close, from_layout
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+import sepconv
 
 X = np.zeros((2, 6, 5, 3), np.float32)
 DK = np.zeros((3, 3, 3, 2), np.float32)
@@ -20,8 +20,13 @@ BIAS = np.zeros(4, np.float32)
 
 def separable(**changes):
     args = {"x": X, "depthwise_kernel": DK, "pointwise_kernel": PK, "bias": BIAS, **changes}
-    return sepconv.separable_conv2d(args.pop("x"), args.pop("depthwise_kernel"),
-                                    args.pop("pointwise_kernel"), args.pop("bias"), **args)
+    return sepconv.separable_conv2d(
+        args.pop("x"),
+        args.pop("depthwise_kernel"),
+        args.pop("pointwise_kernel"),
+        args.pop("bias"),
+        **args,
+    )
 
 
 def depthwise(**changes):
@@ -45,6 +50,7 @@ def _raises(error, *fragments):
 
 # --------------------------------------------------------------------------
 # Shapes
+
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 @pytest.mark.parametrize("shape", [(6, 5, 3), (1, 2, 6, 5, 3), ()])
@@ -124,26 +130,47 @@ def test_x_without_channels(name):
 
 
 @pytest.mark.parametrize("name", sorted(GEOMETRY_FUNCTIONS))
-@pytest.mark.parametrize("kernel,strides,dilation", [((7, 3), 1, 1), ((3, 3), 1, (3, 1)),
-                                                     ((3, 6), (2, 2), 1)])
+@pytest.mark.parametrize(
+    "kernel,strides,dilation", [((7, 3), 1, 1), ((3, 3), 1, (3, 1)), ((3, 6), (2, 2), 1)]
+)
 def test_empty_output_under_valid(name, kernel, strides, dilation):
     dk = np.zeros((*kernel, 3, 2), np.float32)
-    with _raises(ValueError, "empty", "(6, 5)", str(kernel), "strides=", "dilation_rate=",
-                 "valid"):
-        GEOMETRY_FUNCTIONS[name](depthwise_kernel=dk, strides=strides,
-                                 dilation_rate=dilation, padding="valid")
+    with _raises(ValueError, "empty", "(6, 5)", str(kernel), "strides=", "dilation_rate=", "valid"):
+        GEOMETRY_FUNCTIONS[name](
+            depthwise_kernel=dk, strides=strides, dilation_rate=dilation, padding="valid"
+        )
 
 
 # --------------------------------------------------------------------------
 # Keyword arguments: each message names the argument and quotes the value
+
 
 def _bad(argument, error, values):
     return [pytest.param(argument, v, error, id=f"{argument}={v!r}") for v in values]
 
 
 GEOMETRY_KEYWORDS = (
-    _bad("strides", ValueError, [0, -1, (1, 0), (2, -3), 1.5, (1, 2.0), True, (True, 1),
-                                 np.bool_(True), "2", (1, 2, 3), (1,), None, [], 2.0])
+    _bad(
+        "strides",
+        ValueError,
+        [
+            0,
+            -1,
+            (1, 0),
+            (2, -3),
+            1.5,
+            (1, 2.0),
+            True,
+            (True, 1),
+            np.bool_(True),
+            "2",
+            (1, 2, 3),
+            (1,),
+            None,
+            [],
+            2.0,
+        ],
+    )
     + _bad("dilation_rate", ValueError, [0, -2, (0, 1), 2.5, False, (1, 1, 1), "1", None])
     + _bad("padding", ValueError, ["causal", "full", "", "valid ", None, 0, ("same",)])
 )
@@ -194,11 +221,14 @@ def test_x_not_real_numbers(name, kind):
         FUNCTIONS[name](x=x)
 
 
-@pytest.mark.parametrize("operand,value", [
-    ("depthwise_kernel", DK.astype(np.complex128)),
-    ("pointwise_kernel", PK.astype(object)),
-    ("bias", np.array(["a"] * 4)),
-])
+@pytest.mark.parametrize(
+    "operand,value",
+    [
+        ("depthwise_kernel", DK.astype(np.complex128)),
+        ("pointwise_kernel", PK.astype(object)),
+        ("bias", np.array(["a"] * 4)),
+    ],
+)
 def test_kernels_not_real_numbers(operand, value):
     with _raises(TypeError, f"`{operand}`", str(value.dtype)):
         separable(**{operand: value})
@@ -260,9 +290,13 @@ def arguments(draw):
         "pointwise_kernel": draw(st.sampled_from([(c * dm, f), (1, 1, c * dm, f)])),
         "bias": draw(st.sampled_from([None, (f,)])),
     }
-    kwargs = {"strides": draw(good_pairs), "dilation_rate": draw(good_pairs),
-              "padding": draw(st.sampled_from(["same", "valid", "SAME"])),
-              "data_format": layout, "n_threads": draw(st.sampled_from([None, -1, 1, 2]))}
+    kwargs = {
+        "strides": draw(good_pairs),
+        "dilation_rate": draw(good_pairs),
+        "padding": draw(st.sampled_from(["same", "valid", "SAME"])),
+        "data_format": layout,
+        "n_threads": draw(st.sampled_from([None, -1, 1, 2])),
+    }
     fault = draw(st.sampled_from([None, *shapes, *bad_values]))
     if fault in bad_values:
         kwargs[fault] = draw(bad_values[fault])
@@ -284,13 +318,18 @@ def test_random_arguments_raise_or_compute(args):
         event(type(exc).__name__)
         return
     event("computed")
+
     # it computed: then the arguments were valid, and the result must be right
-    pair = (lambda v: (v, v) if isinstance(v, int) else v)
+    def pair(v):
+        return (v, v) if isinstance(v, int) else v
+
     strides, dilation = pair(kwargs["strides"]), pair(kwargs["dilation_rate"])
     padding = kwargs["padding"].lower()
     x_nhwc, y_nhwc = from_layout(x, kwargs["data_format"]), from_layout(y, kwargs["data_format"])
-    out_hw = [reference.output_size(n, k, s, d, padding)[0] for n, k, s, d in
-              zip(x_nhwc.shape[1:3], dk.shape[:2], strides, dilation)]
+    out_hw = [
+        reference.output_size(n, k, s, d, padding)[0]
+        for n, k, s, d in zip(x_nhwc.shape[1:3], dk.shape[:2], strides, dilation, strict=True)
+    ]
     assert y_nhwc.shape == (x.shape[0], *out_hw, pk.shape[-1])
     if y.size:
         expected = reference.separable(x_nhwc, dk, pk, bias, strides, padding, dilation)

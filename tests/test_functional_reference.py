@@ -7,14 +7,14 @@ build, tiling, thread counts, dtypes, memory layouts and non-finite values.
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from cases import Case, cases
+from compare import assert_close, from_layout, to_layout, tolerance
+from hypothesis import given
+from hypothesis import strategies as st
 
 import sepconv
 from sepconv import config
 from sepconv._native import _blas, _dispatch, _tiling
-
-from cases import Case, cases
-from compare import assert_close, from_layout, to_layout, tolerance
 
 FLOATS = [np.float32, np.float64]
 LAYOUTS = ["channels_last", "channels_first"]
@@ -36,11 +36,20 @@ def _check_separable(case, dtype, layout, use_bias=True, activation="none", **kw
     x, dk, pk, bias = case.arrays(dtype)
     bias = bias if use_bias else None
     act, act_ref = ACTIVATIONS[activation]
-    y = sepconv.separable_conv2d(to_layout(x, layout), dk, pk, bias, data_format=layout,
-                                 activation=act, **case.geometry, **kwargs)
+    y = sepconv.separable_conv2d(
+        to_layout(x, layout),
+        dk,
+        pk,
+        bias,
+        data_format=layout,
+        activation=act,
+        **case.geometry,
+        **kwargs,
+    )
     assert y.dtype == dtype
-    assert_close(from_layout(y, layout), act_ref(case.expected(x, dk, pk, bias)), dtype,
-                 case.reduction)
+    assert_close(
+        from_layout(y, layout), act_ref(case.expected(x, dk, pk, bias)), dtype, case.reduction
+    )
     return y
 
 
@@ -48,25 +57,38 @@ def _check_depthwise(case, dtype, layout, use_bias=True, activation="none", **kw
     x, dk, _, _ = case.arrays(dtype)
     bias = np.linspace(-1, 1, case.k).astype(dtype) if use_bias else None
     act, act_ref = ACTIVATIONS[activation]
-    y = sepconv.depthwise_conv2d(to_layout(x, layout), dk, bias, data_format=layout,
-                                 activation=act, **case.geometry, **kwargs)
+    y = sepconv.depthwise_conv2d(
+        to_layout(x, layout),
+        dk,
+        bias,
+        data_format=layout,
+        activation=act,
+        **case.geometry,
+        **kwargs,
+    )
     expected = case.expected_depthwise(x, dk) + (0 if bias is None else bias)
     assert y.dtype == dtype
-    assert_close(from_layout(y, layout), act_ref(expected), dtype,
-                 case.kernel[0] * case.kernel[1] + 1)
+    assert_close(
+        from_layout(y, layout), act_ref(expected), dtype, case.kernel[0] * case.kernel[1] + 1
+    )
     return y
 
 
-def _check_pointwise(case, dtype, layout, use_bias=True, activation="none", matrix=False,
-                     **kwargs):
+def _check_pointwise(case, dtype, layout, use_bias=True, activation="none", matrix=False, **kwargs):
     # the image x of the case, with C * depth_multiplier channels, is the input here
     rng = np.random.default_rng(case.seed)
     x = rng.uniform(-1, 1, (case.n, *case.hw, case.k)).astype(dtype)
     pk = rng.uniform(-1, 1, (1, 1, case.k, case.filters)).astype(dtype)
     bias = rng.uniform(-1, 1, case.filters).astype(dtype) if use_bias else None
     act, act_ref = ACTIVATIONS[activation]
-    y = sepconv.pointwise_conv2d(to_layout(x, layout), pk[0, 0] if matrix else pk, bias,
-                                 data_format=layout, activation=act, **kwargs)
+    y = sepconv.pointwise_conv2d(
+        to_layout(x, layout),
+        pk[0, 0] if matrix else pk,
+        bias,
+        data_format=layout,
+        activation=act,
+        **kwargs,
+    )
     expected = np.einsum("nhwk,kf->nhwf", x.astype(np.float64), pk[0, 0].astype(np.float64))
     expected = expected + (0 if bias is None else bias)
     assert y.dtype == dtype
@@ -101,8 +123,10 @@ def test_pointwise_matches_reference(case, dtype, layout, use_bias, activation, 
     _check_pointwise(case, dtype, layout, use_bias, activation, matrix=matrix)
 
 
-@given(case=cases(max_side=4, max_kernel=9, max_dilation=2, paddings=("same",)),
-       layout=st.sampled_from(LAYOUTS))
+@given(
+    case=cases(max_side=4, max_kernel=9, max_dilation=2, paddings=("same",)),
+    layout=st.sampled_from(LAYOUTS),
+)
 def test_same_padding_kernel_larger_than_image(case, layout):
     _check_separable(case, np.float64, layout)
 
@@ -110,14 +134,24 @@ def test_same_padding_kernel_larger_than_image(case, layout):
 # --------------------------------------------------------------------------
 # Kernel paths and builds
 
+
 @pytest.mark.parametrize("channels,depth_multiplier", K_SPLITS)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_every_isa_build(isa_level, channels, depth_multiplier, layout, dtype):
     assert _dispatch.kernels is _dispatch.kernels_for(isa_level)
-    case = Case(n=2, hw=(11, 7), channels=channels, depth_multiplier=depth_multiplier,
-                filters=10, kernel=(3, 2), strides=(2, 1), dilation=(1, 2), padding="same",
-                seed=channels * 10 + depth_multiplier)
+    case = Case(
+        n=2,
+        hw=(11, 7),
+        channels=channels,
+        depth_multiplier=depth_multiplier,
+        filters=10,
+        kernel=(3, 2),
+        strides=(2, 1),
+        dilation=(1, 2),
+        padding="same",
+        seed=channels * 10 + depth_multiplier,
+    )
     _check_separable(case, dtype, layout, activation="relu")
     _check_depthwise(case, dtype, layout)
     _check_pointwise(case, dtype, layout)
@@ -126,8 +160,18 @@ def test_every_isa_build(isa_level, channels, depth_multiplier, layout, dtype):
 @pytest.mark.parametrize("padding", ["valid", "same"])
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_isa_builds_strided_dilated(isa_level, padding, layout):
-    case = Case(n=1, hw=(13, 12), channels=5, depth_multiplier=2, filters=3, kernel=(3, 3),
-                strides=(2, 3), dilation=(2, 2), padding=padding, seed=7)
+    case = Case(
+        n=1,
+        hw=(13, 12),
+        channels=5,
+        depth_multiplier=2,
+        filters=3,
+        kernel=(3, 3),
+        strides=(2, 3),
+        dilation=(2, 2),
+        padding=padding,
+        seed=7,
+    )
     _check_separable(case, np.float32, layout)
     _check_depthwise(case, np.float32, layout)
 
@@ -136,29 +180,66 @@ def test_isa_builds_strided_dilated(isa_level, padding, layout):
 @pytest.mark.parametrize("hw", [(1, 1), (1, 9), (9, 1), (5, 7)])
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_tiny_and_odd_images_under_same(kernel, hw, layout):
-    case = Case(n=1, hw=hw, channels=3, depth_multiplier=1, filters=2, kernel=kernel,
-                padding="same", seed=hw[0] * 10 + hw[1])
+    case = Case(
+        n=1,
+        hw=hw,
+        channels=3,
+        depth_multiplier=1,
+        filters=2,
+        kernel=kernel,
+        padding="same",
+        seed=hw[0] * 10 + hw[1],
+    )
     _check_separable(case, np.float64, layout)
 
 
-@pytest.mark.parametrize("strides,dilation", [((1, 1), (3, 1)), ((3, 1), (1, 1)),
-                                              ((2, 3), (3, 2)), ((3, 3), (2, 2))])
+@pytest.mark.parametrize(
+    "strides,dilation", [((1, 1), (3, 1)), ((3, 1), (1, 1)), ((2, 3), (3, 2)), ((3, 3), (2, 2))]
+)
 @pytest.mark.parametrize("padding", ["valid", "same"])
 def test_strides_with_dilation(strides, dilation, padding):
-    case = Case(n=1, hw=(15, 14), channels=10, depth_multiplier=1, filters=4, kernel=(3, 3),
-                strides=strides, dilation=dilation, padding=padding, seed=3)
+    case = Case(
+        n=1,
+        hw=(15, 14),
+        channels=10,
+        depth_multiplier=1,
+        filters=4,
+        kernel=(3, 3),
+        strides=strides,
+        dilation=dilation,
+        padding=padding,
+        seed=3,
+    )
     for layout in LAYOUTS:
         _check_separable(case, np.float64, layout)
 
 
 def test_integer_geometry_forms():
-    case = Case(n=1, hw=(9, 9), channels=2, depth_multiplier=1, filters=2, kernel=(3, 3),
-                strides=(2, 2), dilation=(1, 1), padding="same", seed=5)
+    case = Case(
+        n=1,
+        hw=(9, 9),
+        channels=2,
+        depth_multiplier=1,
+        filters=2,
+        kernel=(3, 3),
+        strides=(2, 2),
+        dilation=(1, 1),
+        padding="same",
+        seed=5,
+    )
     x, dk, pk, bias = case.arrays()
     expected = case.expected(x, dk, pk, bias)
     for strides in (2, np.int64(2), [2, 2], (np.int32(2), 2), np.array([2, 2])):
-        y = sepconv.separable_conv2d(x, dk, pk, bias, strides=strides, padding="SAME",
-                                     dilation_rate=np.int8(1), data_format="Channels_Last")
+        y = sepconv.separable_conv2d(
+            x,
+            dk,
+            pk,
+            bias,
+            strides=strides,
+            padding="SAME",
+            dilation_rate=np.int8(1),
+            data_format="Channels_Last",
+        )
         assert_close(y, expected, np.float64, case.reduction)
 
 
@@ -166,23 +247,34 @@ def test_data_format_none_follows_config(monkeypatch):
     case = Case(n=2, hw=(6, 5), channels=3, depth_multiplier=2, filters=4, kernel=(2, 3))
     x, dk, pk, bias = case.arrays()
     monkeypatch.setitem(config._state, "image_data_format", "channels_first")
-    y = sepconv.separable_conv2d(to_layout(x, "channels_first"), dk, pk, bias,
-                                 data_format=None)
-    assert_close(from_layout(y, "channels_first"), case.expected(x, dk, pk, bias), np.float64,
-                 case.reduction)
+    y = sepconv.separable_conv2d(to_layout(x, "channels_first"), dk, pk, bias, data_format=None)
+    assert_close(
+        from_layout(y, "channels_first"), case.expected(x, dk, pk, bias), np.float64, case.reduction
+    )
 
 
 # --------------------------------------------------------------------------
 # Tiles and threads
 
+
 @pytest.mark.parametrize("tile_bytes", [1, 4096, _tiling.TILE_BYTES])
 @pytest.mark.parametrize("channels,depth_multiplier", [(3, 2), (6, 3)])
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_results_do_not_depend_on_tiles_or_threads(monkeypatch, tile_bytes, channels,
-                                                   depth_multiplier, layout):
+def test_results_do_not_depend_on_tiles_or_threads(
+    monkeypatch, tile_bytes, channels, depth_multiplier, layout
+):
     monkeypatch.setattr(_tiling, "TILE_BYTES", tile_bytes)
-    case = Case(n=2, hw=(67, 9), channels=channels, depth_multiplier=depth_multiplier,
-                filters=5, kernel=(3, 3), strides=(1, 2), padding="same", seed=11)
+    case = Case(
+        n=2,
+        hw=(67, 9),
+        channels=channels,
+        depth_multiplier=depth_multiplier,
+        filters=5,
+        kernel=(3, 3),
+        strides=(1, 2),
+        padding="same",
+        seed=11,
+    )
     results = [_check_separable(case, np.float32, layout, n_threads=t) for t in (1, 2, 3)]
     results += [_check_depthwise(case, np.float32, layout, n_threads=t) for t in (1, 2, 3)]
     results += [_check_pointwise(case, np.float32, layout, n_threads=t) for t in (1, 2, 3)]
@@ -197,8 +289,16 @@ def test_tile_gemm_cut_into_calls(isa_level, monkeypatch, gemm_pixels, layout, d
     # where OpenBLAS has small-matrix kernels, a tile's GEMM goes as calls of
     # gemm_pixels pixels (0: one call); 8 and 24 leave a shorter last call
     monkeypatch.setattr(_blas, "gemm_pixels", lambda channels, filters: gemm_pixels)
-    case = Case(n=2, hw=(13, 11), channels=12, depth_multiplier=1, filters=5, kernel=(3, 3),
-                padding="same", seed=3)
+    case = Case(
+        n=2,
+        hw=(13, 11),
+        channels=12,
+        depth_multiplier=1,
+        filters=5,
+        kernel=(3, 3),
+        padding="same",
+        seed=3,
+    )
     _check_separable(case, dtype, layout)
     _check_pointwise(case, dtype, layout)
 
@@ -207,8 +307,16 @@ def test_many_tiles_per_image(isa_level):
     # output rows far more than one tile holds at the default tile size
     rows = _tiling.rows_per_tile(1, (300, 40), (16 + 8) * 4, 1)
     assert 300 / rows > 2
-    case = Case(n=1, hw=(300, 40), channels=16, depth_multiplier=1, filters=8, kernel=(3, 3),
-                padding="same", seed=2)
+    case = Case(
+        n=1,
+        hw=(300, 40),
+        channels=16,
+        depth_multiplier=1,
+        filters=8,
+        kernel=(3, 3),
+        padding="same",
+        seed=2,
+    )
     for layout in LAYOUTS:
         _check_separable(case, np.float32, layout, n_threads=1)
 
@@ -227,8 +335,16 @@ def test_several_images_per_tile(isa_level, monkeypatch, channels, depth_multipl
     # planar path, and a last tile with fewer images
     monkeypatch.setattr(_tiling, "TILE_BYTES", 1 << 20)
     assert _tiling.images_per_tile(9, (4, 5), 100, 1, 0) == 2
-    case = Case(n=n, hw=(4, 5), channels=channels, depth_multiplier=depth_multiplier,
-                filters=7, kernel=(3, 3), padding="same", seed=n)
+    case = Case(
+        n=n,
+        hw=(4, 5),
+        channels=channels,
+        depth_multiplier=depth_multiplier,
+        filters=7,
+        kernel=(3, 3),
+        padding="same",
+        seed=n,
+    )
     for dtype in FLOATS:
         _check_separable(case, dtype, "channels_last", n_threads=1)
         _check_separable(case, dtype, "channels_last", n_threads=2)
@@ -236,27 +352,46 @@ def test_several_images_per_tile(isa_level, monkeypatch, channels, depth_multipl
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_wide_layer_with_large_tiles(isa_level, layout):
-    case = Case(n=2, hw=(12, 9), channels=400, depth_multiplier=1, filters=400, kernel=(3, 3),
-                padding="same", seed=8)
+    case = Case(
+        n=2,
+        hw=(12, 9),
+        channels=400,
+        depth_multiplier=1,
+        filters=400,
+        kernel=(3, 3),
+        padding="same",
+        seed=8,
+    )
     _check_separable(case, np.float32, layout)
     _check_pointwise(case, np.float32, layout)
 
 
 @pytest.mark.parametrize("tile_bytes", [1, 4096, 16384, _tiling.TILE_BYTES])
-@pytest.mark.parametrize("strides,dilation", [((1, 1), (1, 1)), ((1, 1), (2, 3)),
-                                              ((2, 1), (1, 1)), ((3, 2), (1, 2))])
+@pytest.mark.parametrize(
+    "strides,dilation", [((1, 1), (1, 1)), ((1, 1), (2, 3)), ((2, 1), (1, 1)), ((3, 2), (1, 2))]
+)
 @pytest.mark.parametrize("padding", ["valid", "same"])
-def test_staged_tiles_read_the_rows_they_need(isa_level, monkeypatch, tile_bytes, strides,
-                                             dilation,
-                                              padding):
+def test_staged_tiles_read_the_rows_they_need(
+    isa_level, monkeypatch, tile_bytes, strides, dilation, padding
+):
     # channels_last, depth multiplier 1: the register kernels read each
     # tile's input rows from a copy; tiles of one to a few rows start
     # anywhere in the image, next to padding rows or far from them, and
     # tiles of 9 rows (16384 bytes) take the rows they share with the tile
     # above from its copy
     monkeypatch.setattr(_tiling, "TILE_BYTES", tile_bytes)
-    case = Case(n=2, hw=(23, 17), channels=20, depth_multiplier=1, filters=6, kernel=(4, 3),
-                strides=strides, dilation=dilation, padding=padding, seed=5)
+    case = Case(
+        n=2,
+        hw=(23, 17),
+        channels=20,
+        depth_multiplier=1,
+        filters=6,
+        kernel=(4, 3),
+        strides=strides,
+        dilation=dilation,
+        padding=padding,
+        seed=5,
+    )
     for dtype in FLOATS:
         _check_separable(case, dtype, "channels_last")
         _check_depthwise(case, dtype, "channels_last")
@@ -265,8 +400,16 @@ def test_staged_tiles_read_the_rows_they_need(isa_level, monkeypatch, tile_bytes
 def test_rows_too_wide_to_stage_are_read_in_place(isa_level):
     # three input rows of 1100 pixels x 128 float64 channels (3.4 MB): past
     # what a tile stages, so the kernels read the input array itself
-    case = Case(n=1, hw=(6, 1100), channels=128, depth_multiplier=1, filters=4,
-                kernel=(3, 3), padding="same", seed=4)
+    case = Case(
+        n=1,
+        hw=(6, 1100),
+        channels=128,
+        depth_multiplier=1,
+        filters=4,
+        kernel=(3, 3),
+        padding="same",
+        seed=4,
+    )
     assert 3 * 1100 * 128 * 8 > _dispatch.kernels.STAGE_BYTES
     _check_separable(case, np.float64, "channels_last")
     _check_depthwise(case, np.float64, "channels_last")
@@ -275,28 +418,29 @@ def test_rows_too_wide_to_stage_are_read_in_place(isa_level):
 # --------------------------------------------------------------------------
 # Dtypes
 
-SMALL = Case(n=2, hw=(5, 6), channels=3, depth_multiplier=2, filters=4, kernel=(3, 2),
-             padding="same", seed=1)
+SMALL = Case(
+    n=2, hw=(5, 6), channels=3, depth_multiplier=2, filters=4, kernel=(3, 2), padding="same", seed=1
+)
 
 
-@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint16, np.bool_,
-                                   np.float16])
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint16, np.bool_, np.float16])
 def test_integer_bool_float16_compute_in_float32(dtype):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 2, (2, 5, 6, 3)).astype(dtype)
     _, dk, pk, bias = SMALL.arrays(np.float32)
     y = sepconv.separable_conv2d(x, dk, pk, bias, padding="same")
     assert y.dtype == np.float32
-    assert_close(y, SMALL.expected(x.astype(np.float64), dk, pk, bias), np.float32,
-                 SMALL.reduction)
-    for fn, args in [(sepconv.depthwise_conv2d, (x, dk.astype(dtype))),
-                     (sepconv.pointwise_conv2d, (x, pk[:, :, :3].astype(dtype)))]:
+    assert_close(y, SMALL.expected(x.astype(np.float64), dk, pk, bias), np.float32, SMALL.reduction)
+    for fn, args in [
+        (sepconv.depthwise_conv2d, (x, dk.astype(dtype))),
+        (sepconv.pointwise_conv2d, (x, pk[:, :, :3].astype(dtype))),
+    ]:
         assert fn(*args).dtype == np.float32
 
 
 @pytest.mark.parametrize("wide", ["x", "dk", "pk", "bias"])
 def test_one_float64_operand_makes_float64(wide):
-    operands = dict(zip(["x", "dk", "pk", "bias"], SMALL.arrays(np.float32)))
+    operands = dict(zip(["x", "dk", "pk", "bias"], SMALL.arrays(np.float32), strict=True))
     operands[wide] = operands[wide].astype(np.float64)
     y = sepconv.separable_conv2d(*operands.values(), padding="same")
     assert y.dtype == np.float64
@@ -314,14 +458,16 @@ def test_float32_stays_float32_with_integer_kernels():
 
 def test_python_lists_accepted():
     x, dk, pk, bias = SMALL.arrays(np.float64)
-    y = sepconv.separable_conv2d(x.tolist(), dk.tolist(), pk.tolist(), bias.tolist(),
-                                 padding="same")
+    y = sepconv.separable_conv2d(
+        x.tolist(), dk.tolist(), pk.tolist(), bias.tolist(), padding="same"
+    )
     assert y.dtype == np.float64  # Python floats convert to float64 arrays
     assert_close(y, SMALL.expected(x, dk, pk, bias), np.float64, SMALL.reduction)
 
 
 # --------------------------------------------------------------------------
 # Memory layouts of the operands
+
 
 def _strided(a):
     """A non-contiguous view equal to ``a`` (every other element of a bigger array)."""
@@ -354,8 +500,16 @@ MEMORY_LAYOUTS = {
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_any_memory_layout(make, dtype, layout):
-    case = Case(n=2, hw=(7, 6), channels=5, depth_multiplier=2, filters=3, kernel=(3, 3),
-                padding="same", seed=4)
+    case = Case(
+        n=2,
+        hw=(7, 6),
+        channels=5,
+        depth_multiplier=2,
+        filters=3,
+        kernel=(3, 3),
+        padding="same",
+        seed=4,
+    )
     x, dk, pk, bias = case.arrays(dtype)
     before = [a.copy() for a in (x, dk, pk, bias)]
     convert = MEMORY_LAYOUTS[make]
@@ -365,19 +519,19 @@ def test_any_memory_layout(make, dtype, layout):
     assert_close(from_layout(y, layout), expected, dtype, case.reduction)
     y = sepconv.depthwise_conv2d(ops[0], ops[1], padding="same", data_format=layout)
     assert_close(from_layout(y, layout), case.expected_depthwise(x, dk), dtype, 10)
-    y = sepconv.pointwise_conv2d(convert(to_layout(x, layout)), convert(pk[0, 0, :5]),
-                                 data_format=layout)
+    y = sepconv.pointwise_conv2d(
+        convert(to_layout(x, layout)), convert(pk[0, 0, :5]), data_format=layout
+    )
     assert_close(from_layout(y, layout), np.einsum("nhwc,cf->nhwf", x, pk[0, 0, :5]), dtype, 6)
-    for a, b in zip((x, dk, pk, bias), before):
+    for a, b in zip((x, dk, pk, bias), before, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
 def test_transposed_and_broadcast_views():
-    case = Case(n=1, hw=(6, 6), channels=4, depth_multiplier=1, filters=2, kernel=(2, 2),
-                seed=8)
+    case = Case(n=1, hw=(6, 6), channels=4, depth_multiplier=1, filters=2, kernel=(2, 2), seed=8)
     x, dk, pk, bias = case.arrays()
     x_view = np.swapaxes(np.swapaxes(x, 1, 2).copy(), 1, 2)  # transposed view, same values
-    bias_view = np.broadcast_to(np.float64(0.5), (2,))      # zero strides, read-only
+    bias_view = np.broadcast_to(np.float64(0.5), (2,))  # zero strides, read-only
     y = sepconv.separable_conv2d(x_view, dk, pk, bias_view)
     assert_close(y, case.expected(x, dk, pk, np.full(2, 0.5)), np.float64, case.reduction)
 
@@ -385,20 +539,30 @@ def test_transposed_and_broadcast_views():
 # --------------------------------------------------------------------------
 # Non-finite values and empty batches
 
+
 @pytest.mark.parametrize("channels", [2, 12])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("activation", ["none", "relu"])
 def test_nan_and_inf_propagate(channels, layout, activation):
-    case = Case(n=1, hw=(8, 7), channels=channels, depth_multiplier=1, filters=3,
-                kernel=(3, 3), padding="same", seed=6)
+    case = Case(
+        n=1,
+        hw=(8, 7),
+        channels=channels,
+        depth_multiplier=1,
+        filters=3,
+        kernel=(3, 3),
+        padding="same",
+        seed=6,
+    )
     x, dk, pk, bias = case.arrays(np.float32)
     x[0, 1, 1, 0] = np.nan
     x[0, 6, 5, 1] = np.inf
     x[0, 6, 1, 1] = -np.inf
     pk[0, 0, 1, 2] = np.inf
     act, act_ref = ACTIVATIONS[activation]
-    y = sepconv.separable_conv2d(to_layout(x, layout), dk, pk, bias, padding="same",
-                                 data_format=layout, activation=act)
+    y = sepconv.separable_conv2d(
+        to_layout(x, layout), dk, pk, bias, padding="same", data_format=layout, activation=act
+    )
     expected = act_ref(case.expected(x, dk, pk, bias))
     y = from_layout(y, layout)
     assert np.isnan(expected).any() and np.isinf(expected).any()
@@ -412,17 +576,28 @@ def test_nan_and_inf_propagate(channels, layout, activation):
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_empty_batch(layout, dtype):
-    case = Case(n=0, hw=(9, 8), channels=3, depth_multiplier=2, filters=5, kernel=(3, 3),
-                strides=(2, 1), padding="valid")
+    case = Case(
+        n=0,
+        hw=(9, 8),
+        channels=3,
+        depth_multiplier=2,
+        filters=5,
+        kernel=(3, 3),
+        strides=(2, 1),
+        padding="valid",
+    )
     x, dk, pk, bias = case.arrays(dtype)
     xl = to_layout(x, layout)
     shapes = {
-        "separable": (sepconv.separable_conv2d(xl, dk, pk, bias, strides=(2, 1),
-                                               data_format=layout), (0, 4, 6, 5)),
-        "depthwise": (sepconv.depthwise_conv2d(xl, dk, strides=(2, 1), data_format=layout),
-                      (0, 4, 6, 6)),
-        "pointwise": (sepconv.pointwise_conv2d(xl, pk[:, :, :3], data_format=layout),
-                      (0, 9, 8, 5)),
+        "separable": (
+            sepconv.separable_conv2d(xl, dk, pk, bias, strides=(2, 1), data_format=layout),
+            (0, 4, 6, 5),
+        ),
+        "depthwise": (
+            sepconv.depthwise_conv2d(xl, dk, strides=(2, 1), data_format=layout),
+            (0, 4, 6, 6),
+        ),
+        "pointwise": (sepconv.pointwise_conv2d(xl, pk[:, :, :3], data_format=layout), (0, 9, 8, 5)),
     }
     for y, shape_nhwc in shapes.values():
         assert y.dtype == dtype
@@ -440,17 +615,35 @@ def test_empty_batch(layout, dtype):
 # shifted back to end at the row's end.
 @pytest.mark.parametrize("width", [7, 8, 9, 23, 40])
 @pytest.mark.parametrize("channels", [9, 37, 130])
-@pytest.mark.parametrize("kernel", [(3, 3), (5, 3), (3, 2), (3, 5), (5, 5), (2, 7), (7, 7),
-                                    (1, 4), (4, 6), (3, 9)])
-@pytest.mark.parametrize("strides,dilation", [((1, 1), (1, 1)), ((2, 2), (1, 1)),
-                                              ((1, 1), (2, 2)), ((1, 2), (2, 1)),
-                                              ((3, 3), (1, 1)), ((1, 1), (1, 3))])
+@pytest.mark.parametrize(
+    "kernel", [(3, 3), (5, 3), (3, 2), (3, 5), (5, 5), (2, 7), (7, 7), (1, 4), (4, 6), (3, 9)]
+)
+@pytest.mark.parametrize(
+    "strides,dilation",
+    [
+        ((1, 1), (1, 1)),
+        ((2, 2), (1, 1)),
+        ((1, 1), (2, 2)),
+        ((1, 2), (2, 1)),
+        ((3, 3), (1, 1)),
+        ((1, 1), (1, 3)),
+    ],
+)
 @pytest.mark.parametrize("padding", ["valid", "same"])
 def test_depthwise_blocks(isa_level, width, channels, kernel, strides, dilation, padding):
-    case = Case(n=1, hw=(6, width), channels=channels, depth_multiplier=1, filters=3,
-                kernel=kernel, strides=strides, dilation=dilation, padding=padding,
-                seed=width + channels)
-    span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    case = Case(
+        n=1,
+        hw=(6, width),
+        channels=channels,
+        depth_multiplier=1,
+        filters=3,
+        kernel=kernel,
+        strides=strides,
+        dilation=dilation,
+        padding=padding,
+        seed=width + channels,
+    )
+    span = [d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)]
     if padding == "valid" and (span[0] > 6 or span[1] > width):
         with pytest.raises(ValueError, match="output would be empty"):
             _check_depthwise(case, np.float32, "channels_last")
@@ -469,19 +662,40 @@ def test_depthwise_blocks(isa_level, width, channels, kernel, strides, dilation,
 @pytest.mark.parametrize("dilation", [(1, 1), (2, 2), (3, 1)])
 @pytest.mark.parametrize("tile_bytes", [4096, _tiling.TILE_BYTES])
 @pytest.mark.parametrize("padding", ["valid", "same"])
-def test_depthwise_row_pairs(isa_level, monkeypatch, height, channels, dilation, tile_bytes,
-                             padding):
+def test_depthwise_row_pairs(
+    isa_level, monkeypatch, height, channels, dilation, tile_bytes, padding
+):
     monkeypatch.setattr(_tiling, "TILE_BYTES", tile_bytes)
-    case = Case(n=2, hw=(height, 40), channels=channels, depth_multiplier=1, filters=3,
-                kernel=(3, 3), dilation=dilation, padding=padding, seed=height + channels)
+    case = Case(
+        n=2,
+        hw=(height, 40),
+        channels=channels,
+        depth_multiplier=1,
+        filters=3,
+        kernel=(3, 3),
+        dilation=dilation,
+        padding=padding,
+        seed=height + channels,
+    )
     for dtype in FLOATS:
         _check_depthwise(case, dtype, "channels_last")
         _check_separable(case, dtype, "channels_last")
 
 
-@given(case=cases(max_side=40, max_kernel=7, max_channels=140, max_filters=4, min_batch=1,
-                  max_batch=1, max_stride=2, max_dilation=2),
-       dtype=st.sampled_from(FLOATS), layout=st.sampled_from(LAYOUTS))
+@given(
+    case=cases(
+        max_side=40,
+        max_kernel=7,
+        max_channels=140,
+        max_filters=4,
+        min_batch=1,
+        max_batch=1,
+        max_stride=2,
+        max_dilation=2,
+    ),
+    dtype=st.sampled_from(FLOATS),
+    layout=st.sampled_from(LAYOUTS),
+)
 @pytest.mark.parametrize("level", _dispatch.available_levels())
 def test_wide_images_match_reference(level, case, dtype, layout):
     # wide enough rows for the blocked depthwise kernels, and more channels

@@ -10,13 +10,11 @@ import os
 
 import numpy as np
 import pytest
+from compare import assert_close, from_layout, to_layout
 
 import sepconv
 
-from compare import assert_close, from_layout, to_layout
-
-GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
-                      "functional_golden.npz")
+GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "functional_golden.npz")
 
 
 def _load():
@@ -45,8 +43,12 @@ def test_matches_tensorflow(case, layout):
     name = case["name"]
     x, dk, expected = (ARRAYS[f"{name}/{k}"] for k in ("x", "depthwise_kernel", "y"))
     bias = ARRAYS.get(f"{name}/bias")
-    geometry = {"strides": tuple(case["strides"]), "padding": case["padding"],
-                "dilation_rate": tuple(case["dilation_rate"]), "data_format": layout}
+    geometry = {
+        "strides": tuple(case["strides"]),
+        "padding": case["padding"],
+        "dilation_rate": tuple(case["dilation_rate"]),
+        "data_format": layout,
+    }
     x_in = to_layout(x, layout)
     if case["op"] == "separable":
         pk = ARRAYS[f"{name}/pointwise_kernel"]

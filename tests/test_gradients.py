@@ -9,16 +9,16 @@ threading and tiling edges.
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
-
-import sepconv
-from sepconv import activations
-from sepconv._native import _tiling
-
 import reference
 import reference_grad
 from cases import Case, cases
 from compare import from_layout, to_layout, tolerance
+from hypothesis import given
+from hypothesis import strategies as st
+
+import sepconv
+from sepconv import activations
+from sepconv._native import _tiling
 
 FLOATS = [np.float32, np.float64]
 LAYOUTS = ["channels_last", "channels_first"]
@@ -60,8 +60,9 @@ def _assert_grads(got, expected, dtype, reduction):
         assert got[name].shape == value.shape, name
         tol = tolerance(dtype, reduction)
         scale = max(1.0, float(np.abs(value).max(initial=0)))
-        np.testing.assert_allclose(got[name], value, rtol=tol["rtol"],
-                                   atol=tol["atol"] * scale, err_msg=name)
+        np.testing.assert_allclose(
+            got[name], value, rtol=tol["rtol"], atol=tol["atol"] * scale, err_msg=name
+        )
 
 
 def _weight_reduction(case, out_hw):
@@ -73,8 +74,9 @@ def separable_expected(case, x, dk, pk, bias, dy, activation, layout="channels_l
     """Reference gradients (NHWC) of the separable convolution."""
     pre = case.expected(x, dk, pk, bias)
     da = _reference_da(activation, pre, dy.astype(np.float64), layout)
-    return reference_grad.separable_grad(da, x, dk, pk, bias, case.strides, case.padding,
-                                         case.dilation)
+    return reference_grad.separable_grad(
+        da, x, dk, pk, bias, case.strides, case.padding, case.dilation
+    )
 
 
 def run_separable(case, dtype, layout, activation, use_bias=True, wrt=None, n_threads=None):
@@ -84,21 +86,35 @@ def run_separable(case, dtype, layout, activation, use_bias=True, wrt=None, n_th
     dy = _upstream(case, (case.n, *out_hw, case.filters), dtype)
     kwargs = {} if wrt is None else {"wrt": wrt}
     got = sepconv.separable_conv2d_grad(
-        to_layout(dy, layout), to_layout(x, layout), dk, pk, bias, data_format=layout,
-        activation=activation, n_threads=n_threads, **case.geometry, **kwargs)
+        to_layout(dy, layout),
+        to_layout(x, layout),
+        dk,
+        pk,
+        bias,
+        data_format=layout,
+        activation=activation,
+        n_threads=n_threads,
+        **case.geometry,
+        **kwargs,
+    )
     if "x" in got:
         got["x"] = np.ascontiguousarray(from_layout(got["x"], layout))
     return got, (x, dk, pk, bias, dy, out_hw)
 
 
-@given(case=cases(), dtype=st.sampled_from(FLOATS), layout=st.sampled_from(LAYOUTS),
-       activation=st.sampled_from(sorted(ACTIVATIONS)), use_bias=st.booleans(),
-       n_threads=st.integers(1, 3))
-def test_separable_grad_matches_reference(case, dtype, layout, activation, use_bias,
-                                          n_threads):
+@given(
+    case=cases(),
+    dtype=st.sampled_from(FLOATS),
+    layout=st.sampled_from(LAYOUTS),
+    activation=st.sampled_from(sorted(ACTIVATIONS)),
+    use_bias=st.booleans(),
+    n_threads=st.integers(1, 3),
+)
+def test_separable_grad_matches_reference(case, dtype, layout, activation, use_bias, n_threads):
     act = ACTIVATIONS[activation]
-    got, (x, dk, pk, bias, dy, out_hw) = run_separable(case, dtype, layout, act, use_bias,
-                                                       n_threads=n_threads)
+    got, (x, dk, pk, bias, dy, out_hw) = run_separable(
+        case, dtype, layout, act, use_bias, n_threads=n_threads
+    )
     expected = separable_expected(case, x, dk, pk, bias, dy, act, layout)
     expected["pointwise_kernel"] = expected["pointwise_kernel"].reshape(pk.shape)
     if bias is None:
@@ -106,35 +122,51 @@ def test_separable_grad_matches_reference(case, dtype, layout, activation, use_b
     _assert_grads(got, expected, dtype, _weight_reduction(case, out_hw))
 
 
-@given(case=cases(), dtype=st.sampled_from(FLOATS), layout=st.sampled_from(LAYOUTS),
-       activation=st.sampled_from(["none", "relu", "tanh"]), use_bias=st.booleans(),
-       n_threads=st.integers(1, 3))
-def test_depthwise_grad_matches_reference(case, dtype, layout, activation, use_bias,
-                                          n_threads):
+@given(
+    case=cases(),
+    dtype=st.sampled_from(FLOATS),
+    layout=st.sampled_from(LAYOUTS),
+    activation=st.sampled_from(["none", "relu", "tanh"]),
+    use_bias=st.booleans(),
+    n_threads=st.integers(1, 3),
+)
+def test_depthwise_grad_matches_reference(case, dtype, layout, activation, use_bias, n_threads):
     act = ACTIVATIONS[activation]
     x, dk, _, _ = case.arrays(dtype)
     bias = np.linspace(-0.5, 0.5, case.k).astype(dtype) if use_bias else None
     pre = case.expected_depthwise(x, dk) + (0 if bias is None else bias)
     dy = _upstream(case, pre.shape, dtype)
     got = sepconv.depthwise_conv2d_grad(
-        to_layout(dy, layout), to_layout(x, layout), dk, bias, data_format=layout,
-        activation=act, n_threads=n_threads, **case.geometry)
+        to_layout(dy, layout),
+        to_layout(x, layout),
+        dk,
+        bias,
+        data_format=layout,
+        activation=act,
+        n_threads=n_threads,
+        **case.geometry,
+    )
     got["x"] = from_layout(got["x"], layout)
     da = _reference_da(act, pre, dy.astype(np.float64))
-    dx, ddk = reference_grad.depthwise_grad(da, x, dk, case.strides, case.padding,
-                                            case.dilation)
+    dx, ddk = reference_grad.depthwise_grad(da, x, dk, case.strides, case.padding, case.dilation)
     expected = {"x": dx, "depthwise_kernel": ddk}
     if bias is not None:
         expected["bias"] = da.sum(axis=(0, 1, 2))
     _assert_grads(got, expected, dtype, _weight_reduction(case, pre.shape[1:3]))
 
 
-@given(case=cases(max_kernel=1, max_stride=1, max_dilation=1),
-       dtype=st.sampled_from(FLOATS), layout=st.sampled_from(LAYOUTS),
-       activation=st.sampled_from(["none", "relu", "softmax"]), use_bias=st.booleans(),
-       matrix=st.booleans(), n_threads=st.integers(1, 3))
-def test_pointwise_grad_matches_reference(case, dtype, layout, activation, use_bias, matrix,
-                                          n_threads):
+@given(
+    case=cases(max_kernel=1, max_stride=1, max_dilation=1),
+    dtype=st.sampled_from(FLOATS),
+    layout=st.sampled_from(LAYOUTS),
+    activation=st.sampled_from(["none", "relu", "softmax"]),
+    use_bias=st.booleans(),
+    matrix=st.booleans(),
+    n_threads=st.integers(1, 3),
+)
+def test_pointwise_grad_matches_reference(
+    case, dtype, layout, activation, use_bias, matrix, n_threads
+):
     act = ACTIVATIONS[activation]
     x, _, pk, bias = case.arrays(dtype)
     x = x[..., :1].repeat(case.k, axis=-1) * np.linspace(-1, 1, case.k).astype(dtype)
@@ -142,9 +174,15 @@ def test_pointwise_grad_matches_reference(case, dtype, layout, activation, use_b
     pk_arg = pk[0, 0] if matrix else pk
     pre = x.astype(np.float64) @ pk[0, 0] + (0 if bias is None else bias)
     dy = _upstream(case, pre.shape, dtype)
-    got = sepconv.pointwise_conv2d_grad(to_layout(dy, layout), to_layout(x, layout), pk_arg,
-                                        bias, data_format=layout, activation=act,
-                                        n_threads=n_threads)
+    got = sepconv.pointwise_conv2d_grad(
+        to_layout(dy, layout),
+        to_layout(x, layout),
+        pk_arg,
+        bias,
+        data_format=layout,
+        activation=act,
+        n_threads=n_threads,
+    )
     got["x"] = from_layout(got["x"], layout)
     da = _reference_da(act, pre, dy.astype(np.float64), layout)
     dx, dpk, db = reference_grad.pointwise_grad(da, x, pk)
@@ -156,6 +194,7 @@ def test_pointwise_grad_matches_reference(case, dtype, layout, activation, use_b
 
 # --------------------------------------------------------------------------
 # Finite differences: the gradient is the derivative of the forward function
+
 
 def _directional_check(loss, arrays, grads, seed):
     """Compare <grad, v> with the central difference of ``loss`` along a random v.
@@ -177,35 +216,57 @@ def _directional_check(loss, arrays, grads, seed):
     return worst
 
 
-FD_ACTIVATIONS = [None, "relu", activations.tanh, activations.gelu, activations.softmax,
-                  activations.elu]
+FD_ACTIVATIONS = [
+    None,
+    "relu",
+    activations.tanh,
+    activations.gelu,
+    activations.softmax,
+    activations.elu,
+]
 
 
-@given(case=cases(min_batch=1), layout=st.sampled_from(LAYOUTS),
-       activation=st.sampled_from(FD_ACTIVATIONS), n_threads=st.integers(1, 2))
+@given(
+    case=cases(min_batch=1),
+    layout=st.sampled_from(LAYOUTS),
+    activation=st.sampled_from(FD_ACTIVATIONS),
+    n_threads=st.integers(1, 2),
+)
 def test_separable_grad_finite_differences(case, layout, activation, n_threads):
     x, dk, pk, bias = case.arrays(np.float64)
-    arrays = {"x": to_layout(x, layout), "depthwise_kernel": dk, "pointwise_kernel": pk,
-              "bias": bias}
-    kwargs = dict(case.geometry, data_format=layout, activation=activation,
-                  n_threads=n_threads)
+    arrays = {
+        "x": to_layout(x, layout),
+        "depthwise_kernel": dk,
+        "pointwise_kernel": pk,
+        "bias": bias,
+    }
+    kwargs = dict(case.geometry, data_format=layout, activation=activation, n_threads=n_threads)
     out = sepconv.separable_conv2d(*arrays.values(), **kwargs)
     dy = np.random.default_rng(case.seed).uniform(-1, 1, out.shape)
 
     def loss(x, depthwise_kernel, pointwise_kernel, bias):
-        return float(np.sum(sepconv.separable_conv2d(
-            x, depthwise_kernel, pointwise_kernel, bias, **kwargs) * dy))
+        return float(
+            np.sum(
+                sepconv.separable_conv2d(x, depthwise_kernel, pointwise_kernel, bias, **kwargs) * dy
+            )
+        )
 
     grads = sepconv.separable_conv2d_grad(dy, *arrays.values(), **kwargs)
     _directional_check(loss, arrays, grads, case.seed)
 
 
-@given(case=cases(min_batch=1), layout=st.sampled_from(LAYOUTS),
-       activation=st.sampled_from([None, "relu", activations.sigmoid]))
+@given(
+    case=cases(min_batch=1),
+    layout=st.sampled_from(LAYOUTS),
+    activation=st.sampled_from([None, "relu", activations.sigmoid]),
+)
 def test_depthwise_grad_finite_differences(case, layout, activation):
     x, dk, _, _ = case.arrays(np.float64)
-    arrays = {"x": to_layout(x, layout), "depthwise_kernel": dk,
-              "bias": np.linspace(-0.3, 0.3, case.k)}
+    arrays = {
+        "x": to_layout(x, layout),
+        "depthwise_kernel": dk,
+        "bias": np.linspace(-0.3, 0.3, case.k),
+    }
     kwargs = dict(case.geometry, data_format=layout, activation=activation)
     out = sepconv.depthwise_conv2d(*arrays.values(), **kwargs)
     dy = np.random.default_rng(case.seed).uniform(-1, 1, out.shape)
@@ -213,12 +274,16 @@ def test_depthwise_grad_finite_differences(case, layout, activation):
     def loss(x, depthwise_kernel, bias):
         return float(np.sum(sepconv.depthwise_conv2d(x, depthwise_kernel, bias, **kwargs) * dy))
 
-    _directional_check(loss, arrays,
-                       sepconv.depthwise_conv2d_grad(dy, *arrays.values(), **kwargs), case.seed)
+    _directional_check(
+        loss, arrays, sepconv.depthwise_conv2d_grad(dy, *arrays.values(), **kwargs), case.seed
+    )
 
 
-@given(case=cases(min_batch=1, max_kernel=1), layout=st.sampled_from(LAYOUTS),
-       activation=st.sampled_from([None, "relu", activations.softplus]))
+@given(
+    case=cases(min_batch=1, max_kernel=1),
+    layout=st.sampled_from(LAYOUTS),
+    activation=st.sampled_from([None, "relu", activations.softplus]),
+)
 def test_pointwise_grad_finite_differences(case, layout, activation):
     x, _, pk, bias = case.arrays(np.float64)
     x = np.repeat(x, case.depth_multiplier, axis=-1)
@@ -230,17 +295,35 @@ def test_pointwise_grad_finite_differences(case, layout, activation):
     def loss(x, pointwise_kernel, bias):
         return float(np.sum(sepconv.pointwise_conv2d(x, pointwise_kernel, bias, **kwargs) * dy))
 
-    _directional_check(loss, arrays,
-                       sepconv.pointwise_conv2d_grad(dy, *arrays.values(), **kwargs), case.seed)
+    _directional_check(
+        loss, arrays, sepconv.pointwise_conv2d_grad(dy, *arrays.values(), **kwargs), case.seed
+    )
 
 
 # --------------------------------------------------------------------------
 # wrt, determinism, ISA builds, tiling
 
-WRT_SUBSETS = [("x",), ("depthwise_kernel",), ("pointwise_kernel",), ("bias",),
-               ("depthwise_kernel", "pointwise_kernel", "bias"), ("x", "bias"), ()]
-CASE = Case(n=3, hw=(13, 11), channels=5, depth_multiplier=2, filters=7, kernel=(3, 3),
-            strides=(1, 2), dilation=(2, 1), padding="same", seed=7)
+WRT_SUBSETS = [
+    ("x",),
+    ("depthwise_kernel",),
+    ("pointwise_kernel",),
+    ("bias",),
+    ("depthwise_kernel", "pointwise_kernel", "bias"),
+    ("x", "bias"),
+    (),
+]
+CASE = Case(
+    n=3,
+    hw=(13, 11),
+    channels=5,
+    depth_multiplier=2,
+    filters=7,
+    kernel=(3, 3),
+    strides=(1, 2),
+    dilation=(2, 1),
+    padding="same",
+    seed=7,
+)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -269,8 +352,16 @@ def test_no_bias_gives_no_bias_gradient():
 def test_bitwise_deterministic_at_fixed_threads(dtype, n_threads, monkeypatch):
     # small tiles: many tiles per thread, so the partial sums really add up
     monkeypatch.setattr(_tiling, "TILE_BYTES", 256)
-    case = Case(n=4, hw=(17, 19), channels=9, depth_multiplier=1, filters=12, kernel=(3, 3),
-                padding="same", seed=3)
+    case = Case(
+        n=4,
+        hw=(17, 19),
+        channels=9,
+        depth_multiplier=1,
+        filters=12,
+        kernel=(3, 3),
+        padding="same",
+        seed=3,
+    )
     first, _ = run_separable(case, dtype, "channels_last", "relu", n_threads=n_threads)
     for _ in range(3):
         again, _ = run_separable(case, dtype, "channels_last", "relu", n_threads=n_threads)
@@ -291,10 +382,21 @@ def test_every_isa_build(isa_level, layout):
 def test_tiles_of_any_height(tile_bytes, strides, monkeypatch):
     # one row a tile (the halo then spans several tiles) up to a whole image a tile
     monkeypatch.setattr(_tiling, "TILE_BYTES", tile_bytes)
-    case = Case(n=2, hw=(23, 9), channels=3, depth_multiplier=2, filters=4, kernel=(5, 2),
-                strides=strides, dilation=(2, 1), padding="valid", seed=5)
-    got, (x, dk, pk, bias, dy, out_hw) = run_separable(case, np.float64, "channels_last",
-                                                       None, n_threads=3)
+    case = Case(
+        n=2,
+        hw=(23, 9),
+        channels=3,
+        depth_multiplier=2,
+        filters=4,
+        kernel=(5, 2),
+        strides=strides,
+        dilation=(2, 1),
+        padding="valid",
+        seed=5,
+    )
+    got, (x, dk, pk, bias, dy, out_hw) = run_separable(
+        case, np.float64, "channels_last", None, n_threads=3
+    )
     expected = separable_expected(case, x, dk, pk, bias, dy, None)
     expected["pointwise_kernel"] = expected["pointwise_kernel"].reshape(pk.shape)
     _assert_grads(got, expected, np.float64, _weight_reduction(case, out_hw))
@@ -322,11 +424,15 @@ def test_relu_derivative_at_zero_is_zero():
 def test_dtype_rules():
     x, dk, pk, bias = CASE.arrays(np.float32)
     dy = np.zeros((3, 13, 6, 7))
-    assert all(g.dtype == np.float64 for g in
-               sepconv.separable_conv2d_grad(dy, x, dk, pk, bias, **CASE.geometry).values())
+    assert all(
+        g.dtype == np.float64
+        for g in sepconv.separable_conv2d_grad(dy, x, dk, pk, bias, **CASE.geometry).values()
+    )
     dy = np.zeros((3, 13, 6, 7), np.int32)
-    assert all(g.dtype == np.float32 for g in
-               sepconv.separable_conv2d_grad(dy, x, dk, pk, bias, **CASE.geometry).values())
+    assert all(
+        g.dtype == np.float32
+        for g in sepconv.separable_conv2d_grad(dy, x, dk, pk, bias, **CASE.geometry).values()
+    )
 
 
 def test_unchanged_inputs():
@@ -334,19 +440,30 @@ def test_unchanged_inputs():
     copies = [a.copy() for a in (x, dk, pk, bias)]
     dy = np.ones((3, 13, 6, 7), np.float32)
     sepconv.separable_conv2d_grad(dy, x, dk, pk, bias, activation="relu", **CASE.geometry)
-    for before, after in zip(copies, (x, dk, pk, bias)):
+    for before, after in zip(copies, (x, dk, pk, bias), strict=True):
         np.testing.assert_array_equal(before, after)
 
 
 def test_reference_grad_is_the_adjoint_of_reference():
     # the oracle itself: <forward(x), dy> is linear in x, so its gradient's dot with x is it
-    case = Case(n=2, hw=(7, 8), channels=3, depth_multiplier=2, filters=4, kernel=(3, 2),
-                strides=(2, 1), dilation=(1, 2), padding="same", seed=11)
+    case = Case(
+        n=2,
+        hw=(7, 8),
+        channels=3,
+        depth_multiplier=2,
+        filters=4,
+        kernel=(3, 2),
+        strides=(2, 1),
+        dilation=(1, 2),
+        padding="same",
+        seed=11,
+    )
     x, dk, pk, bias = case.arrays()
     y = reference.separable(x, dk, pk, None, case.strides, case.padding, case.dilation)
     dy = _upstream(case, y.shape, np.float64)
-    grads = reference_grad.separable_grad(dy, x, dk, pk, None, case.strides, case.padding,
-                                          case.dilation)
+    grads = reference_grad.separable_grad(
+        dy, x, dk, pk, None, case.strides, case.padding, case.dilation
+    )
     total = np.sum(y * dy)
     np.testing.assert_allclose(np.sum(grads["x"] * x), total, rtol=1e-12)
     np.testing.assert_allclose(np.sum(grads["depthwise_kernel"] * dk), total, rtol=1e-12)
@@ -355,20 +472,33 @@ def test_reference_grad_is_the_adjoint_of_reference():
 
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("activation", [None, "relu"])
-@pytest.mark.parametrize("geometry", [
-    dict(strides=(1, 1), dilation=(1, 1), padding="same"),
-    dict(strides=(2, 3), dilation=(1, 1), padding="valid"),
-    dict(strides=(1, 1), dilation=(2, 3), padding="same"),
-    dict(strides=(2, 2), dilation=(2, 1), padding="same"),
-], ids=["unit", "strides", "dilation", "both"])
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        dict(strides=(1, 1), dilation=(1, 1), padding="same"),
+        dict(strides=(2, 3), dilation=(1, 1), padding="valid"),
+        dict(strides=(1, 1), dilation=(2, 3), padding="same"),
+        dict(strides=(2, 2), dilation=(2, 1), padding="same"),
+    ],
+    ids=["unit", "strides", "dilation", "both"],
+)
 def test_rows_layout(geometry, activation, dtype, monkeypatch):
     # channels_last, depth multiplier 1, more than 8 channels: the "rows"
     # layout (register kernels for z, channel-vector gradients); small tiles
     monkeypatch.setattr(_tiling, "TILE_BYTES", 4096)
-    case = Case(n=2, hw=(21, 27), channels=17, depth_multiplier=1, filters=6, kernel=(3, 3),
-                seed=9, **geometry)
-    got, (x, dk, pk, bias, dy, out_hw) = run_separable(case, dtype, "channels_last",
-                                                       activation, n_threads=2)
+    case = Case(
+        n=2,
+        hw=(21, 27),
+        channels=17,
+        depth_multiplier=1,
+        filters=6,
+        kernel=(3, 3),
+        seed=9,
+        **geometry,
+    )
+    got, (x, dk, pk, bias, dy, out_hw) = run_separable(
+        case, dtype, "channels_last", activation, n_threads=2
+    )
     expected = separable_expected(case, x, dk, pk, bias, dy, activation)
     expected["pointwise_kernel"] = expected["pointwise_kernel"].reshape(pk.shape)
     _assert_grads(got, expected, dtype, _weight_reduction(case, out_hw))

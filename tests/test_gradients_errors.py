@@ -14,17 +14,27 @@ DK = np.zeros((3, 3, 3, 2), np.float32)
 PK = np.zeros((1, 1, 6, 4), np.float32)
 BIAS = np.zeros(4, np.float32)
 # the forward output shapes of the good arguments (valid padding, unit steps)
-DY = {"separable": np.zeros((2, 4, 3, 4), np.float32),
-      "depthwise": np.zeros((2, 4, 3, 6), np.float32),
-      "pointwise": np.zeros((2, 6, 5, 4), np.float32)}
+DY = {
+    "separable": np.zeros((2, 4, 3, 4), np.float32),
+    "depthwise": np.zeros((2, 4, 3, 6), np.float32),
+    "pointwise": np.zeros((2, 6, 5, 4), np.float32),
+}
 
-FORWARD = {"separable": sepconv.separable_conv2d, "depthwise": sepconv.depthwise_conv2d,
-           "pointwise": sepconv.pointwise_conv2d}
-GRAD = {"separable": sepconv.separable_conv2d_grad, "depthwise": sepconv.depthwise_conv2d_grad,
-        "pointwise": sepconv.pointwise_conv2d_grad}
-OPERANDS = {"separable": {"x": X, "depthwise_kernel": DK, "pointwise_kernel": PK, "bias": BIAS},
-            "depthwise": {"x": X, "depthwise_kernel": DK},
-            "pointwise": {"x": X, "pointwise_kernel": PK[:, :, :3], "bias": BIAS}}
+FORWARD = {
+    "separable": sepconv.separable_conv2d,
+    "depthwise": sepconv.depthwise_conv2d,
+    "pointwise": sepconv.pointwise_conv2d,
+}
+GRAD = {
+    "separable": sepconv.separable_conv2d_grad,
+    "depthwise": sepconv.depthwise_conv2d_grad,
+    "pointwise": sepconv.pointwise_conv2d_grad,
+}
+OPERANDS = {
+    "separable": {"x": X, "depthwise_kernel": DK, "pointwise_kernel": PK, "bias": BIAS},
+    "depthwise": {"x": X, "depthwise_kernel": DK},
+    "pointwise": {"x": X, "pointwise_kernel": PK[:, :, :3], "bias": BIAS},
+}
 
 
 def _call(function, name, changes, *dy):
@@ -67,13 +77,22 @@ BAD = [
 
 
 def _applies(scope, name):
-    return (scope == "all" or scope == name
-            or (scope == "geometry" and name in ("separable", "depthwise")))
+    return (
+        scope == "all"
+        or scope == name
+        or (scope == "geometry" and name in ("separable", "depthwise"))
+    )
 
 
-@pytest.mark.parametrize("name, changes", [
-    pytest.param(name, changes, id=f"{name}-{i}")
-    for i, (scope, changes) in enumerate(BAD) for name in sorted(GRAD) if _applies(scope, name)])
+@pytest.mark.parametrize(
+    "name, changes",
+    [
+        pytest.param(name, changes, id=f"{name}-{i}")
+        for i, (scope, changes) in enumerate(BAD)
+        for name in sorted(GRAD)
+        if _applies(scope, name)
+    ],
+)
 def test_same_errors_as_the_forward_function(name, changes):
     with pytest.raises((ValueError, TypeError)) as forward:
         _call(FORWARD[name], name, changes)
@@ -122,8 +141,9 @@ def test_wrt_names_of_another_function():
         _call(GRAD["depthwise"], "depthwise", {"wrt": ("pointwise_kernel",)}, DY["depthwise"])
 
 
-@pytest.mark.parametrize("activation", [activations.sparsemax, activations.glu, np.tanh,
-                                        lambda v: v])
+@pytest.mark.parametrize(
+    "activation", [activations.sparsemax, activations.glu, np.tanh, lambda v: v]
+)
 def test_activation_without_derivative(activation):
     with _raises(ValueError, "no derivative", "activation"):
         _call(GRAD["separable"], "separable", {"activation": activation}, DY["separable"])

@@ -11,10 +11,9 @@ import os
 
 import numpy as np
 import pytest
+from compare import from_layout, to_layout
 
 import sepconv
-
-from compare import from_layout, to_layout
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "gradients")
 with open(os.path.join(HERE, "cases.json")) as _fh:
@@ -26,12 +25,21 @@ TOLERANCE = {np.float32: dict(rtol=2e-4, atol=2e-4), np.float64: dict(rtol=1e-12
 
 def sepconv_gradients(name, dtype, layout):
     meta = GOLDEN["cases"][name]
-    x, dk, pk, bias, dy = (ARRAYS[f"{name}/{k}"].astype(dtype)
-                           for k in ("x", "dk", "pk", "bias", "dy"))
+    x, dk, pk, bias, dy = (
+        ARRAYS[f"{name}/{k}"].astype(dtype) for k in ("x", "dk", "pk", "bias", "dy")
+    )
     got = sepconv.separable_conv2d_grad(
-        to_layout(dy, layout), to_layout(x, layout), dk, pk, bias, strides=meta["strides"],
-        dilation_rate=meta["dilation"], padding=meta["padding"], data_format=layout,
-        activation="relu" if meta["relu"] else None)
+        to_layout(dy, layout),
+        to_layout(x, layout),
+        dk,
+        pk,
+        bias,
+        strides=meta["strides"],
+        dilation_rate=meta["dilation"],
+        padding=meta["padding"],
+        data_format=layout,
+        activation="relu" if meta["relu"] else None,
+    )
     got["x"] = from_layout(got["x"], layout)
     return got
 
@@ -43,5 +51,6 @@ def sepconv_gradients(name, dtype, layout):
 def test_gradients_match_the_peers(name, layout, dtype, peer):
     got = sepconv_gradients(name, dtype, layout)
     for key in NAMES:
-        np.testing.assert_allclose(got[key], ARRAYS[f"{name}/{peer}/{key}"],
-                                   **TOLERANCE[dtype], err_msg=key)
+        np.testing.assert_allclose(
+            got[key], ARRAYS[f"{name}/{peer}/{key}"], **TOLERANCE[dtype], err_msg=key
+        )

@@ -29,13 +29,16 @@ def _random_config(rng, equal_strides):
     strides = tuple(int(s) for s in rng.integers(1, 4, 2))
     if equal_strides and max(dilation) == 1:
         strides = (strides[0],) * 2
-    hw = tuple(int(d * (k - 1) + 1 + rng.integers(0, 7)) for k, d in zip(kernel, dilation))
+    hw = tuple(
+        int(d * (k - 1) + 1 + rng.integers(0, 7)) for k, d in zip(kernel, dilation, strict=True)
+    )
     c, dm, f = (int(v) for v in rng.integers(1, 6, 3))
     x = rng.standard_normal((int(rng.integers(1, 3)), *hw, c))
     dk, pk = rng.standard_normal((*kernel, c, dm)), rng.standard_normal((1, 1, c * dm, f))
     bias = rng.standard_normal(f)
-    out_hw = sepconv.separable_conv2d(x, dk, pk, strides=strides, dilation_rate=dilation,
-                                      padding=padding).shape[1:3]
+    out_hw = sepconv.separable_conv2d(
+        x, dk, pk, strides=strides, dilation_rate=dilation, padding=padding
+    ).shape[1:3]
     dy = rng.standard_normal((x.shape[0], *out_hw, f))
     return (x, dk, pk, bias, dy), strides, dilation, padding, bool(rng.integers(0, 2))
 
@@ -46,9 +49,17 @@ def _check(gradients, seed, equal_strides):
         inputs, strides, dilation, padding, relu = _random_config(rng, equal_strides)
         expected = gradients(*inputs, strides, dilation, padding, relu)
         x, dk, pk, bias, dy = inputs
-        got = sepconv.separable_conv2d_grad(dy, x, dk, pk, bias, strides=strides,
-                                            dilation_rate=dilation, padding=padding,
-                                            activation="relu" if relu else None)
+        got = sepconv.separable_conv2d_grad(
+            dy,
+            x,
+            dk,
+            pk,
+            bias,
+            strides=strides,
+            dilation_rate=dilation,
+            padding=padding,
+            activation="relu" if relu else None,
+        )
         for key, value in expected.items():
             np.testing.assert_allclose(got[key], value, rtol=1e-11, atol=1e-11, err_msg=key)
 
@@ -78,8 +89,7 @@ def test_training_against_keras(name):
     layer = keras.layers.SeparableConv2D(dtype=dtype, **kwargs)
     layer.build(shape)
     final, losses = sepconv_train(layer.get_config(), optimizer, x, target, weights, steps)
-    tolerance = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-13,
-                                                                            atol=1e-14)
+    tolerance = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-13, atol=1e-14)
     np.testing.assert_allclose(losses, expected_losses, **tolerance)
-    for got, want in zip(final, expected):
+    for got, want in zip(final, expected, strict=True):
         np.testing.assert_allclose(got, want, **tolerance)

@@ -35,8 +35,9 @@ def test_info_json(run_python):
 
 
 def test_info_threads_follow_omp_num_threads(run_python):
-    result = run_python("-m", "sepconv", "info", "--json",
-                        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    result = run_python(
+        "-m", "sepconv", "info", "--json", env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["threads"] == 1
 
@@ -68,8 +69,9 @@ def test_show_config_writes_to_a_file():
 
 @pytest.mark.parametrize("level", _dispatch.available_levels())
 def test_sepconv_isa_selects_the_build(run_python, level):
-    result = run_python("-m", "sepconv", "info", "--json",
-                        env={**os.environ, "SEPCONV_ISA": level.upper()})
+    result = run_python(
+        "-m", "sepconv", "info", "--json", env={**os.environ, "SEPCONV_ISA": level.upper()}
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["isa"] == level
 

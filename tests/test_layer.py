@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-
 import reference
 from compare import nchw, nhwc
+
 from sepconv import config
 from sepconv.layers import SeparableConv2D, SeparableConvolution2D
 from sepconv.random import set_random_seed
@@ -14,26 +14,40 @@ RNG = np.random.default_rng(7)
 # (input shape NHWC, constructor keywords)
 CONFIGS = [
     ((2, 7, 6, 3), dict(filters=4, kernel_size=3)),
-    ((1, 8, 9, 2), dict(filters=3, kernel_size=(3, 2), strides=(2, 1), padding="same",
-                        depth_multiplier=2)),
-    ((2, 9, 9, 2), dict(filters=2, kernel_size=2, strides=2, dilation_rate=(2, 3),
-                        padding="SAME")),
-    ((1, 10, 7, 3), dict(filters=5, kernel_size=(2, 3), strides=3, dilation_rate=2,
-                         padding="Valid", use_bias=False, depth_multiplier=3)),
+    (
+        (1, 8, 9, 2),
+        dict(filters=3, kernel_size=(3, 2), strides=(2, 1), padding="same", depth_multiplier=2),
+    ),
+    ((2, 9, 9, 2), dict(filters=2, kernel_size=2, strides=2, dilation_rate=(2, 3), padding="SAME")),
+    (
+        (1, 10, 7, 3),
+        dict(
+            filters=5,
+            kernel_size=(2, 3),
+            strides=3,
+            dilation_rate=2,
+            padding="Valid",
+            use_bias=False,
+            depth_multiplier=3,
+        ),
+    ),
 ]
 
 
 def _random_weights(layer, channels, dtype):
-    shapes = [(*layer.kernel_size, channels, layer.depth_multiplier),
-              (1, 1, channels * layer.depth_multiplier, layer.filters)]
+    shapes = [
+        (*layer.kernel_size, channels, layer.depth_multiplier),
+        (1, 1, channels * layer.depth_multiplier, layer.filters),
+    ]
     shapes += [(layer.filters,)] if layer.use_bias else []
     return [RNG.uniform(-1, 1, s).astype(dtype) for s in shapes]
 
 
 def _expected(layer, x, weights):
     bias = weights[2] if layer.use_bias else None
-    return reference.separable(x, weights[0], weights[1], bias, layer.strides, layer.padding,
-                               layer.dilation_rate)
+    return reference.separable(
+        x, weights[0], weights[1], bias, layer.strides, layer.padding, layer.dilation_rate
+    )
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -68,8 +82,12 @@ def test_activation_applied_after_bias(activation):
     x = RNG.uniform(-1, 1, (2, 5, 5, 2)).astype(np.float32)
     y = layer(x)
     pre = _expected(layer, x, layer.get_weights())
-    fn = {"relu": lambda v: np.maximum(v, 0), "linear": lambda v: v, None: lambda v: v,
-          "tanh": np.tanh}.get(activation, activation)
+    fn = {
+        "relu": lambda v: np.maximum(v, 0),
+        "linear": lambda v: v,
+        None: lambda v: v,
+        "tanh": np.tanh,
+    }.get(activation, activation)
     np.testing.assert_allclose(y, fn(pre), rtol=1e-5, atol=1e-6)
 
 
@@ -84,8 +102,10 @@ def test_inputs_are_cast_to_the_layer_dtype():
     assert layer(np.ones((1, 3, 3, 2), dtype=np.int64)).dtype == np.float32
     assert layer(np.ones((1, 3, 3, 2), dtype=np.float64)).dtype == np.float32
     assert layer([[[[1, 2]] * 3] * 3]).shape == (1, 2, 2, 2)
-    assert SeparableConv2D(2, 2, dtype="float64")(np.ones((1, 3, 3, 2), np.float32)).dtype \
+    assert (
+        SeparableConv2D(2, 2, dtype="float64")(np.ones((1, 3, 3, 2), np.float32)).dtype
         == np.float64
+    )
 
 
 def test_n_threads_gives_the_same_numbers():
@@ -100,6 +120,7 @@ def test_n_threads_gives_the_same_numbers():
 
 # --------------------------------------------------------------------------
 # Building, shapes and weights
+
 
 def test_build_creates_weights_of_the_spec_shapes():
     layer = SeparableConv2D(5, (3, 2), depth_multiplier=2)
@@ -122,11 +143,14 @@ def test_use_bias_false_and_float64_weights():
     assert {w.dtype for w in layer.weights} == {np.dtype(np.float64)}
 
 
-@pytest.mark.parametrize("fmt, shape, expected", [
-    ("channels_last", (None, 10, 9, 3), (None, 4, 4, 6)),
-    ("channels_last", (None, None, 9, 3), (None, None, 4, 6)),
-    ("channels_first", (4, 3, 10, None), (4, 6, 4, None)),
-])
+@pytest.mark.parametrize(
+    "fmt, shape, expected",
+    [
+        ("channels_last", (None, 10, 9, 3), (None, 4, 4, 6)),
+        ("channels_last", (None, None, 9, 3), (None, None, 4, 6)),
+        ("channels_first", (4, 3, 10, None), (4, 6, 4, None)),
+    ],
+)
 def test_compute_output_shape(fmt, shape, expected):
     layer = SeparableConv2D(6, 3, strides=2, data_format=fmt)
     assert layer.compute_output_shape(shape) == expected
@@ -165,12 +189,15 @@ def test_set_weights_builds_an_unbuilt_layer_from_the_depthwise_kernel():
 
 
 def test_unnamed_layers_are_numbered_like_keras(run_python):
-    code = ("from sepconv.layers import SeparableConv2D as S\n"
-            "print([S(1, 1).name, S(1, 1, name='mine').name, S(1, 1).name, S(1, 1).name])")
+    code = (
+        "from sepconv.layers import SeparableConv2D as S\n"
+        "print([S(1, 1).name, S(1, 1, name='mine').name, S(1, 1).name, S(1, 1).name])"
+    )
     result = run_python("-c", code)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == ("['separable_conv2d', 'mine', 'separable_conv2d_1', "
-                                     "'separable_conv2d_2']")
+    assert result.stdout.strip() == (
+        "['separable_conv2d', 'mine', 'separable_conv2d_1', 'separable_conv2d_2']"
+    )
 
 
 def test_alias_is_the_same_class():
@@ -196,7 +223,7 @@ def test_set_random_seed_makes_creation_reproducible():
         return layer.get_weights()
 
     first, again, other = weights(11), weights(11), weights(12)
-    for a, b, c in zip(first, again, other):
+    for a, b, c in zip(first, again, other, strict=True):
         np.testing.assert_array_equal(a, b)
         assert not np.array_equal(a, c)
 
@@ -204,17 +231,29 @@ def test_set_random_seed_makes_creation_reproducible():
 # --------------------------------------------------------------------------
 # Losses and constraints
 
+
 def test_losses_order_and_scaling():
-    layer = SeparableConv2D(3, 2, activity_regularizer="l2", depthwise_regularizer="l1",
-                            pointwise_regularizer="l2", bias_regularizer="l1",
-                            bias_initializer="ones", dtype="float64")
+    layer = SeparableConv2D(
+        3,
+        2,
+        activity_regularizer="l2",
+        depthwise_regularizer="l1",
+        pointwise_regularizer="l2",
+        bias_regularizer="l1",
+        bias_initializer="ones",
+        dtype="float64",
+    )
     x = RNG.uniform(-1, 1, (4, 5, 5, 2))
     assert layer.losses == []
     y = layer(x)
     dk, pk, bias = layer.get_weights()
     l1 = float(np.float32(0.01))  # Keras stores the L1 factor as float32
-    expected = [0.01 * np.sum(y**2) / 4, l1 * np.abs(dk).sum(), 0.01 * np.sum(pk**2),
-                l1 * np.abs(bias).sum()]
+    expected = [
+        0.01 * np.sum(y**2) / 4,
+        l1 * np.abs(dk).sum(),
+        0.01 * np.sum(pk**2),
+        l1 * np.abs(bias).sum(),
+    ]
     np.testing.assert_allclose(layer.losses, expected, rtol=1e-7)
 
 
@@ -246,25 +285,32 @@ def test_constraints_are_applied_only_on_request():
 # --------------------------------------------------------------------------
 # Errors
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(filters=0), r"`filters` must be a positive integer; received filters=0"),
-    (dict(filters=2.5), r"filters=2.5"),
-    (dict(depth_multiplier=-1), r"depth_multiplier=-1"),
-    (dict(kernel_size=(3, 0)), r"kernel_size=\(3, 0\)"),
-    (dict(kernel_size=(3, 3, 3)), r"kernel_size=\(3, 3, 3\)"),
-    (dict(strides="2"), r"strides='2'"),
-    (dict(dilation_rate=0), r"dilation_rate=0"),
-    (dict(padding="causal"), r"padding='causal'"),
-    (dict(data_format="NHWC"), r"data_format='NHWC'"),
-    (dict(activation="relux"), r"`activation`.*'relux'"),
-    (dict(depthwise_initializer="glorot"), r"`depthwise_initializer`.*'glorot'"),
-    (dict(bias_regularizer="l3"), r"`bias_regularizer`.*'l3'"),
-    (dict(pointwise_constraint="max"), r"`pointwise_constraint`.*'max'"),
-    (dict(activity_regularizer=3), r"`activity_regularizer`.*3"),
-    (dict(dtype="float16"), r"`dtype` must be 'float32' or 'float64'; received dtype='float16'"),
-    (dict(name="a/b"), r"received name='a/b'"),
-    (dict(n_threads=0), r"n_threads=0"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(filters=0), r"`filters` must be a positive integer; received filters=0"),
+        (dict(filters=2.5), r"filters=2.5"),
+        (dict(depth_multiplier=-1), r"depth_multiplier=-1"),
+        (dict(kernel_size=(3, 0)), r"kernel_size=\(3, 0\)"),
+        (dict(kernel_size=(3, 3, 3)), r"kernel_size=\(3, 3, 3\)"),
+        (dict(strides="2"), r"strides='2'"),
+        (dict(dilation_rate=0), r"dilation_rate=0"),
+        (dict(padding="causal"), r"padding='causal'"),
+        (dict(data_format="NHWC"), r"data_format='NHWC'"),
+        (dict(activation="relux"), r"`activation`.*'relux'"),
+        (dict(depthwise_initializer="glorot"), r"`depthwise_initializer`.*'glorot'"),
+        (dict(bias_regularizer="l3"), r"`bias_regularizer`.*'l3'"),
+        (dict(pointwise_constraint="max"), r"`pointwise_constraint`.*'max'"),
+        (dict(activity_regularizer=3), r"`activity_regularizer`.*3"),
+        (
+            dict(dtype="float16"),
+            r"`dtype` must be 'float32' or 'float64'; received dtype='float16'",
+        ),
+        (dict(name="a/b"), r"received name='a/b'"),
+        (dict(n_threads=0), r"n_threads=0"),
+    ],
+)
 def test_bad_arguments_raise_value_error(kwargs, match):
     args = {"filters": 2, "kernel_size": 3, **kwargs}
     with pytest.raises(ValueError, match=match):
@@ -278,8 +324,11 @@ def test_unknown_keyword_raises_type_error():
 
 @pytest.mark.parametrize("shape", [(5, 5, 3), (1, 2, 5, 5, 3)])
 def test_input_of_wrong_rank(shape):
-    with pytest.raises(ValueError, match=r"4-D \(batch, height, width, channels\); received "
-                                         rf"an array of shape {re_shape(shape)}"):
+    with pytest.raises(
+        ValueError,
+        match=r"4-D \(batch, height, width, channels\); received "
+        rf"an array of shape {re_shape(shape)}",
+    ):
         SeparableConv2D(2, 3)(np.zeros(shape))
 
 
@@ -306,11 +355,14 @@ def test_complex_input_raises_type_error():
         SeparableConv2D(2, 1)(np.zeros((1, 2, 2, 1), dtype=complex))
 
 
-@pytest.mark.parametrize("shape, match", [
-    ((None, 5, 5), r"4 entries.*input_shape=\(None, 5, 5\)"),
-    ((None, 5, 5, None), r"channel axis.*input_shape=\(None, 5, 5, None\)"),
-    (7, r"4 entries.*input_shape=7"),
-])
+@pytest.mark.parametrize(
+    "shape, match",
+    [
+        ((None, 5, 5), r"4 entries.*input_shape=\(None, 5, 5\)"),
+        ((None, 5, 5, None), r"channel axis.*input_shape=\(None, 5, 5, None\)"),
+        (7, r"4 entries.*input_shape=7"),
+    ],
+)
 def test_bad_build_shape(shape, match):
     with pytest.raises(ValueError, match=match):
         SeparableConv2D(2, 3).build(shape)
@@ -322,10 +374,13 @@ def test_set_weights_wrong_count_or_shape_leaves_weights_alone():
     before = layer.get_weights()
     with pytest.raises(ValueError, match=r"expects 3 weights .*\(3, 3, 3, 1\).*received 2"):
         layer.set_weights(before[:2])
-    with pytest.raises(ValueError, match=r"received 3 of shapes \[\(3, 3, 3, 1\), "
-                                         r"\(1, 1, 3, 2\), \(3,\)\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"received 3 of shapes \[\(3, 3, 3, 1\), "
+        r"\(1, 1, 3, 2\), \(3,\)\]",
+    ):
         layer.set_weights([np.ones((3, 3, 3, 1)), np.ones((1, 1, 3, 2)), np.ones(3)])
-    for old, now in zip(before, layer.get_weights()):
+    for old, now in zip(before, layer.get_weights(), strict=True):
         np.testing.assert_array_equal(old, now)
 
 

@@ -3,25 +3,35 @@
 
 import numpy as np
 import pytest
+import reference_grad
 
 import sepconv
 from sepconv import regularizers
-
-import reference_grad
 
 LAYOUTS = ["channels_last", "channels_first"]
 
 
 def _layer(activation=None, regularized=True, **kwargs):
-    sepconv.set_random_seed(0)   # the same initial weights every run
+    sepconv.set_random_seed(0)  # the same initial weights every run
     if regularized:
-        kwargs = dict(depthwise_regularizer=regularizers.L2(0.1),
-                      pointwise_regularizer=regularizers.L1(0.05),
-                      bias_regularizer=regularizers.L1L2(0.01, 0.02),
-                      activity_regularizer=regularizers.L1L2(0.02, 0.03), **kwargs)
-    return sepconv.SeparableConv2D(4, 3, strides=(2, 1), padding="same", depth_multiplier=2,
-                                   activation=activation, bias_initializer="random_normal",
-                                   dtype="float64", **kwargs)
+        kwargs = dict(
+            depthwise_regularizer=regularizers.L2(0.1),
+            pointwise_regularizer=regularizers.L1(0.05),
+            bias_regularizer=regularizers.L1L2(0.01, 0.02),
+            activity_regularizer=regularizers.L1L2(0.02, 0.03),
+            **kwargs,
+        )
+    return sepconv.SeparableConv2D(
+        4,
+        3,
+        strides=(2, 1),
+        padding="same",
+        depth_multiplier=2,
+        activation=activation,
+        bias_initializer="random_normal",
+        dtype="float64",
+        **kwargs,
+    )
 
 
 def _loss(layer, x, weights, dy):
@@ -38,8 +48,9 @@ def _worst_directional_error(layer, x, dy, gradients, seed=0):
     for i, gradient in enumerate(gradients):
         v = rng.standard_normal(gradient.shape)
         if i == 0:
-            numeric = (_loss(layer, x + h * v, weights, dy)
-                       - _loss(layer, x - h * v, weights, dy)) / (2 * h)
+            numeric = (
+                _loss(layer, x + h * v, weights, dy) - _loss(layer, x - h * v, weights, dy)
+            ) / (2 * h)
         else:
             plus = [w + h * v if j == i - 1 else w for j, w in enumerate(weights)]
             minus = [w - h * v if j == i - 1 else w for j, w in enumerate(weights)]
@@ -75,9 +86,10 @@ def test_gradients_without_regularizers_are_the_reference():
     dk, pk, bias = layer.get_weights()
     expected = reference_grad.separable_grad(dy, x, dk, pk, bias, (2, 1), "same")
     np.testing.assert_allclose(dx, expected["x"], atol=1e-12)
-    for got, name in zip(layer.gradients, ("depthwise_kernel", "pointwise_kernel", "bias")):
-        np.testing.assert_allclose(got.reshape(expected[name].shape), expected[name],
-                                   atol=1e-12)
+    for got, name in zip(
+        layer.gradients, ("depthwise_kernel", "pointwise_kernel", "bias"), strict=True
+    ):
+        np.testing.assert_allclose(got.reshape(expected[name].shape), expected[name], atol=1e-12)
 
 
 def test_backward_uses_the_weights_of_the_training_call():
@@ -93,7 +105,7 @@ def test_backward_uses_the_weights_of_the_training_call():
     layer.set_weights(weights)
     layer(x, training=True)
     layer.backward(dy)
-    for a, b in zip(changed, layer.gradients):
+    for a, b in zip(changed, layer.gradients, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -107,7 +119,7 @@ def test_not_trainable_gives_no_weight_gradients():
 
 def test_float32_layer_gives_float32_gradients():
     layer = sepconv.SeparableConv2D(3, 2, activation="relu")
-    x = np.ones((2, 5, 5, 4), np.float64)      # cast to the layer dtype, as Keras autocasts
+    x = np.ones((2, 5, 5, 4), np.float64)  # cast to the layer dtype, as Keras autocasts
     dx = layer.backward(np.ones(layer(x, training=True).shape))
     assert dx.dtype == np.float32
     assert all(g.dtype == np.float32 for g in layer.gradients)
@@ -117,7 +129,7 @@ def test_backward_without_a_training_call():
     layer = _layer()
     with pytest.raises(RuntimeError, match="backward.*training=True"):
         layer.backward(np.ones((1, 3, 5, 4)))
-    layer(np.ones((1, 5, 5, 2)))               # an inference call keeps nothing
+    layer(np.ones((1, 5, 5, 2)))  # an inference call keeps nothing
     with pytest.raises(RuntimeError, match="training=True"):
         layer.backward(np.ones((1, 3, 5, 4)))
 
@@ -145,22 +157,23 @@ def test_dy_complex():
 
 
 def test_regularizer_without_gradient():
-    layer = _layer(regularized=False, depthwise_regularizer=lambda w: np.sum(w ** 4))
+    layer = _layer(regularized=False, depthwise_regularizer=lambda w: np.sum(w**4))
     layer(np.ones((1, 5, 5, 2)), training=True)
     with pytest.raises(ValueError, match="`depthwise_regularizer`.*no gradient"):
         layer.backward(np.ones((1, 3, 5, 4)))
 
 
 def test_activation_without_derivative():
-    layer = _layer(regularized=False, activation=lambda v: v ** 3)
+    layer = _layer(regularized=False, activation=lambda v: v**3)
     layer(np.ones((1, 5, 5, 2)), training=True)
     with pytest.raises(ValueError, match="`activation`.*no derivative"):
         layer.backward(np.ones((1, 3, 5, 4)))
 
 
 def test_relu_derivative_at_zero_is_zero():
-    layer = sepconv.SeparableConv2D(2, 1, activation="relu", use_bias=False,
-                                    depthwise_initializer="zeros", dtype="float64")
+    layer = sepconv.SeparableConv2D(
+        2, 1, activation="relu", use_bias=False, depthwise_initializer="zeros", dtype="float64"
+    )
     x = np.ones((1, 3, 3, 2))
     layer(x, training=True)
     dx = layer.backward(np.ones((1, 3, 3, 2)))
@@ -169,12 +182,17 @@ def test_relu_derivative_at_zero_is_zero():
         np.testing.assert_array_equal(g, 0)
 
 
-@pytest.mark.parametrize("regularizer, expected", [
-    (regularizers.L1(0.5), lambda w: np.float32(0.5) * np.sign(w)),
-    (regularizers.L2(0.25), lambda w: np.float32(0.25) * 2 * w),
-    (regularizers.L1L2(0.5, 0.25), lambda w: np.float32(0.5) * np.sign(w)
-     + np.float32(0.25) * 2 * w),
-])
+@pytest.mark.parametrize(
+    "regularizer, expected",
+    [
+        (regularizers.L1(0.5), lambda w: np.float32(0.5) * np.sign(w)),
+        (regularizers.L2(0.25), lambda w: np.float32(0.25) * 2 * w),
+        (
+            regularizers.L1L2(0.5, 0.25),
+            lambda w: np.float32(0.5) * np.sign(w) + np.float32(0.25) * 2 * w,
+        ),
+    ],
+)
 def test_regularizer_gradients(regularizer, expected):
     w = np.array([-2.0, 0.0, 3.0])
     np.testing.assert_allclose(regularizer.gradient(w), expected(w))

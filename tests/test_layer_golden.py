@@ -62,8 +62,11 @@ def test_config_matches_keras(name):
 def test_losses_match_keras(name):
     layer, meta, arrays = _loaded(name)
     layer(arrays["x"])
-    np.testing.assert_allclose(np.array(layer.losses, dtype=np.float64), meta["losses"],
-                               rtol=2e-6 if layer.dtype == "float32" else 1e-12)
+    np.testing.assert_allclose(
+        np.array(layer.losses, dtype=np.float64),
+        meta["losses"],
+        rtol=2e-6 if layer.dtype == "float32" else 1e-12,
+    )
     assert all(np.asarray(loss).dtype == np.dtype(layer.dtype) for loss in layer.losses)
 
 

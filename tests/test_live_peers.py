@@ -7,13 +7,13 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
-
-import sepconv
-
 import reference
 from cases import cases
 from compare import assert_close, from_layout, to_layout
+from hypothesis import given
+from hypothesis import strategies as st
+
+import sepconv
 
 FLOATS = st.sampled_from([np.float32, np.float64])
 LAYOUTS = st.sampled_from(["channels_last", "channels_first"])
@@ -34,8 +34,9 @@ def tf():
 def _sepconv(case, arrays, layout):
     """sepconv's result for ``case`` as NHWC, run in ``layout``."""
     x, dk, pk, bias = arrays
-    y = sepconv.separable_conv2d(to_layout(x, layout), dk, pk, bias, data_format=layout,
-                                 **case.geometry)
+    y = sepconv.separable_conv2d(
+        to_layout(x, layout), dk, pk, bias, data_format=layout, **case.geometry
+    )
     return from_layout(y, layout)
 
 
@@ -46,7 +47,7 @@ def _torch_padding(case):
     strides; the spec puts P // 2 before and the rest after, so pad explicitly.
     """
     pads = []
-    for n, k, s, d in zip(case.hw, case.kernel, case.strides, case.dilation):
+    for n, k, s, d in zip(case.hw, case.kernel, case.strides, case.dilation, strict=True):
         if case.padding == "valid":
             pads.append((0, 0))
             continue
@@ -66,19 +67,24 @@ def _torch_separable(torch, case, arrays):
     depthwise_weight = dk.permute(2, 3, 0, 1).reshape(c * dm, 1, kh, kw)
     pointwise_weight = pk[0, 0].T.reshape(pk.shape[3], c * dm, 1, 1)
     xp = functional.pad(x.permute(0, 3, 1, 2), _torch_padding(case))
-    d = functional.conv2d(xp, depthwise_weight, stride=case.strides, dilation=case.dilation,
-                          groups=c)
+    d = functional.conv2d(
+        xp, depthwise_weight, stride=case.strides, dilation=case.dilation, groups=c
+    )
     y = functional.conv2d(d, pointwise_weight, bias)
     return y.permute(0, 2, 3, 1).numpy()
 
 
-@given(case=cases(max_batch=1) | cases(max_channels=16, max_filters=16, max_batch=1),
-       dtype=FLOATS, layout=LAYOUTS)
+@given(
+    case=cases(max_batch=1) | cases(max_channels=16, max_filters=16, max_batch=1),
+    dtype=FLOATS,
+    layout=LAYOUTS,
+)
 def test_matches_pytorch(torch, case, dtype, layout):
     arrays = case.arrays(dtype)
     expected = _torch_separable(torch, case, arrays)
-    assert_close(_sepconv(case, arrays, layout), expected.astype(np.float64), dtype,
-                 2 * case.reduction)
+    assert_close(
+        _sepconv(case, arrays, layout), expected.astype(np.float64), dtype, 2 * case.reduction
+    )
 
 
 def _tf_supported(case):
@@ -94,7 +100,13 @@ def test_matches_tensorflow(tf, case, dtype, layout):
         case = dataclasses.replace(case, strides=(1, 1))
     arrays = case.arrays(dtype)
     x, dk, pk, bias = arrays
-    y_tf = tf.nn.separable_conv2d(x, dk, pk, strides=[1, *case.strides, 1],
-                                  padding=case.padding.upper(), dilations=case.dilation)
+    y_tf = tf.nn.separable_conv2d(
+        x,
+        dk,
+        pk,
+        strides=[1, *case.strides, 1],
+        padding=case.padding.upper(),
+        dilations=case.dilation,
+    )
     expected = np.asarray(tf.nn.bias_add(y_tf, bias)).astype(np.float64)
     assert_close(_sepconv(case, arrays, layout), expected, dtype, 2 * case.reduction)

@@ -10,14 +10,13 @@ import platform
 import resource
 import textwrap
 
+import fuzzing
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 import sepconv
 from sepconv._native import _runtime
-
-import fuzzing
 
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 
@@ -66,14 +65,18 @@ FORK_VARIANTS = {
 @needs_fork
 @pytest.mark.parametrize("variant", sorted(FORK_VARIANTS))
 def test_fork_child_computes_after_the_parent(run_python, variant):
-    code = FORK_PRELUDE + textwrap.dedent(FORK_VARIANTS[variant]) + textwrap.dedent("""
+    code = (
+        FORK_PRELUDE
+        + textwrap.dedent(FORK_VARIANTS[variant])
+        + textwrap.dedent("""
         print("parent", parent, conv())
     """)
+    )
     result = run_python("-c", code)
     assert result.returncode == 0, result.stderr
     words = result.stdout.split()
     child = float(words[words.index("child") + 1])
-    parent, again = (float(v) for v in words[words.index("parent") + 1:][:2])
+    parent, again = (float(v) for v in words[words.index("parent") + 1 :][:2])
     assert child == parent == again
 
 
@@ -130,7 +133,9 @@ AFTER_INTERRUPT = textwrap.dedent("""
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT by os.kill")
 def test_ctrl_c_interrupts_a_long_call(run_python):
-    code = LONG_CALL + textwrap.dedent("""
+    code = (
+        LONG_CALL
+        + textwrap.dedent("""
         sent = interrupt_after(0.5, os.getpid())
         start = time.perf_counter()
         try:
@@ -139,11 +144,13 @@ def test_ctrl_c_interrupts_a_long_call(run_python):
             sys.exit(1)
         except KeyboardInterrupt:
             latency = time.perf_counter() - sent[0]
-    """) + AFTER_INTERRUPT
+    """)
+        + AFTER_INTERRUPT
+    )
     result = run_python("-c", code)
     assert result.returncode == 0, result.stdout + result.stderr
     words = result.stdout.split()
-    values = dict(zip(words[::2], map(float, words[1::2])))
+    values = dict(zip(words[::2], map(float, words[1::2]), strict=True))
     assert values["latency"] < 0.5
     assert values["idle"] < 0.05
     assert values["next"] < 1e-3
@@ -151,7 +158,9 @@ def test_ctrl_c_interrupts_a_long_call(run_python):
 
 @needs_fork
 def test_ctrl_c_in_a_forked_child_cancels_its_call(run_python):
-    code = LONG_CALL + textwrap.dedent("""
+    code = (
+        LONG_CALL
+        + textwrap.dedent("""
         sepconv.separable_conv2d(x[:1, :8, :8], dk[:3, :3], pk)  # the parent's threads
         pid = os.fork()
         if pid == 0:
@@ -161,22 +170,26 @@ def test_ctrl_c_in_a_forked_child_cancels_its_call(run_python):
                 os._exit(1)
             except KeyboardInterrupt:
                 latency = time.perf_counter() - sent[0]
-    """) + textwrap.indent(AFTER_INTERRUPT, "        ") + textwrap.dedent("""
+    """)
+        + textwrap.indent(AFTER_INTERRUPT, "        ")
+        + textwrap.dedent("""
                 sys.stdout.flush()
                 os._exit(0)
         _, status = os.waitpid(pid, 0)
         sys.exit(os.waitstatus_to_exitcode(status))
     """)
+    )
     result = run_python("-c", code)
     assert result.returncode == 0, result.stdout + result.stderr
     words = result.stdout.split()
-    values = dict(zip(words[::2], map(float, words[1::2])))
+    values = dict(zip(words[::2], map(float, words[1::2]), strict=True))
     assert values["latency"] < 0.5
     assert values["next"] < 1e-3
 
 
 # --------------------------------------------------------------------------
 # Extreme arguments
+
 
 @pytest.mark.parametrize("dilation", [30000, 2**31 - 1, 2**40])
 @pytest.mark.parametrize("layout", ["channels_last", "channels_first"])
@@ -186,10 +199,9 @@ def test_huge_dilation_on_a_tiny_image(dilation, layout):
     x = np.full((1, 1, 1, 1), 3.0, np.float32)
     dk = np.arange(1, 10, dtype=np.float32).reshape(3, 3, 1, 1)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    y = sepconv.depthwise_conv2d(x, dk, padding="same", dilation_rate=dilation,
-                                 data_format=layout)
+    y = sepconv.depthwise_conv2d(x, dk, padding="same", dilation_rate=dilation, data_format=layout)
     assert y.shape == (1, 1, 1, 1) and float(y.ravel()[0]) == 15.0
-    if "libasan" not in os.environ.get("LD_PRELOAD", ""):   # shadow memory counts in RSS
+    if "libasan" not in os.environ.get("LD_PRELOAD", ""):  # shadow memory counts in RSS
         assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB
 
 
@@ -220,8 +232,9 @@ def test_huge_shapes_raise_memory_error_with_what_was_asked():
         sepconv.depthwise_conv2d(x, np.ones((1, 1, 1, 1), np.float32))
 
 
-@pytest.mark.parametrize("storage", ["read-only", "misaligned", "fortran", "strided",
-                                     "broadcast", "memmap"])
+@pytest.mark.parametrize(
+    "storage", ["read-only", "misaligned", "fortran", "strided", "broadcast", "memmap"]
+)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_any_storage_of_the_input(tmp_path, storage, dtype):
     rng = np.random.default_rng(5)
@@ -237,15 +250,21 @@ def test_any_storage_of_the_input(tmp_path, storage, dtype):
     np.testing.assert_allclose(y, want, rtol=tolerance, atol=tolerance)
 
 
-@settings(max_examples=int(os.environ.get("SEPCONV_FUZZ_EXAMPLES", 300)), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=int(os.environ.get("SEPCONV_FUZZ_EXAMPLES", 300)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(call=fuzzing.calls())
 def test_fuzz_every_entry_point(tmp_path, call):
     fuzzing.run(call, tmp_path)
 
 
-@settings(max_examples=int(os.environ.get("SEPCONV_FUZZ_EXAMPLES", 300)) // 3, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("SEPCONV_FUZZ_EXAMPLES", 300)) // 3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(call=fuzzing.face_calls())
 def test_fuzz_the_layer_and_the_transformer(call):
     fuzzing.run_face(call)
@@ -253,6 +272,7 @@ def test_fuzz_the_layer_and_the_transformer(call):
 
 # --------------------------------------------------------------------------
 # Memory
+
 
 def _rss_kib():
     with open("/proc/self/statm") as fh:
@@ -262,20 +282,30 @@ def _rss_kib():
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
 def test_ten_thousand_calls_leave_rss_flat():
     rng = np.random.default_rng(6)
-    shapes = [((1, 8, 8, 3), 3, 1, 4), ((2, 16, 12, 8), 3, 2, 16), ((1, 33, 40, 16), 5, 1, 8),
-              ((1, 64, 64, 16), 3, 1, 64), ((1, 7, 5, 1), 7, 3, 2)]
-    operands = [(rng.standard_normal(s).astype(np.float32),
-                 rng.standard_normal((k, k, s[3], m)).astype(np.float32),
-                 rng.standard_normal((s[3] * m, f)).astype(np.float32))
-                for s, k, m, f in shapes]
+    shapes = [
+        ((1, 8, 8, 3), 3, 1, 4),
+        ((2, 16, 12, 8), 3, 2, 16),
+        ((1, 33, 40, 16), 5, 1, 8),
+        ((1, 64, 64, 16), 3, 1, 64),
+        ((1, 7, 5, 1), 7, 3, 2),
+    ]
+    operands = [
+        (
+            rng.standard_normal(s).astype(np.float32),
+            rng.standard_normal((k, k, s[3], m)).astype(np.float32),
+            rng.standard_normal((s[3] * m, f)).astype(np.float32),
+        )
+        for s, k, m, f in shapes
+    ]
 
     def calls(count):
         for i in range(count):
             x, dk, pk = operands[i % len(operands)]
             layout = "channels_first" if i % 3 == 0 else "channels_last"
             given = np.ascontiguousarray(np.moveaxis(x, 3, 1)) if i % 3 == 0 else x
-            sepconv.separable_conv2d(given, dk, pk, padding="same", data_format=layout,
-                                     n_threads=1 + i % 2)
+            sepconv.separable_conv2d(
+                given, dk, pk, padding="same", data_format=layout, n_threads=1 + i % 2
+            )
 
     calls(1000)
     before = _rss_kib()
@@ -288,13 +318,13 @@ def test_ten_thousand_calls_leave_rss_flat():
 # --------------------------------------------------------------------------
 # The builds CI expects
 
+
 @pytest.mark.skipif(os.environ.get("CI") != "true", reason="what CI must have built")
 def test_ci_has_openmp_and_the_x86_builds():
     assert _runtime.openmp_enabled(), "built without OpenMP"
     if platform.machine().lower() in ("x86_64", "amd64"):
         for level in ("baseline", "avx2", "avx512"):
             assert importlib.util.find_spec(f"sepconv._native._kernels_{level}"), level
-
 
 
 @pytest.mark.parametrize("dilation", [30000, 2**31 - 1])
@@ -304,8 +334,14 @@ def test_gradients_of_a_huge_dilation_on_a_tiny_image(dilation, layout):
     # other taps' zero, and dx is dy times the centre weight
     x = np.full((1, 1, 1, 1), 3.0)
     dk = np.arange(1.0, 10.0).reshape(3, 3, 1, 1)
-    grads = sepconv.depthwise_conv2d_grad(np.full((1, 1, 1, 1), 2.0), x, dk, padding="same",
-                                          dilation_rate=dilation, data_format=layout)
+    grads = sepconv.depthwise_conv2d_grad(
+        np.full((1, 1, 1, 1), 2.0),
+        x,
+        dk,
+        padding="same",
+        dilation_rate=dilation,
+        data_format=layout,
+    )
     want = np.zeros((3, 3, 1, 1))
     want[1, 1] = 6.0
     np.testing.assert_array_equal(grads["depthwise_kernel"], want)

@@ -62,10 +62,11 @@ def test_layers_match_keras(filename, model, how):
         assert isinstance(layer, sepconv.SeparableConv2D) and layer.built
         expected_weights = [ARRAYS[f"{name}/w{i}"] for i in range(3) if f"{name}/w{i}" in ARRAYS]
         assert len(layer.weights) == len(expected_weights)
-        for got, want in zip(layer.weights, expected_weights):
+        for got, want in zip(layer.weights, expected_weights, strict=True):
             np.testing.assert_array_equal(got, want)
-        np.testing.assert_allclose(layer(ARRAYS[f"{name}/x"]), ARRAYS[f"{name}/y"],
-                                   rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            layer(ARRAYS[f"{name}/x"]), ARRAYS[f"{name}/y"], rtol=1e-5, atol=1e-5
+        )
 
 
 def test_configs_are_read():
@@ -80,8 +81,9 @@ def test_configs_are_read():
 def test_archive_and_legacy_file_give_the_same_configs():
     a = load_keras_layers(pathlib.Path(DATA) / "sequential.keras")
     b = load_keras_layers(os.path.join(DATA, "sequential_legacy.h5"))
-    assert [layer.get_config() for layer in a.values()] == \
-        [layer.get_config() for layer in b.values()]
+    assert [layer.get_config() for layer in a.values()] == [
+        layer.get_config() for layer in b.values()
+    ]
 
 
 def test_tf_keras_2_13_container_name(tmp_path):
@@ -89,11 +91,15 @@ def test_tf_keras_2_13_container_name(tmp_path):
     import h5py
 
     path = str(tmp_path / "old.weights.h5")
-    with h5py.File(os.path.join(DATA, "functional.weights.h5")) as source, \
-            h5py.File(path, "w") as copy:
+    with (
+        h5py.File(os.path.join(DATA, "functional.weights.h5")) as source,
+        h5py.File(path, "w") as copy,
+    ):
         source.copy("layers", copy, name="_layer_checkpoint_dependencies")
-        copy.move("_layer_checkpoint_dependencies/sequential/layers",
-                  "_layer_checkpoint_dependencies/sequential/_layer_checkpoint_dependencies")
+        copy.move(
+            "_layer_checkpoint_dependencies/sequential/layers",
+            "_layer_checkpoint_dependencies/sequential/_layer_checkpoint_dependencies",
+        )
     layers = load_keras_layers(path, config=os.path.join(DATA, "functional.keras"))
     assert list(layers) == EXPECTED["functional"]["loaded"]
     np.testing.assert_array_equal(layers["inner_sep2"].weights[1], ARRAYS["inner_sep2/w1"])
@@ -123,7 +129,7 @@ def test_save_weights_round_trip(tmp_path):
     layer.save_weights(path)
     again = sepconv.SeparableConv2D(3, 2, depth_multiplier=2, name="mine")
     again.load_weights(path)
-    for a, b in zip(layer.weights, again.weights):
+    for a, b in zip(layer.weights, again.weights, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -136,7 +142,7 @@ def test_save_keras_model_reads_back(tmp_path):
     assert list(again) == ["seq_sep1", "seq_sep2"]
     assert again.skipped == [("input_layer", "InputLayer")]
     for name in again:
-        for a, b in zip(again[name].weights, layers[name].weights):
+        for a, b in zip(again[name].weights, layers[name].weights, strict=True):
             np.testing.assert_array_equal(a, b)
 
 
@@ -147,5 +153,6 @@ def test_load_weights_reads_what_keras_writes_for_a_one_layer_sequential():
     for filename in ("one_layer.weights.h5", "one_layer.keras"):
         layer = sepconv.SeparableConv2D.from_config(config)
         layer.load_weights(os.path.join(DATA, filename))
-        np.testing.assert_allclose(layer(ARRAYS["one_layer/x"]), ARRAYS["one_layer/y"],
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            layer(ARRAYS["one_layer/x"]), ARRAYS["one_layer/y"], rtol=1e-5, atol=1e-6
+        )

@@ -83,13 +83,13 @@ def test_truncated_hdf5(tmp_path):
 
 
 def test_archive_without_weights(tmp_path):
-    _fails(_rezip(tmp_path, SEQUENTIAL_KERAS, drop=["model.weights.h5"]),
-           "has no model.weights.h5")
+    _fails(_rezip(tmp_path, SEQUENTIAL_KERAS, drop=["model.weights.h5"]), "has no model.weights.h5")
 
 
 def test_archive_with_npz_weights(tmp_path):
-    path = _rezip(tmp_path, SEQUENTIAL_KERAS, drop=["model.weights.h5"],
-                  replace={"model.weights.npz": b"PK"})
+    path = _rezip(
+        tmp_path, SEQUENTIAL_KERAS, drop=["model.weights.h5"], replace={"model.weights.npz": b"PK"}
+    )
     _fails(path, "npz", "pickle")
 
 
@@ -98,18 +98,24 @@ def test_archive_without_config(tmp_path):
 
 
 def test_archive_config_not_json(tmp_path):
-    _fails(_rezip(tmp_path, SEQUENTIAL_KERAS, replace={"config.json": b"{nope"}),
-           "Expecting property name")
+    _fails(
+        _rezip(tmp_path, SEQUENTIAL_KERAS, replace={"config.json": b"{nope"}),
+        "Expecting property name",
+    )
 
 
 def test_archive_config_not_an_object(tmp_path):
-    _fails(_rezip(tmp_path, SEQUENTIAL_KERAS, replace={"config.json": b"[1, 2]"}),
-           "config.json holds a JSON list, not an object")
+    _fails(
+        _rezip(tmp_path, SEQUENTIAL_KERAS, replace={"config.json": b"[1, 2]"}),
+        "config.json holds a JSON list, not an object",
+    )
 
 
 def test_archive_weights_not_hdf5(tmp_path):
-    _fails(_rezip(tmp_path, SEQUENTIAL_KERAS, replace={"model.weights.h5": b"nope" * 100}),
-           "cannot read Keras file")
+    _fails(
+        _rezip(tmp_path, SEQUENTIAL_KERAS, replace={"model.weights.h5": b"nope" * 100}),
+        "cannot read Keras file",
+    )
 
 
 def test_archive_member_too_large(monkeypatch):
@@ -130,47 +136,66 @@ def _with_config(tmp_path, edit):
 
 
 def test_config_not_a_model_dict(tmp_path):
-    _fails(_with_config(tmp_path, lambda c: c.pop("class_name")),
-           "the model config is not a Keras {'class_name', 'config'} dict")
+    _fails(
+        _with_config(tmp_path, lambda c: c.pop("class_name")),
+        "the model config is not a Keras {'class_name', 'config'} dict",
+    )
 
 
 def test_config_without_layers(tmp_path):
-    _fails(_with_config(tmp_path, lambda c: c["config"].pop("layers")),
-           "the config of model 'seq' (Sequential) has no list of layers")
+    _fails(
+        _with_config(tmp_path, lambda c: c["config"].pop("layers")),
+        "the config of model 'seq' (Sequential) has no list of layers",
+    )
 
 
 def test_layer_not_a_dict(tmp_path):
-    _fails(_with_config(tmp_path, lambda c: c["config"]["layers"].append(3)),
-           "a layer of model 'seq' is not a Keras")
+    _fails(
+        _with_config(tmp_path, lambda c: c["config"]["layers"].append(3)),
+        "a layer of model 'seq' is not a Keras",
+    )
 
 
 def test_layer_without_name(tmp_path):
-    _fails(_with_config(tmp_path, lambda c: c["config"]["layers"][1]["config"].pop("name")),
-           "a SeparableConv2D layer of model 'seq' has no name")
+    _fails(
+        _with_config(tmp_path, lambda c: c["config"]["layers"][1]["config"].pop("name")),
+        "a SeparableConv2D layer of model 'seq' has no name",
+    )
 
 
 def test_layer_config_unknown_key(tmp_path):
-    _fails(_with_config(tmp_path, lambda c: c["config"]["layers"][1]["config"].update(x=1)),
-           "layer 'seq_sep1' (SeparableConv2D)", "'x'")
+    _fails(
+        _with_config(tmp_path, lambda c: c["config"]["layers"][1]["config"].update(x=1)),
+        "layer 'seq_sep1' (SeparableConv2D)",
+        "'x'",
+    )
 
 
 def test_layer_config_wrong_type(tmp_path):
     def edit(config):
         config["config"]["layers"][1]["config"]["dtype"]["config"] = 2.5
+
     _fails(_with_config(tmp_path, edit), "layer 'seq_sep1' (SeparableConv2D)")
 
 
 def test_config_that_does_not_fit_the_weights(tmp_path):
     def edit(config):
         config["config"]["layers"][3]["config"]["use_bias"] = True
-    _fails(_with_config(tmp_path, edit), "layer 'seq_sep2' (SeparableConv2D)",
-           "expects 3 weights", "received 2")
+
+    _fails(
+        _with_config(tmp_path, edit),
+        "layer 'seq_sep2' (SeparableConv2D)",
+        "expects 3 weights",
+        "received 2",
+    )
 
 
 def test_unknown_classes_are_data(tmp_path):
     def edit(config):
         config["config"]["layers"].append(
-            {"class_name": "Lambda", "config": {"name": "evil", "function": "os.system"}})
+            {"class_name": "Lambda", "config": {"name": "evil", "function": "os.system"}}
+        )
+
     layers = load_keras_layers(_with_config(tmp_path, edit))
     assert ("evil", "Lambda") in layers.skipped
 
@@ -184,10 +209,13 @@ def test_weights_only_without_config():
     _fails(os.path.join(DATA, "sequential_tfkeras2_weights.h5"), "weights only")
 
 
-@pytest.mark.parametrize("config, problem", [
-    (3, "`config` must be a config dict, its JSON text or the path"),
-    ("{not json", "cannot read `config` as JSON text"),
-])
+@pytest.mark.parametrize(
+    "config, problem",
+    [
+        (3, "`config` must be a config dict, its JSON text or the path"),
+        ("{not json", "cannot read `config` as JSON text"),
+    ],
+)
 def test_bad_config_argument(config, problem):
     with pytest.raises(ValueError, match="config") as info:
         load_keras_layers(os.path.join(DATA, "sequential.weights.h5"), config=config)
@@ -226,27 +254,41 @@ def _fails_weights(tmp_path, edit, *problem):
 
 
 def test_missing_layer_group(tmp_path):
-    _fails_weights(tmp_path, lambda h5: h5.__delitem__("layers/separable_conv2d_1"),
-                   "no weights for layer 'seq_sep2' (SeparableConv2D)",
-                   "'layers/separable_conv2d_1/vars' is missing")
+    _fails_weights(
+        tmp_path,
+        lambda h5: h5.__delitem__("layers/separable_conv2d_1"),
+        "no weights for layer 'seq_sep2' (SeparableConv2D)",
+        "'layers/separable_conv2d_1/vars' is missing",
+    )
 
 
 def test_vars_not_numbered(tmp_path):
     def edit(h5):
         h5.move("layers/separable_conv2d/vars/1", "layers/separable_conv2d/vars/x")
-    _fails_weights(tmp_path, edit, "'/layers/separable_conv2d/vars' of layer 'seq_sep1' holds",
-                   "not the datasets 0, 1, ...")
+
+    _fails_weights(
+        tmp_path,
+        edit,
+        "'/layers/separable_conv2d/vars' of layer 'seq_sep1' holds",
+        "not the datasets 0, 1, ...",
+    )
 
 
 def test_missing_weight(tmp_path):
-    _fails_weights(tmp_path, lambda h5: h5.__delitem__("layers/separable_conv2d/vars/2"),
-                   "layer 'seq_sep1'", "expects 3 weights", "received 2")
+    _fails_weights(
+        tmp_path,
+        lambda h5: h5.__delitem__("layers/separable_conv2d/vars/2"),
+        "layer 'seq_sep1'",
+        "expects 3 weights",
+        "received 2",
+    )
 
 
 def test_wrong_shape(tmp_path):
     def edit(h5):
         del h5["layers/separable_conv2d/vars/1"]
         h5["layers/separable_conv2d/vars/1"] = np.zeros((1, 1, 5, 4), "float32")
+
     _fails_weights(tmp_path, edit, "layer 'seq_sep1'", "(1, 1, 6, 4)", "(1, 1, 5, 4)")
 
 
@@ -254,6 +296,7 @@ def test_integer_weights(tmp_path):
     def edit(h5):
         del h5["layers/separable_conv2d/vars/2"]
         h5["layers/separable_conv2d/vars/2"] = np.zeros(4, "int32")
+
     _fails_weights(tmp_path, edit, "/layers/separable_conv2d/vars/2 holds int32 data, not floats")
 
 
@@ -261,6 +304,7 @@ def test_weight_that_is_a_group(tmp_path):
     def edit(h5):
         del h5["layers/separable_conv2d/vars/2"]
         h5.create_group("layers/separable_conv2d/vars/2")
+
     _fails_weights(tmp_path, edit, "/layers/separable_conv2d/vars/2 is not a dataset")
 
 
@@ -268,6 +312,7 @@ def test_vars_that_is_a_dataset(tmp_path):
     def edit(h5):
         del h5["layers/separable_conv2d/vars"]
         h5["layers/separable_conv2d/vars"] = np.zeros(3)
+
     _fails_weights(tmp_path, edit, "/layers/separable_conv2d/vars is not a group")
 
 
@@ -282,65 +327,89 @@ def _fails_legacy(tmp_path, edit, *problem, filename="functional_tfkeras2.h5"):
 def test_layer_not_in_layer_names(tmp_path):
     def edit(h5):
         h5["model_weights"].attrs["layer_names"] = np.array([b"func_input", b"inner"])
-    _fails_legacy(tmp_path, edit,
-                  "layer 'func_sep1' is not in the layer_names attribute of '/model_weights'")
+
+    _fails_legacy(
+        tmp_path, edit, "layer 'func_sep1' is not in the layer_names attribute of '/model_weights'"
+    )
 
 
 def test_layer_names_of_numbers(tmp_path):
-    _fails_legacy(tmp_path, lambda h5: h5["model_weights"].attrs.__setitem__(
-        "layer_names", np.arange(3)),
-        "the attribute 'layer_names' of '/model_weights' is not text but int")
+    _fails_legacy(
+        tmp_path,
+        lambda h5: h5["model_weights"].attrs.__setitem__("layer_names", np.arange(3)),
+        "the attribute 'layer_names' of '/model_weights' is not text but int",
+    )
 
 
 def test_layer_names_not_a_list(tmp_path):
-    _fails_legacy(tmp_path, lambda h5: h5["model_weights"].attrs.__setitem__(
-        "layer_names", b"func_sep1"),
-        "the attribute 'layer_names' of '/model_weights' is not a list of strings")
+    _fails_legacy(
+        tmp_path,
+        lambda h5: h5["model_weights"].attrs.__setitem__("layer_names", b"func_sep1"),
+        "the attribute 'layer_names' of '/model_weights' is not a list of strings",
+    )
 
 
 def test_missing_weight_names(tmp_path):
-    _fails_legacy(tmp_path, lambda h5: h5["model_weights/func_sep1"].attrs.__delitem__(
-        "weight_names"),
-        "the group '/model_weights/func_sep1' has no 'weight_names' attribute")
+    _fails_legacy(
+        tmp_path,
+        lambda h5: h5["model_weights/func_sep1"].attrs.__delitem__("weight_names"),
+        "the group '/model_weights/func_sep1' has no 'weight_names' attribute",
+    )
 
 
 def test_weight_names_naming_a_missing_dataset(tmp_path):
     def edit(h5):
         h5["model_weights/func_sep1"].attrs["weight_names"] = np.array([b"a/b:0"])
+
     _fails_legacy(tmp_path, edit, "/model_weights/func_sep1/a/b:0 is missing")
 
 
 def test_missing_layer_group_legacy(tmp_path):
-    _fails_legacy(tmp_path, lambda h5: h5.__delitem__("model_weights/inner"),
-                  "/model_weights/inner is missing")
+    _fails_legacy(
+        tmp_path,
+        lambda h5: h5.__delitem__("model_weights/inner"),
+        "/model_weights/inner is missing",
+    )
 
 
 def test_nested_weight_missing(tmp_path):
     def edit(h5):
-        names = [n for n in h5["model_weights/inner"].attrs["weight_names"]
-                 if b"inner_sep2/pointwise" not in n]
+        names = [
+            n
+            for n in h5["model_weights/inner"].attrs["weight_names"]
+            if b"inner_sep2/pointwise" not in n
+        ]
         h5["model_weights/inner"].attrs["weight_names"] = np.array(names)
+
     _fails_legacy(tmp_path, edit, "layer 'inner_sep2'", "expects 2 weights", "received 1")
 
 
 def test_model_config_of_numbers(tmp_path):
-    _fails_legacy(tmp_path, lambda h5: h5.attrs.__setitem__("model_config", np.arange(2)),
-                  "the model_config attribute is not text but ndarray")
+    _fails_legacy(
+        tmp_path,
+        lambda h5: h5.attrs.__setitem__("model_config", np.arange(2)),
+        "the model_config attribute is not text but ndarray",
+    )
 
 
 def test_model_config_not_json(tmp_path):
-    _fails_legacy(tmp_path, lambda h5: h5.attrs.__setitem__("model_config", b"{x"),
-                  "Expecting property name")
+    _fails_legacy(
+        tmp_path, lambda h5: h5.attrs.__setitem__("model_config", b"{x"), "Expecting property name"
+    )
 
 
 def test_model_config_without_weights(tmp_path):
-    _fails_legacy(tmp_path, lambda h5: h5.__delitem__("model_weights"),
-                  "a model_config attribute but no model_weights group")
+    _fails_legacy(
+        tmp_path,
+        lambda h5: h5.__delitem__("model_weights"),
+        "a model_config attribute but no model_weights group",
+    )
 
 
 def test_split_attribute_missing_first_part(tmp_path):
-    path = _edit_h5(tmp_path, "sequential_tfkeras2_weights.h5",
-                    lambda h5: h5.attrs.__delitem__("layer_names0"))
+    path = _edit_h5(
+        tmp_path, "sequential_tfkeras2_weights.h5", lambda h5: h5.attrs.__delitem__("layer_names0")
+    )
     # Without layer_names0 the file is no longer the legacy layout.
     _fails(path, "no weights for layer 'seq_sep1'", config=SEQUENTIAL_KERAS)
 
@@ -350,8 +419,7 @@ def test_split_attribute_missing_first_part(tmp_path):
 
 
 def _layer(**kwargs):
-    return sepconv.SeparableConv2D(4, 3, depth_multiplier=2, padding="same", name="one",
-                                   **kwargs)
+    return sepconv.SeparableConv2D(4, 3, depth_multiplier=2, padding="same", name="one", **kwargs)
 
 
 def test_save_weights_needs_the_suffix(tmp_path):
@@ -393,6 +461,7 @@ def test_in_memory_reader_overflow(monkeypatch):
     # offsets past 2**63; a damaged archive gives that (found by the fuzzer).
     def overflow(*args, **kwargs):
         raise OverflowError("Python int too large to convert to C ssize_t")
+
     monkeypatch.setattr(h5py, "File", overflow)
     _fails(SEQUENTIAL_KERAS, "Python int too large")
 

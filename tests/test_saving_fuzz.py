@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 pytest.importorskip("h5py")
 
 from keras_file_mutations import KINDS, mutate  # noqa: E402
+
 from sepconv import SeparableConv2D, load_keras_layers  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "keras_files")
@@ -53,8 +54,7 @@ def check_damaged(filename, config, kind, seed, folder):
 # found them: tests/data/keras_files/libhdf5_crash.h5, libhdf5_hang.h5), which
 # would kill or stall the suite.
 @settings(derandomize=True)
-@given(case=st.sampled_from(FUZZED), kind=st.sampled_from(KINDS),
-       seed=st.integers(0, 2**32 - 1))
+@given(case=st.sampled_from(FUZZED), kind=st.sampled_from(KINDS), seed=st.integers(0, 2**32 - 1))
 def test_damaged_files_raise_value_error(case, kind, seed):
     with tempfile.TemporaryDirectory() as folder:
         check_damaged(*case, kind, seed, folder)

@@ -7,16 +7,16 @@ import time
 
 import numpy as np
 import pytest
+from cases import Case
+from compare import assert_close
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import sepconv
 from sepconv._native import _blas, _dispatch, _runtime, _threads
 
-from cases import Case
-from compare import assert_close
-
-needs_openmp = pytest.mark.skipif(not _runtime.openmp_enabled(),
-                                  reason="built without OpenMP: always one thread")
+needs_openmp = pytest.mark.skipif(
+    not _runtime.openmp_enabled(), reason="built without OpenMP: always one thread"
+)
 
 
 def _run_threads(targets):
@@ -31,6 +31,7 @@ def _run_threads(targets):
                 target()
             except BaseException as exc:  # noqa: BLE001  (handed to the main thread)
                 errors.append(exc)
+
         return run
 
     threads = [threading.Thread(target=wrap(t)) for t in targets]
@@ -45,6 +46,7 @@ def _run_threads(targets):
 
 # --------------------------------------------------------------------------
 # GIL
+
 
 def test_gil_released_during_a_call():
     # a long call (big kernel, one thread) while another Python thread keeps
@@ -74,11 +76,11 @@ def test_gil_released_during_a_call():
     start, end = long_call["start"], long_call["end"]
     third = (end - start) / 3
     assert any(start + third < t < end - third for t in small_calls), (
-        f"no other sepconv call finished during the middle of a {end - start:.3f} s call")
+        f"no other sepconv call finished during the middle of a {end - start:.3f} s call"
+    )
     # the first 4 output rows come from the first 4 + 20 input rows
     top = Case(n=1, hw=(24, 256), channels=16, depth_multiplier=1, filters=8, kernel=(21, 21))
-    assert_close(long_call["y"][:, :4], top.expected(x[:, :24], dk, pk), np.float32,
-                 top.reduction)
+    assert_close(long_call["y"][:, :4], top.expected(x[:, :24], dk, pk), np.float32, top.reduction)
     expected_small = small.expected(*small_arrays)
     for y in small_results:
         assert_close(y, expected_small, np.float32, small.reduction)
@@ -87,11 +89,14 @@ def test_gil_released_during_a_call():
 # --------------------------------------------------------------------------
 # Thread counts
 
+
 @needs_openmp
 @pytest.mark.parametrize("value", ["1", "3"])
 def test_omp_num_threads_honoured(run_python, value):
-    code = ("from sepconv._native import _threads; "
-            "print(_threads.effective_n_threads(None), _threads.effective_n_threads(-1))")
+    code = (
+        "from sepconv._native import _threads; "
+        "print(_threads.effective_n_threads(None), _threads.effective_n_threads(-1))"
+    )
     env = {**os.environ, "OMP_NUM_THREADS": value}
     result = run_python("-c", code, env=env)
     assert result.returncode == 0, result.stderr
@@ -101,8 +106,12 @@ def test_omp_num_threads_honoured(run_python, value):
 @needs_openmp
 def test_without_omp_num_threads_uses_the_cores(run_python):
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    result = run_python("-c", "from sepconv._native import _threads; "
-                        "print(_threads.effective_n_threads(), _threads.cpu_count())", env=env)
+    result = run_python(
+        "-c",
+        "from sepconv._native import _threads; "
+        "print(_threads.effective_n_threads(), _threads.cpu_count())",
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     threads, cpus = result.stdout.split()
     assert threads == cpus
@@ -131,8 +140,16 @@ def test_negative_counts_back_from_all_cores():
 
 @pytest.mark.parametrize("n_threads", [None, -1, 1, 2, 3])
 def test_every_thread_count_gives_the_reference(n_threads):
-    case = Case(n=3, hw=(21, 10), channels=6, depth_multiplier=2, filters=5, kernel=(3, 3),
-                padding="same", seed=9)
+    case = Case(
+        n=3,
+        hw=(21, 10),
+        channels=6,
+        depth_multiplier=2,
+        filters=5,
+        kernel=(3, 3),
+        padding="same",
+        seed=9,
+    )
     x, dk, pk, bias = case.arrays(np.float32)
     y = sepconv.separable_conv2d(x, dk, pk, bias, padding="same", n_threads=n_threads)
     assert_close(y, case.expected(x, dk, pk, bias), np.float32, case.reduction)
@@ -141,9 +158,13 @@ def test_every_thread_count_gives_the_reference(n_threads):
 # --------------------------------------------------------------------------
 # BLAS threads
 
+
 def _blas_threads():
-    return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()
-            if lib["user_api"] == "blas"}
+    return {
+        lib["filepath"]: lib["num_threads"]
+        for lib in threadpool_info()
+        if lib["user_api"] == "blas"
+    }
 
 
 class _KernelSpy:
@@ -180,8 +201,9 @@ def _call_both():
     sepconv.pointwise_conv2d(x, pk, bias)
 
 
-needs_local_limit = pytest.mark.skipif(not _blas.thread_local_limit()[0],
-                                       reason="SciPy's BLAS has no per-thread limit")
+needs_local_limit = pytest.mark.skipif(
+    not _blas.thread_local_limit()[0], reason="SciPy's BLAS has no per-thread limit"
+)
 
 
 @needs_local_limit
@@ -189,7 +211,8 @@ needs_local_limit = pytest.mark.skipif(not _blas.thread_local_limit()[0],
 def test_blas_one_thread_in_every_kernel_thread_and_lifted_after(n_threads):
     with threadpool_limits(2, user_api="blas"):
         inside, after = _dispatch.kernels.blas_threads_in_kernels(
-            n_threads, *_blas.thread_local_limit(), _blas.thread_count_getter())
+            n_threads, *_blas.thread_local_limit(), _blas.thread_count_getter()
+        )
         assert inside == [1] * n_threads
         assert after == [2] * n_threads
         assert set(_blas_threads().values()) == {2}
@@ -213,8 +236,7 @@ def without_local_limit(monkeypatch):
     monkeypatch.setattr(_blas, "thread_local_limit", lambda: (0, 0))
 
 
-def test_fallback_blas_single_threaded_during_a_call_and_restored(monkeypatch,
-                                                                  without_local_limit):
+def test_fallback_blas_single_threaded_during_a_call_and_restored(monkeypatch, without_local_limit):
     spy = _KernelSpy(_dispatch.kernels)
     monkeypatch.setattr(_dispatch, "kernels", spy)
     with threadpool_limits(2, user_api="blas"):
@@ -238,8 +260,12 @@ def test_fallback_blas_limit_restored_when_the_kernel_fails(monkeypatch, without
 
 def test_fallback_gives_the_reference(without_local_limit):
     x, dk, pk, bias = GEMM_CASE.arrays(np.float64)
-    assert_close(sepconv.separable_conv2d(x, dk, pk, bias), GEMM_CASE.expected(x, dk, pk, bias),
-                 np.float64, GEMM_CASE.reduction)
+    assert_close(
+        sepconv.separable_conv2d(x, dk, pk, bias),
+        GEMM_CASE.expected(x, dk, pk, bias),
+        np.float64,
+        GEMM_CASE.reduction,
+    )
 
 
 @needs_local_limit
@@ -271,8 +297,11 @@ def test_settings_unchanged_after_calls_interleaved_with_threadpoolctl():
 
 @needs_local_limit
 def test_numpy_keeps_its_blas_threads_while_sepconv_runs():
-    numpy_blas = [lib["filepath"] for lib in threadpool_info()
-                  if lib["user_api"] == "blas" and "numpy" in lib["filepath"]]
+    numpy_blas = [
+        lib["filepath"]
+        for lib in threadpool_info()
+        if lib["user_api"] == "blas" and "numpy" in lib["filepath"]
+    ]
     if not numpy_blas:
         pytest.skip("NumPy's BLAS is not a library threadpoolctl sees")
     x, dk, pk, bias = GEMM_CASE.arrays(np.float32)
@@ -297,12 +326,37 @@ def test_numpy_keeps_its_blas_threads_while_sepconv_runs():
 # Stress: sepconv beside NumPy matrix products (OpenBLAS issue 5836)
 
 STRESS_CASES = [
-    Case(n=2, hw=(23, 17), channels=12, depth_multiplier=2, filters=16, kernel=(3, 3),
-         padding="same", seed=21),
-    Case(n=1, hw=(30, 11), channels=4, depth_multiplier=1, filters=7, kernel=(5, 3),
-         strides=(2, 1), seed=22),
-    Case(n=3, hw=(15, 15), channels=9, depth_multiplier=1, filters=33, kernel=(3, 3),
-         dilation=(2, 2), padding="same", seed=23),
+    Case(
+        n=2,
+        hw=(23, 17),
+        channels=12,
+        depth_multiplier=2,
+        filters=16,
+        kernel=(3, 3),
+        padding="same",
+        seed=21,
+    ),
+    Case(
+        n=1,
+        hw=(30, 11),
+        channels=4,
+        depth_multiplier=1,
+        filters=7,
+        kernel=(5, 3),
+        strides=(2, 1),
+        seed=22,
+    ),
+    Case(
+        n=3,
+        hw=(15, 15),
+        channels=9,
+        depth_multiplier=1,
+        filters=33,
+        kernel=(3, 3),
+        dilation=(2, 2),
+        padding="same",
+        seed=23,
+    ),
 ]
 
 
@@ -323,14 +377,18 @@ def test_concurrent_sepconv_and_numpy_matmul():
                 for _ in range(8):
                     y = sepconv.separable_conv2d(*arrays, n_threads=n_threads, **case.geometry)
                     assert_close(y, expected, arrays[0].dtype, case.reduction)
+
             return run
 
         def matmul_worker(product, expected):
             def run():
                 for _ in range(8):
                     np.testing.assert_allclose(product(), expected, rtol=1e-10, atol=1e-10)
+
             return run
 
-        _run_threads([sepconv_worker(*c, n_threads=1 + i % 2) for i, c in enumerate(conv)]
-                     + [matmul_worker(*p) for p in products])
+        _run_threads(
+            [sepconv_worker(*c, n_threads=1 + i % 2) for i, c in enumerate(conv)]
+            + [matmul_worker(*p) for p in products]
+        )
         assert _blas_threads() == before

@@ -35,7 +35,7 @@ def sepconv_train(layer_config, optimizer_config, x, target, weights, steps):
     for _ in range(steps):
         y = layer(x, training=True)
         losses.append(float(np.mean(np.square(y - target)) + sum(layer.losses)))
-        layer.backward(2 * (y - target) / y.dtype.type(y.size))   # d mean((y - t)**2) / dy
+        layer.backward(2 * (y - target) / y.dtype.type(y.size))  # d mean((y - t)**2) / dy
         opt.apply(layer.gradients, layer)
     return layer.get_weights(), losses
 
@@ -48,11 +48,12 @@ def _arrays(name, prefix):
 def test_training_ends_with_keras_weights(name):
     meta = GOLDEN["cases"][name]
     x, target = ARRAYS[f"{name}/x"], ARRAYS[f"{name}/target"]
-    final, losses = sepconv_train(meta["layer"], meta["optimizer"], x, target,
-                                  _arrays(name, "w"), meta["steps"])
+    final, losses = sepconv_train(
+        meta["layer"], meta["optimizer"], x, target, _arrays(name, "w"), meta["steps"]
+    )
     tolerance = TOLERANCE[str(x.dtype)]
     np.testing.assert_allclose(losses, meta["losses"], **tolerance)
-    for got, expected in zip(final, _arrays(name, "final")):
+    for got, expected in zip(final, _arrays(name, "final"), strict=True):
         np.testing.assert_allclose(got, expected, **tolerance)
     # the weights moved: a test of training, not of the starting point
     assert not np.allclose(final[1], ARRAYS[f"{name}/w1"], **tolerance)

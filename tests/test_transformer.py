@@ -4,8 +4,10 @@ import math
 import pickle
 import re
 
+import feature_reference
 import numpy as np
 import pytest
+import reference
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import load_digits
@@ -16,8 +18,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import feature_reference
-import reference
 from sepconv.transformer import SeparableConvFeatures
 
 RNG = np.random.default_rng(1234)
@@ -28,8 +28,11 @@ def images(n=5, h=7, w=6, c=2, dtype=np.float64):
 
 
 def kernels(c=2, dm=3, filters=4, kh=3, kw=2):
-    return (RNG.standard_normal((kh, kw, c, dm)), RNG.standard_normal((1, 1, c * dm, filters)),
-            RNG.standard_normal(filters))
+    return (
+        RNG.standard_normal((kh, kw, c, dm)),
+        RNG.standard_normal((1, 1, c * dm, filters)),
+        RNG.standard_normal(filters),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +44,14 @@ def digits():
 # --------------------------------------------------------------------------
 # scikit-learn's estimator checks: none expected to fail
 
-@parametrize_with_checks([
-    SeparableConvFeatures(),
-    SeparableConvFeatures(filters=4, pooling="both", data_format="channels_first"),
-    SeparableConvFeatures(filters=8, pooling=("avg", 3), batch_size=3, strides=2),
-])
+
+@parametrize_with_checks(
+    [
+        SeparableConvFeatures(),
+        SeparableConvFeatures(filters=4, pooling="both", data_format="channels_first"),
+        SeparableConvFeatures(filters=8, pooling=("avg", 3), batch_size=3, strides=2),
+    ]
+)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -90,18 +96,26 @@ CONFIGS = [
 def test_features_match_reference(config, data_format):
     x = images()
     dk, pk, bias = kernels()
-    est = SeparableConvFeatures(depthwise_kernel=dk, pointwise_kernel=pk, bias=bias,
-                                data_format=data_format, **config)
+    est = SeparableConvFeatures(
+        depthwise_kernel=dk, pointwise_kernel=pk, bias=bias, data_format=data_format, **config
+    )
     batch = x if data_format == "channels_last" else x.transpose(0, 3, 1, 2)
     got = est.fit(batch).transform(batch)
     pooling = config.get("pooling", ("max", 2))
     op, grid = (pooling, 1) if isinstance(pooling, str) else pooling
     grid = (grid, grid) if isinstance(grid, int) else grid
     expected = feature_reference.features(
-        x, dk, pk, bias, strides=_pair(config.get("strides", 1)),
-        padding=config.get("padding", "same"), dilation=_pair(config.get("dilation_rate", 1)),
+        x,
+        dk,
+        pk,
+        bias,
+        strides=_pair(config.get("strides", 1)),
+        padding=config.get("padding", "same"),
+        dilation=_pair(config.get("dilation_rate", 1)),
         relu=config.get("activation", "relu") == "relu",
-        ops=("avg", "max") if op == "both" else (op,), grid=grid)
+        ops=("avg", "max") if op == "both" else (op,),
+        grid=grid,
+    )
     assert got.shape == (len(x), est.n_features_out_) == expected.shape
     assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
 
@@ -115,22 +129,29 @@ def test_pooling_cells_by_hand():
     dk = np.ones((1, 1, 1, 1))
     pk = np.ones((1, 1, 1, 1))
     x = np.array([1.0, 5.0, 3.0]).reshape(1, 1, 3, 1)
-    est = SeparableConvFeatures(depthwise_kernel=dk, pointwise_kernel=pk,
-                                pooling=("both", (1, 2))).fit(x)
+    est = SeparableConvFeatures(
+        depthwise_kernel=dk, pointwise_kernel=pk, pooling=("both", (1, 2))
+    ).fit(x)
     assert_array_equal(est.transform(x), [[3.0, 4.0, 5.0, 5.0]])
     assert list(est.get_feature_names_out()) == [
-        "separableconvfeatures_avg_r0c0_f0", "separableconvfeatures_avg_r0c1_f0",
-        "separableconvfeatures_max_r0c0_f0", "separableconvfeatures_max_r0c1_f0"]
+        "separableconvfeatures_avg_r0c0_f0",
+        "separableconvfeatures_avg_r0c1_f0",
+        "separableconvfeatures_max_r0c0_f0",
+        "separableconvfeatures_max_r0c1_f0",
+    ]
 
 
 def test_random_filters_follow_documented_scheme():
     est = SeparableConvFeatures(filters=5, kernel_size=(3, 2), random_state=7).fit(images(c=3))
     rng = np.random.RandomState(7)
     multiplier = math.ceil(16 / 3)
-    assert_array_equal(est.depthwise_kernel_,
-                       rng.normal(0, math.sqrt(2 / 6), (3, 2, 3, multiplier)))
-    assert_array_equal(est.pointwise_kernel_,
-                       rng.normal(0, math.sqrt(2 / (3 * multiplier)), (1, 1, 3 * multiplier, 5)))
+    assert_array_equal(
+        est.depthwise_kernel_, rng.normal(0, math.sqrt(2 / 6), (3, 2, 3, multiplier))
+    )
+    assert_array_equal(
+        est.pointwise_kernel_,
+        rng.normal(0, math.sqrt(2 / (3 * multiplier)), (1, 1, 3 * multiplier, 5)),
+    )
     assert est.bias_ is None
 
 
@@ -138,8 +159,9 @@ def test_random_filters_give_reference_features():
     x = images(c=1)
     est = SeparableConvFeatures(random_state=0, pooling="both").fit(x)
     assert est.depthwise_kernel_.shape == (3, 3, 1, 16)
-    expected = feature_reference.features(x, est.depthwise_kernel_, est.pointwise_kernel_,
-                                          ops=("avg", "max"))
+    expected = feature_reference.features(
+        x, est.depthwise_kernel_, est.pointwise_kernel_, ops=("avg", "max")
+    )
     assert_allclose(est.transform(x), expected, rtol=1e-10, atol=1e-12)
 
 
@@ -147,8 +169,9 @@ def test_given_depthwise_only_draws_pointwise():
     dk = RNG.standard_normal((2, 2, 1, 3))
     est = SeparableConvFeatures(depthwise_kernel=dk, filters=6, random_state=3).fit(images(c=1))
     assert_array_equal(est.depthwise_kernel_, dk)
-    assert_array_equal(est.pointwise_kernel_,
-                       np.random.RandomState(3).normal(0, math.sqrt(2 / 3), (1, 1, 3, 6)))
+    assert_array_equal(
+        est.pointwise_kernel_, np.random.RandomState(3).normal(0, math.sqrt(2 / 3), (1, 1, 3, 6))
+    )
 
 
 def test_user_arrays_are_copied_not_modified():
@@ -156,19 +179,21 @@ def test_user_arrays_are_copied_not_modified():
     originals = [a.copy() for a in (dk, pk, bias)]
     est = SeparableConvFeatures(depthwise_kernel=dk, pointwise_kernel=pk, bias=bias).fit(images())
     est.depthwise_kernel_[...] = 0
-    for given, original in zip((dk, pk, bias), originals):
+    for given, original in zip((dk, pk, bias), originals, strict=True):
         assert_array_equal(given, original)
 
 
 # --------------------------------------------------------------------------
 # Input shapes
 
+
 def test_flat_rows_with_image_shape_match_4d_batch():
     x = images()
     dk, pk, bias = kernels()
     expected = feature_reference.features(x, dk, pk, bias, ops=("max",), grid=(2, 2))
-    flat = SeparableConvFeatures(depthwise_kernel=dk, pointwise_kernel=pk, bias=bias,
-                                 image_shape=(7, 6, 2)).fit(x.reshape(5, -1))
+    flat = SeparableConvFeatures(
+        depthwise_kernel=dk, pointwise_kernel=pk, bias=bias, image_shape=(7, 6, 2)
+    ).fit(x.reshape(5, -1))
     assert flat.image_shape_ == (7, 6, 2)
     assert_allclose(flat.transform(x.reshape(5, -1)), expected, rtol=1e-10)
     # 4-D input of the fitted shape is accepted by an estimator fitted on rows
@@ -178,16 +203,19 @@ def test_flat_rows_with_image_shape_match_4d_batch():
     assert_allclose(batch.transform(x.reshape(5, -1)), expected, rtol=1e-10)
 
 
-@pytest.mark.parametrize("n_features, data_format, image_shape, expected", [
-    (64, "channels_last", None, (8, 8, 1)),
-    (64, "channels_first", None, (1, 8, 8)),
-    (10, "channels_last", None, (1, 10, 1)),
-    (10, "channels_first", None, (1, 1, 10)),
-    (1, "channels_last", None, (1, 1, 1)),
-    (12, "channels_last", (2, 6), (2, 6, 1)),
-    (12, "channels_first", [2, 6], (1, 2, 6)),
-    (12, "channels_first", (3, 2, 2), (3, 2, 2)),
-])
+@pytest.mark.parametrize(
+    "n_features, data_format, image_shape, expected",
+    [
+        (64, "channels_last", None, (8, 8, 1)),
+        (64, "channels_first", None, (1, 8, 8)),
+        (10, "channels_last", None, (1, 10, 1)),
+        (10, "channels_first", None, (1, 1, 10)),
+        (1, "channels_last", None, (1, 1, 1)),
+        (12, "channels_last", (2, 6), (2, 6, 1)),
+        (12, "channels_first", [2, 6], (1, 2, 6)),
+        (12, "channels_first", (3, 2, 2), (3, 2, 2)),
+    ],
+)
 def test_image_shape_inference(n_features, data_format, image_shape, expected):
     est = SeparableConvFeatures(filters=2, image_shape=image_shape, data_format=data_format)
     est.fit(np.ones((3, n_features)))
@@ -207,8 +235,9 @@ def test_data_format_none_reads_global_default(monkeypatch):
 def test_feature_maps_are_unpooled_reference_maps():
     x = images()
     dk, pk, bias = kernels()
-    est = SeparableConvFeatures(depthwise_kernel=dk, pointwise_kernel=pk, bias=bias,
-                                data_format="channels_first").fit(x.transpose(0, 3, 1, 2))
+    est = SeparableConvFeatures(
+        depthwise_kernel=dk, pointwise_kernel=pk, bias=bias, data_format="channels_first"
+    ).fit(x.transpose(0, 3, 1, 2))
     maps = est.feature_maps(x.transpose(0, 3, 1, 2))
     expected = np.maximum(reference.separable(x, dk, pk, bias, padding="same"), 0)
     assert_allclose(maps, expected, rtol=1e-10, atol=1e-12)
@@ -217,17 +246,24 @@ def test_feature_maps_are_unpooled_reference_maps():
 # --------------------------------------------------------------------------
 # dtypes, batches, threads
 
-@pytest.mark.parametrize("dtype, expected", [
-    (np.float32, np.float32), (np.float64, np.float64), (np.int64, np.float64),
-    (np.float16, np.float64),
-])
+
+@pytest.mark.parametrize(
+    "dtype, expected",
+    [
+        (np.float32, np.float32),
+        (np.float64, np.float64),
+        (np.int64, np.float64),
+        (np.float16, np.float64),
+    ],
+)
 def test_dtype(dtype, expected):
     x = (images() * 4).astype(dtype)
     est = SeparableConvFeatures(random_state=0).fit(x)
     got = est.transform(x)
     assert got.dtype == expected
-    reference = feature_reference.features(x.astype(np.float64), est.depthwise_kernel_,
-                                           est.pointwise_kernel_, grid=(2, 2))
+    reference = feature_reference.features(
+        x.astype(np.float64), est.depthwise_kernel_, est.pointwise_kernel_, grid=(2, 2)
+    )
     assert_allclose(got, reference, rtol=2e-5 if expected == np.float32 else 1e-10, atol=1e-5)
 
 
@@ -242,8 +278,9 @@ def test_fit_on_float32_then_transform_float64():
 def test_features_do_not_depend_on_batch_size(batch_size):
     x = images(n=13, h=9, w=9, c=3)
     est = SeparableConvFeatures(filters=12, random_state=1, batch_size=batch_size).fit(x)
-    expected = feature_reference.features(x, est.depthwise_kernel_, est.pointwise_kernel_,
-                                          grid=(2, 2))
+    expected = feature_reference.features(
+        x, est.depthwise_kernel_, est.pointwise_kernel_, grid=(2, 2)
+    )
     assert_allclose(est.transform(x), expected, rtol=1e-10, atol=1e-12)
 
 
@@ -252,8 +289,9 @@ def test_auto_batch_size_bounds_feature_maps(monkeypatch):
 
     seen = []
     real = module.separable_conv2d
-    monkeypatch.setattr(module, "separable_conv2d",
-                        lambda x, *a, **k: seen.append(len(x)) or real(x, *a, **k))
+    monkeypatch.setattr(
+        module, "separable_conv2d", lambda x, *a, **k: seen.append(len(x)) or real(x, *a, **k)
+    )
     monkeypatch.setattr(module, "AUTO_BATCH_BYTES", 5 * 8 * 8 * 4 * 8)
     est = SeparableConvFeatures(filters=4).fit(np.ones((12, 64)))
     seen.clear()
@@ -265,8 +303,9 @@ def test_auto_batch_size_bounds_feature_maps(monkeypatch):
 def test_n_jobs_gives_reference_features(n_jobs):
     x = images(n=9)
     est = SeparableConvFeatures(random_state=2, n_jobs=n_jobs).fit(x)
-    expected = feature_reference.features(x, est.depthwise_kernel_, est.pointwise_kernel_,
-                                          grid=(2, 2))
+    expected = feature_reference.features(
+        x, est.depthwise_kernel_, est.pointwise_kernel_, grid=(2, 2)
+    )
     assert_allclose(est.transform(x), expected, rtol=1e-10, atol=1e-12)
 
 
@@ -278,6 +317,7 @@ def test_transform_accepts_one_zero_row():
 
 # --------------------------------------------------------------------------
 # scikit-learn integration
+
 
 def test_same_random_state_clone_and_pickle_give_identical_features(digits):
     X, _ = digits
@@ -297,8 +337,7 @@ def test_random_state_instance_is_not_mutated_between_fits():
 
 def test_pandas_output_and_feature_names():
     pd = pytest.importorskip("pandas")
-    X = pd.DataFrame(RNG.random((6, 9)), columns=[f"px{i}" for i in range(9)],
-                     index=list("abcdef"))
+    X = pd.DataFrame(RNG.random((6, 9)), columns=[f"px{i}" for i in range(9)], index=list("abcdef"))
     est = SeparableConvFeatures(filters=3, pooling=("both", 2), random_state=0)
     out = est.set_output(transform="pandas").fit_transform(X)
     assert isinstance(out, pd.DataFrame)
@@ -309,9 +348,13 @@ def test_pandas_output_and_feature_names():
     assert names[0] == "separableconvfeatures_avg_r0c0_f0"
     assert names[-1] == "separableconvfeatures_max_r1c1_f2"
     # the name says what the column holds
-    expected = feature_reference.features(X.to_numpy().reshape(6, 3, 3, 1),
-                                          est.depthwise_kernel_, est.pointwise_kernel_,
-                                          ops=("max",), grid=(2, 2))
+    expected = feature_reference.features(
+        X.to_numpy().reshape(6, 3, 3, 1),
+        est.depthwise_kernel_,
+        est.pointwise_kernel_,
+        ops=("max",),
+        grid=(2, 2),
+    )
     assert_allclose(out["separableconvfeatures_max_r0c1_f2"], expected[:, 1 * 3 + 2], rtol=1e-10)
 
 
@@ -332,21 +375,19 @@ def test_pipeline_beats_raw_pixels_on_digits():
 
 def _check_default_pipeline_beats_raw_pixels():
     X, y = load_digits(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(X / 16, y, test_size=0.25,
-                                                        random_state=0)
+    X_train, X_test, y_train, y_test = train_test_split(X / 16, y, test_size=0.25, random_state=0)
     raw = LogisticRegression(max_iter=3000).fit(X_train, y_train).score(X_test, y_test)
     for seed in (0, 1, 2):
-        model = make_pipeline(SeparableConvFeatures(random_state=seed),
-                              LogisticRegression(max_iter=3000))
+        model = make_pipeline(
+            SeparableConvFeatures(random_state=seed), LogisticRegression(max_iter=3000)
+        )
         assert model.fit(X_train, y_train).score(X_test, y_test) > raw + 0.01
 
 
 def test_grid_search_over_kernel_size_and_filters(digits):
     X, y = digits
-    model = make_pipeline(SeparableConvFeatures(random_state=0),
-                          LogisticRegression(max_iter=2000))
-    grid = {"separableconvfeatures__kernel_size": [2, 3],
-            "separableconvfeatures__filters": [8, 16]}
+    model = make_pipeline(SeparableConvFeatures(random_state=0), LogisticRegression(max_iter=2000))
+    grid = {"separableconvfeatures__kernel_size": [2, 3], "separableconvfeatures__filters": [8, 16]}
     search = GridSearchCV(model, grid, cv=2, n_jobs=2, error_score="raise").fit(X, y)
     assert len(search.cv_results_["params"]) == 4
     assert np.all(search.cv_results_["mean_test_score"] > 0.7)
@@ -357,87 +398,152 @@ def test_grid_search_over_kernel_size_and_filters(digits):
 # --------------------------------------------------------------------------
 # Errors
 
+
 def fit_error(exc, match, X=None, **params):
     X = np.ones((3, 64)) if X is None else X
     with pytest.raises(exc, match=match):
         SeparableConvFeatures(**params).fit(X)
 
 
-@pytest.mark.parametrize("params, match", [
-    (dict(filters=0), r"The 'filters' parameter of SeparableConvFeatures must be an int "
-                      r"in the range \[1, inf\)\. Got 0"),
-    (dict(depth_multiplier="many"), r"'depth_multiplier' parameter .* Got 'many'"),
-    (dict(batch_size=0), r"'batch_size' parameter .* Got 0"),
-    (dict(n_jobs=0), r"'n_jobs' parameter .* Got 0"),
-    (dict(random_state="seed"), r"'random_state' parameter .* Got 'seed'"),
-    (dict(pooling=2), r"'pooling' parameter .* Got 2"),
-    (dict(image_shape="8x8"), r"'image_shape' parameter .* Got '8x8'"),
-    (dict(kernel_size=2.5), r"'kernel_size' parameter .* Got 2.5"),
-    (dict(padding=None), r"'padding' parameter .* Got None"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (
+            dict(filters=0),
+            r"The 'filters' parameter of SeparableConvFeatures must be an int "
+            r"in the range \[1, inf\)\. Got 0",
+        ),
+        (dict(depth_multiplier="many"), r"'depth_multiplier' parameter .* Got 'many'"),
+        (dict(batch_size=0), r"'batch_size' parameter .* Got 0"),
+        (dict(n_jobs=0), r"'n_jobs' parameter .* Got 0"),
+        (dict(random_state="seed"), r"'random_state' parameter .* Got 'seed'"),
+        (dict(pooling=2), r"'pooling' parameter .* Got 2"),
+        (dict(image_shape="8x8"), r"'image_shape' parameter .* Got '8x8'"),
+        (dict(kernel_size=2.5), r"'kernel_size' parameter .* Got 2.5"),
+        (dict(padding=None), r"'padding' parameter .* Got None"),
+    ],
+)
 def test_invalid_parameter_types(params, match):
     fit_error(InvalidParameterError, match, **params)
 
 
-@pytest.mark.parametrize("params, match", [
-    (dict(kernel_size=(3, 0)), r"`kernel_size` values must be positive integers; "
-                               r"received kernel_size=\(3, 0\)"),
-    (dict(kernel_size=(3, 3, 3)), r"`kernel_size` must be a positive integer or a tuple of 2"),
-    (dict(strides=(1, 0)), r"`strides` values must be positive integers; received"),
-    (dict(dilation_rate=[2, 2, 2]), r"`dilation_rate` must be a positive integer or a tuple"),
-    (dict(padding="full"), r"`padding` must be one of 'valid', 'same'; received padding='full'"),
-    (dict(padding="valid", kernel_size=9), r"the output would be empty: input of spatial "
-                                           r"shape \(8, 8\) with kernel \(9, 9\)"),
-    (dict(data_format="NHWC"), r"`data_format` must be one of 'channels_last', "
-                               r"'channels_first'; received data_format='NHWC'"),
-    (dict(activation="tanh"), r"`activation` must be None, one of .* received "
-                              r"activation='tanh'"),
-    (dict(pooling="sum"), r"`pooling` must be one of 'avg', 'max', 'both'; received "
-                          r"pooling='sum'"),
-    (dict(pooling=("max",)), r"`pooling` must be one of 'avg', 'max', 'both' or a pair "
-                             r"\(op, grid\) such as \('max', 2\); received pooling=\('max',\)"),
-    (dict(pooling=("sum", 2)), r"`pooling\[0\]` must be one of .* received pooling\[0\]='sum'"),
-    (dict(pooling=("max", 0)), r"`pooling\[1\]` values must be positive integers; "
-                               r"received pooling\[1\]=0"),
-    (dict(image_shape=(8,)), r"`image_shape` must be a tuple of 2 or 3 positive integers.*"
-                             r"received image_shape=\(8,\)"),
-    (dict(image_shape=(0, 8)), r"received image_shape=\(0, 8\)"),
-    (dict(image_shape=(8, 8.0)), r"received image_shape=\(8, 8.0\)"),
-    (dict(image_shape=(8, 8, 3)), r"`image_shape`=\(8, 8, 3\) holds 192 values per image "
-                                  r"but X has 64 features per row"),
-    (dict(depthwise_kernel=np.ones((3, 3, 1))), r"`depthwise_kernel` must be 4-D \(kernel_height"),
-    (dict(depthwise_kernel=np.ones((3, 3, 2, 1))), r"`depthwise_kernel` has 2 input channels "
-                                                   r"but `x` has 1"),
-    (dict(depth_multiplier=2, pointwise_kernel=np.ones((1, 1, 3, 4))),
-     r"`pointwise_kernel` has 3 input channels but the depthwise step gives "
-     r"C \* depth_multiplier = 2"),
-    (dict(filters=4, bias=np.ones(3)),
-     r"`bias` must have shape \(4,\); received bias.shape=\(3,\)"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (
+            dict(kernel_size=(3, 0)),
+            r"`kernel_size` values must be positive integers; "
+            r"received kernel_size=\(3, 0\)",
+        ),
+        (dict(kernel_size=(3, 3, 3)), r"`kernel_size` must be a positive integer or a tuple of 2"),
+        (dict(strides=(1, 0)), r"`strides` values must be positive integers; received"),
+        (dict(dilation_rate=[2, 2, 2]), r"`dilation_rate` must be a positive integer or a tuple"),
+        (
+            dict(padding="full"),
+            r"`padding` must be one of 'valid', 'same'; received padding='full'",
+        ),
+        (
+            dict(padding="valid", kernel_size=9),
+            r"the output would be empty: input of spatial "
+            r"shape \(8, 8\) with kernel \(9, 9\)",
+        ),
+        (
+            dict(data_format="NHWC"),
+            r"`data_format` must be one of 'channels_last', "
+            r"'channels_first'; received data_format='NHWC'",
+        ),
+        (
+            dict(activation="tanh"),
+            r"`activation` must be None, one of .* received "
+            r"activation='tanh'",
+        ),
+        (
+            dict(pooling="sum"),
+            r"`pooling` must be one of 'avg', 'max', 'both'; received "
+            r"pooling='sum'",
+        ),
+        (
+            dict(pooling=("max",)),
+            r"`pooling` must be one of 'avg', 'max', 'both' or a pair "
+            r"\(op, grid\) such as \('max', 2\); received pooling=\('max',\)",
+        ),
+        (dict(pooling=("sum", 2)), r"`pooling\[0\]` must be one of .* received pooling\[0\]='sum'"),
+        (
+            dict(pooling=("max", 0)),
+            r"`pooling\[1\]` values must be positive integers; "
+            r"received pooling\[1\]=0",
+        ),
+        (
+            dict(image_shape=(8,)),
+            r"`image_shape` must be a tuple of 2 or 3 positive integers.*"
+            r"received image_shape=\(8,\)",
+        ),
+        (dict(image_shape=(0, 8)), r"received image_shape=\(0, 8\)"),
+        (dict(image_shape=(8, 8.0)), r"received image_shape=\(8, 8.0\)"),
+        (
+            dict(image_shape=(8, 8, 3)),
+            r"`image_shape`=\(8, 8, 3\) holds 192 values per image "
+            r"but X has 64 features per row",
+        ),
+        (
+            dict(depthwise_kernel=np.ones((3, 3, 1))),
+            r"`depthwise_kernel` must be 4-D \(kernel_height",
+        ),
+        (
+            dict(depthwise_kernel=np.ones((3, 3, 2, 1))),
+            r"`depthwise_kernel` has 2 input channels "
+            r"but `x` has 1",
+        ),
+        (
+            dict(depth_multiplier=2, pointwise_kernel=np.ones((1, 1, 3, 4))),
+            r"`pointwise_kernel` has 3 input channels but the depthwise step gives "
+            r"C \* depth_multiplier = 2",
+        ),
+        (
+            dict(filters=4, bias=np.ones(3)),
+            r"`bias` must have shape \(4,\); received bias.shape=\(3,\)",
+        ),
+    ],
+)
 def test_invalid_values(params, match):
     fit_error(ValueError, match, **params)
 
 
-@pytest.mark.parametrize("params, match", [
-    (dict(depthwise_kernel=np.ones((3, 3, 1, 2), dtype=complex)),
-     r"`depthwise_kernel` must hold real numbers .* received an array of dtype complex128"),
-    (dict(pointwise_kernel=[["a"]]), r"`pointwise_kernel` must hold real numbers"),
-    (dict(bias=np.array(["x"] * 64)), r"`bias` must hold real numbers"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (
+            dict(depthwise_kernel=np.ones((3, 3, 1, 2), dtype=complex)),
+            r"`depthwise_kernel` must hold real numbers .* received an array of dtype complex128",
+        ),
+        (dict(pointwise_kernel=[["a"]]), r"`pointwise_kernel` must hold real numbers"),
+        (dict(bias=np.array(["x"] * 64)), r"`bias` must hold real numbers"),
+    ],
+)
 def test_non_numeric_filters(params, match):
     fit_error(TypeError, match, **params)
 
 
 def test_image_shape_must_match_4d_batch():
-    fit_error(ValueError, r"`image_shape`=\(4, 4\) does not match the images of X, of shape "
-                          r"\(8, 8, 1\)", X=np.ones((2, 8, 8, 1)), image_shape=(4, 4))
+    fit_error(
+        ValueError,
+        r"`image_shape`=\(4, 4\) does not match the images of X, of shape "
+        r"\(8, 8, 1\)",
+        X=np.ones((2, 8, 8, 1)),
+        image_shape=(4, 4),
+    )
 
 
 @pytest.mark.parametrize("shape", [(2, 8, 8), (2, 8, 8, 1, 1)])
 def test_input_rank(shape):
-    fit_error(ValueError, re.escape("X must be 2-D (n_samples, n_features) or a 4-D image "
-                                    f"batch; received an array of shape {shape}"),
-              X=np.ones(shape))
+    fit_error(
+        ValueError,
+        re.escape(
+            "X must be 2-D (n_samples, n_features) or a 4-D image "
+            f"batch; received an array of shape {shape}"
+        ),
+        X=np.ones(shape),
+    )
 
 
 def test_one_dimensional_input():
@@ -452,15 +558,21 @@ def test_nan_input():
 
 def test_transform_errors():
     est = SeparableConvFeatures(filters=2).fit(np.ones((2, 8, 8, 1)))
-    with pytest.raises(ValueError, match=r"X holds images of shape \(4, 4, 4\) but "
-                                         r"SeparableConvFeatures was fitted on images of "
-                                         r"shape \(8, 8, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"X holds images of shape \(4, 4, 4\) but "
+        r"SeparableConvFeatures was fitted on images of "
+        r"shape \(8, 8, 1\)",
+    ):
         est.transform(np.ones((2, 4, 4, 4)))
-    with pytest.raises(ValueError, match="X has 10 features, but SeparableConvFeatures is "
-                                         "expecting 64 features as input"):
+    with pytest.raises(
+        ValueError,
+        match="X has 10 features, but SeparableConvFeatures is expecting 64 features as input",
+    ):
         est.transform(np.ones((2, 10)))
-    with pytest.raises(ValueError, match="input_features should have length equal to "
-                                         "number of features"):
+    with pytest.raises(
+        ValueError, match="input_features should have length equal to number of features"
+    ):
         est.get_feature_names_out(["a", "b"])
 
 
@@ -468,20 +580,25 @@ def test_renamed_dataframe_columns():
     pd = pytest.importorskip("pandas")
     X = pd.DataFrame(np.ones((3, 4)), columns=list("abcd"))
     est = SeparableConvFeatures(filters=2).fit(X)
-    with pytest.raises(ValueError, match="The feature names should match those that were "
-                                         "passed during fit"):
+    with pytest.raises(
+        ValueError, match="The feature names should match those that were passed during fit"
+    ):
         est.transform(X.rename(columns={"a": "z"}))
 
 
 @pytest.mark.parametrize("method", ["transform", "feature_maps", "get_feature_names_out"])
 def test_not_fitted(method):
     args = () if method == "get_feature_names_out" else (np.ones((2, 4)),)
-    with pytest.raises(NotFittedError, match="This SeparableConvFeatures instance is not "
-                                             "fitted yet"):
+    with pytest.raises(
+        NotFittedError, match="This SeparableConvFeatures instance is not fitted yet"
+    ):
         getattr(SeparableConvFeatures(), method)(*args)
 
 
 def test_n_jobs_counting_back_past_the_cores_names_n_jobs():
-    with pytest.raises(ValueError, match=r"`n_jobs` counts back past the first core: "
-                                         r"n_jobs=-10000"):
+    with pytest.raises(
+        ValueError,
+        match=r"`n_jobs` counts back past the first core: "
+        r"n_jobs=-10000",
+    ):
         SeparableConvFeatures(n_jobs=-10_000).fit_transform(np.ones((2, 64)))

@@ -27,8 +27,9 @@ SCALAR = {
     "leaky_relu": lambda v: v if v > 0 else float(np.float32(0.2)) * v,  # TF rounds the slope
     "elu": lambda v: v if v >= 0 else math.exp(v) - 1,
     "celu": lambda v: v if v >= 0 else math.exp(v) - 1,
-    "selu": lambda v: 1.0507009873554805 * (v if v >= 0
-                                            else 1.6732632423543772 * (math.exp(v) - 1)),
+    "selu": lambda v: (
+        1.0507009873554805 * (v if v >= 0 else 1.6732632423543772 * (math.exp(v) - 1))
+    ),
     # TensorFlow holds 1/sqrt(2) in float32, and Keras's gelu uses it.
     "gelu": lambda v: 0.5 * v * (1 + math.erf(v * float(np.float32(math.sqrt(0.5))))),
     "sigmoid": _sigmoid,
@@ -64,12 +65,15 @@ def test_elementwise_activation_matches_its_formula(name, dtype):
     np.testing.assert_allclose(y, expected, rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("kwargs, expected", [
-    (dict(negative_slope=0.1), [-0.2, -0.05, 0.0, 1.0, 4.0]),
-    (dict(max_value=3.0), [0.0, 0.0, 0.0, 1.0, 3.0]),
-    (dict(threshold=1.5), [0.0, 0.0, 0.0, 0.0, 4.0]),
-    (dict(negative_slope=0.5, max_value=2.0, threshold=1.0), [-1.5, -0.75, -0.5, 0.0, 2.0]),
-])
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        (dict(negative_slope=0.1), [-0.2, -0.05, 0.0, 1.0, 4.0]),
+        (dict(max_value=3.0), [0.0, 0.0, 0.0, 1.0, 3.0]),
+        (dict(threshold=1.5), [0.0, 0.0, 0.0, 0.0, 4.0]),
+        (dict(negative_slope=0.5, max_value=2.0, threshold=1.0), [-1.5, -0.75, -0.5, 0.0, 2.0]),
+    ],
+)
 def test_relu_options(kwargs, expected):
     x = np.array([-2.0, -0.5, 0.0, 1.0, 4.0])
     np.testing.assert_allclose(activations.relu(x, **kwargs), expected)
@@ -80,8 +84,9 @@ def test_axis_activations():
     e = np.exp([1.0, 2.0, 0.5, -1.0])
     np.testing.assert_allclose(activations.softmax(x)[0], e / e.sum())
     np.testing.assert_allclose(activations.log_softmax(x)[0], np.log(e / e.sum()))
-    np.testing.assert_allclose(activations.softmax(x, axis=0)[:, 0],
-                               [math.e / (math.e + 1), 1 / (math.e + 1)])
+    np.testing.assert_allclose(
+        activations.softmax(x, axis=0)[:, 0], [math.e / (math.e + 1), 1 / (math.e + 1)]
+    )
     # sparsemax of (1, 2, 0.5, -1): tau = 1 (only 2 is in the support), so (0, 1, 0, 0)
     np.testing.assert_allclose(activations.sparsemax(x)[0], [0.0, 1.0, 0.0, 0.0])
     np.testing.assert_allclose(activations.sparsemax(x)[1], [0.25] * 4)
@@ -99,13 +104,16 @@ def test_activation_get_serialize_deserialize():
     assert activations.relu(np.array([-1, 2])).dtype == np.float32
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: activations.get("Relu"), r"Could not interpret activation identifier: 'Relu'"),
-    (lambda: activations.get(3), r"Could not interpret activation identifier: 3"),
-    (lambda: activations.deserialize({"class_name": "function", "config": "zz"}), r"'zz'"),
-    (lambda: activations.serialize(lambda x: x), r"Cannot serialize activation"),
-    (lambda: activations.glu(np.ones((2, 3))), r"glu needs an even size along axis -1"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: activations.get("Relu"), r"Could not interpret activation identifier: 'Relu'"),
+        (lambda: activations.get(3), r"Could not interpret activation identifier: 3"),
+        (lambda: activations.deserialize({"class_name": "function", "config": "zz"}), r"'zz'"),
+        (lambda: activations.serialize(lambda x: x), r"Cannot serialize activation"),
+        (lambda: activations.glu(np.ones((2, 3))), r"glu needs an even size along axis -1"),
+    ],
+)
 def test_activation_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
@@ -114,11 +122,17 @@ def test_activation_errors(call, match):
 # --------------------------------------------------------------------------
 # Initializers
 
-@pytest.mark.parametrize("shape, fans", [
-    ((), (1, 1)), ((7,), (7, 7)), ((4, 9), (4, 9)),
-    ((3, 2, 5, 4), (3 * 2 * 5, 3 * 2 * 4)),    # depthwise kernel: kh*kw*C, kh*kw*dm
-    ((1, 1, 12, 8), (12, 8)),
-])
+
+@pytest.mark.parametrize(
+    "shape, fans",
+    [
+        ((), (1, 1)),
+        ((7,), (7, 7)),
+        ((4, 9), (4, 9)),
+        ((3, 2, 5, 4), (3 * 2 * 5, 3 * 2 * 4)),  # depthwise kernel: kh*kw*C, kh*kw*dm
+        ((1, 1, 12, 8), (12, 8)),
+    ],
+)
 def test_compute_fans_the_keras_way(shape, fans):
     assert initializers.compute_fans(shape) == fans
 
@@ -152,13 +166,15 @@ def test_initializer_statistics_follow_theory(name, mean, variance, bound):
 
 
 def test_variance_scaling_options_and_dtype():
-    init = initializers.VarianceScaling(scale=3.0, mode="fan_out",
-                                        distribution="untruncated_normal", seed=1)
+    init = initializers.VarianceScaling(
+        scale=3.0, mode="fan_out", distribution="untruncated_normal", seed=1
+    )
     values = init((2000, 50), dtype="float64")
     assert values.dtype == np.float64
     assert values.var() == pytest.approx(3.0 / 50, rel=0.03)
-    axes = initializers.VarianceScaling(mode="fan_in", distribution="uniform",
-                                        input_axes=[0], output_axes=[1, 2])
+    axes = initializers.VarianceScaling(
+        mode="fan_in", distribution="uniform", input_axes=[0], output_axes=[1, 2]
+    )
     assert np.abs(axes((6, 5, 4))).max() <= math.sqrt(3 / 6)
 
 
@@ -166,8 +182,9 @@ def test_seeds():
     a = initializers.GlorotUniform(seed=3)
     np.testing.assert_array_equal(a((4, 5)), a((4, 5)))
     np.testing.assert_array_equal(a((4, 5)), initializers.GlorotUniform(seed=3)((4, 5)))
-    assert not np.array_equal(initializers.GlorotUniform()((4, 5)),
-                              initializers.GlorotUniform()((4, 5)))
+    assert not np.array_equal(
+        initializers.GlorotUniform()((4, 5)), initializers.GlorotUniform()((4, 5))
+    )
     set_random_seed(5)
     first = initializers.RandomNormal()((3,))
     set_random_seed(5)
@@ -191,29 +208,42 @@ def test_constant_initializers():
 def test_initializer_serialization():
     init = initializers.RandomUniform(-1, 2, seed=4)
     config = initializers.serialize(init)
-    assert config == {"module": "keras.initializers", "class_name": "RandomUniform",
-                      "config": {"seed": 4, "minval": -1, "maxval": 2}, "registered_name": None}
+    assert config == {
+        "module": "keras.initializers",
+        "class_name": "RandomUniform",
+        "config": {"seed": 4, "minval": -1, "maxval": 2},
+        "registered_name": None,
+    }
     assert initializers.deserialize(config) == init
-    assert initializers.get({"class_name": "HeNormal", "config": {"seed": 2}}) \
-        == initializers.HeNormal(seed=2)
+    assert initializers.get(
+        {"class_name": "HeNormal", "config": {"seed": 2}}
+    ) == initializers.HeNormal(seed=2)
     assert isinstance(initializers.get("GlorotUniform"), initializers.GlorotUniform)
     assert isinstance(initializers.get(initializers.Zeros), initializers.Zeros)
     assert initializers.get(None) is None
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: initializers.get("glorot"), r"initializer identifier: 'glorot'"),
-    (lambda: initializers.get(1.5), r"initializer identifier: 1.5"),
-    (lambda: initializers.VarianceScaling(scale=0),
-     r"`scale` must be a positive float; received scale=0"),
-    (lambda: initializers.VarianceScaling(mode="avg"), r"received mode='avg'"),
-    (lambda: initializers.VarianceScaling(distribution="cauchy"), r"distribution='cauchy'"),
-    (lambda: initializers.RandomNormal(seed="x"), r"`seed` must be an integer; received seed='x'"),
-    (lambda: initializers.Identity()((2, 2, 2)), r"2-D shapes; received shape=\(2, 2, 2\)"),
-    (lambda: initializers.Orthogonal()((4,)), r"rank 2 or more; received shape=\(4,\)"),
-    (lambda: initializers.Zeros()((2,), dtype="int32"), r"`dtype`.*received dtype='int32'"),
-    (lambda: initializers.deserialize({"class_name": "Zeros", "config": []}), r"'class_name'"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: initializers.get("glorot"), r"initializer identifier: 'glorot'"),
+        (lambda: initializers.get(1.5), r"initializer identifier: 1.5"),
+        (
+            lambda: initializers.VarianceScaling(scale=0),
+            r"`scale` must be a positive float; received scale=0",
+        ),
+        (lambda: initializers.VarianceScaling(mode="avg"), r"received mode='avg'"),
+        (lambda: initializers.VarianceScaling(distribution="cauchy"), r"distribution='cauchy'"),
+        (
+            lambda: initializers.RandomNormal(seed="x"),
+            r"`seed` must be an integer; received seed='x'",
+        ),
+        (lambda: initializers.Identity()((2, 2, 2)), r"2-D shapes; received shape=\(2, 2, 2\)"),
+        (lambda: initializers.Orthogonal()((4,)), r"rank 2 or more; received shape=\(4,\)"),
+        (lambda: initializers.Zeros()((2,), dtype="int32"), r"`dtype`.*received dtype='int32'"),
+        (lambda: initializers.deserialize({"class_name": "Zeros", "config": []}), r"'class_name'"),
+    ],
+)
 def test_initializer_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
@@ -251,23 +281,32 @@ def test_orthogonal_regularizer():
 
 def test_regularizer_serialization():
     reg = regularizers.L1L2(0.1, 0.2)
-    assert regularizers.serialize(reg) == {"module": "keras.regularizers", "class_name": "L1L2",
-                                           "config": {"l1": 0.1, "l2": 0.2},
-                                           "registered_name": None}
+    assert regularizers.serialize(reg) == {
+        "module": "keras.regularizers",
+        "class_name": "L1L2",
+        "config": {"l1": 0.1, "l2": 0.2},
+        "registered_name": None,
+    }
     assert regularizers.deserialize({"class_name": "L1L2", "config": {"l1": 0.1, "l2": 0.2}}) == reg
     assert regularizers.get("orthogonal_regularizer") == regularizers.OrthogonalRegularizer()
     assert regularizers.get("l1l2") == regularizers.l1_l2()
     assert regularizers.serialize(None) is None
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: regularizers.get("l3"), r"regularizer identifier: 'l3'"),
-    (lambda: regularizers.L1(-0.1), r"`l1` must be a non-negative finite float; received l1=-0.1"),
-    (lambda: regularizers.L2(float("nan")), r"received l2=nan"),
-    (lambda: regularizers.OrthogonalRegularizer(mode="diag"), r"received mode='diag'"),
-    (lambda: regularizers.OrthogonalRegularizer()(np.ones((2, 2, 2))), r"rank-2.*\(2, 2, 2\)"),
-    (lambda: regularizers.serialize(lambda w: 0.0), r"Cannot serialize regularizer"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: regularizers.get("l3"), r"regularizer identifier: 'l3'"),
+        (
+            lambda: regularizers.L1(-0.1),
+            r"`l1` must be a non-negative finite float; received l1=-0.1",
+        ),
+        (lambda: regularizers.L2(float("nan")), r"received l2=nan"),
+        (lambda: regularizers.OrthogonalRegularizer(mode="diag"), r"received mode='diag'"),
+        (lambda: regularizers.OrthogonalRegularizer()(np.ones((2, 2, 2))), r"rank-2.*\(2, 2, 2\)"),
+        (lambda: regularizers.serialize(lambda w: 0.0), r"Cannot serialize regularizer"),
+    ],
+)
 def test_regularizer_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
@@ -276,13 +315,13 @@ def test_regularizer_errors(call, match):
 # --------------------------------------------------------------------------
 # Constraints
 
+
 def test_constraints():
-    w = np.array([[3.0, 0.1], [4.0, -0.1]])     # column norms 5 and sqrt(0.02)
+    w = np.array([[3.0, 0.1], [4.0, -0.1]])  # column norms 5 and sqrt(0.02)
     n2 = math.sqrt(0.02)
     np.testing.assert_allclose(constraints.MaxNorm(2.0)(w)[:, 0], [1.2, 1.6], rtol=1e-6)
     np.testing.assert_allclose(constraints.MaxNorm(2.0)(w)[:, 1], w[:, 1], rtol=1e-5)
-    np.testing.assert_allclose(constraints.get("unit_norm")(w),
-                               w / np.array([5.0, n2]), rtol=1e-5)
+    np.testing.assert_allclose(constraints.get("unit_norm")(w), w / np.array([5.0, n2]), rtol=1e-5)
     mm = constraints.MinMaxNorm(min_value=1.0, max_value=2.0, rate=0.5)(w)
     np.testing.assert_allclose(mm[:, 0], w[:, 0] * (0.5 * 2 + 0.5 * 5) / 5, rtol=1e-6)
     np.testing.assert_allclose(mm[:, 1], w[:, 1] * (0.5 * 1 + 0.5 * n2) / n2, rtol=1e-5)
@@ -297,14 +336,18 @@ def test_constraint_serialization():
     config = constraints.serialize(c)
     assert config["class_name"] == "MinMaxNorm" and config["module"] == "keras.constraints"
     assert constraints.deserialize(config) == c
-    assert constraints.get({"class_name": "UnitNorm", "config": {"axis": 1}}) \
-        == constraints.unit_norm(1)
+    assert constraints.get(
+        {"class_name": "UnitNorm", "config": {"axis": 1}}
+    ) == constraints.unit_norm(1)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: constraints.get("max"), r"constraint identifier: 'max'; known names: max_norm"),
-    (lambda: constraints.get([1]), r"constraint identifier: \[1\]"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: constraints.get("max"), r"constraint identifier: 'max'; known names: max_norm"),
+        (lambda: constraints.get([1]), r"constraint identifier: \[1\]"),
+    ],
+)
 def test_constraint_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()

@@ -25,14 +25,22 @@ def main(examples):
     outcomes = collections.Counter()
     with tempfile.TemporaryDirectory() as tmp:
 
-        @settings(max_examples=examples, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(call=fuzzing.calls())
         def fuzz(call):
             outcomes["functions: " + fuzzing.run(call, Path(tmp))] += 1
 
-        @settings(max_examples=examples // 4, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=examples // 4,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(call=fuzzing.face_calls())
         def fuzz_faces(call):
             outcomes[f"{call[0]}: " + fuzzing.run_face(call)] += 1

@@ -50,8 +50,17 @@ def run_children(args):
     """Run the cases in children until all are done; return (outcome counts, kept cases)."""
     outcomes, kept, case = Counter(), [], 0
     while case < args.cases:
-        command = [sys.executable, __file__, "--seed", str(args.seed), "--out", args.out,
-                   "--child", str(case), str(args.cases)]
+        command = [
+            sys.executable,
+            __file__,
+            "--seed",
+            str(args.seed),
+            "--out",
+            args.out,
+            "--child",
+            str(case),
+            str(args.cases),
+        ]
         # stderr goes to a file: a full pipe would stall a child that warns a lot.
         with tempfile.TemporaryFile("w+") as stderr:
             child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr)

@@ -42,10 +42,12 @@ STEPPINGS = {"s1d1": (1, 1), "s2d1": (2, 1), "s1d2": (1, 2)}
 # name suffix, scalar type, vector type, elements per vector
 DTYPES = {"f32": ("float", "vf32", "VL32"), "f64": ("double", "vf64", "VL64")}
 
-PARAMS = ("{t}* dst, Py_ssize_t ldd, Py_ssize_t n, const {t}* x,\n"
-          "        Py_ssize_t row_stride, Py_ssize_t u, Py_ssize_t sw, Py_ssize_t dw,\n"
-          "        Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t j0, Py_ssize_t j1, Py_ssize_t kw,\n"
-          "        const {t}* w, const {t}* bias, const {t}* zero")
+PARAMS = (
+    "{t}* dst, Py_ssize_t ldd, Py_ssize_t n, const {t}* x,\n"
+    "        Py_ssize_t row_stride, Py_ssize_t u, Py_ssize_t sw, Py_ssize_t dw,\n"
+    "        Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t j0, Py_ssize_t j1, Py_ssize_t kw,\n"
+    "        const {t}* w, const {t}* bias, const {t}* zero"
+)
 ARGS = "dst, ldd, n, x, row_stride, u, sw, dw, p0, p1, j0, j1, kw, w, bias, zero"
 
 DOC = '''    """dst[b * ldd + c] = bias[c] + the taps of kernel rows p0..p1-1, pixels b < BLOCK.
@@ -55,9 +57,11 @@ DOC = '''    """dst[b * ldd + c] = bias[c] + the taps of kernel rows p0..p1-1, p
     b * sw + q * dw.  {columns}
     """
 '''
-COLUMNS = {False: "Every column read lies in the image.",
-           True: "Only columns j0..j1-1 lie in the image: the others are\n"
-                 "    read from ``zero`` (CHUNK zeros), the pointer chosen without a branch."}
+COLUMNS = {
+    False: "Every column read lies in the image.",
+    True: "Only columns j0..j1-1 lie in the image: the others are\n"
+    "    read from ``zero`` (CHUNK zeros), the pointer chosen without a branch.",
+}
 
 
 def _column_pointers(kw, stepping):
@@ -79,7 +83,9 @@ def _unrolled_taps(kw, stepping, suffix, guarded, indent, targets=(("a", "w"),))
     for b in range(BLOCK):
         for q in range(kw):
             for sums, weights in targets:
-                uses.setdefault(b * s + q * d, []).append(f"{sums}{b} = {sums}{b} + v * {weights}{q}")
+                uses.setdefault(b * s + q * d, []).append(
+                    f"{sums}{b} = {sums}{b} + v * {weights}{q}"
+                )
     # column j is read at x{3k} + (j - 3k) * u: with u in a register, x86
     # addressing reaches the two columns after each pointer (scales 4 and 8
     # for float32), so a few pointers serve every column, where one offset
@@ -100,8 +106,10 @@ def _unrolled_taps(kw, stepping, suffix, guarded, indent, targets=(("a", "w"),))
 
 def _looped_taps(suffix, guarded):
     """Body of the kernel-row loop for any kernel width, stride and dilation."""
-    out = ["            for q in range(kw):\n",
-           f"                w0 = _vload_{suffix}(wp + q * CHUNK)\n"]
+    out = [
+        "            for q in range(kw):\n",
+        f"                w0 = _vload_{suffix}(wp + q * CHUNK)\n",
+    ]
     for b in range(BLOCK):
         address = f"xp + ({b} * sw + q * dw) * u"
         if guarded:
@@ -118,23 +126,31 @@ def kernel_name(kw, stepping, suffix, guarded, rows=None):
 
 def _pointer_declarations(t, pointers, guarded):
     """The kernel's input and weight pointers: row, every third column, the zero vector."""
-    return (f"    cdef const {t}* xp\n    cdef const {t}* wp\n"
-            + "".join(f"    cdef const {t}* x{k}\n" for k in pointers)
-            + (f"    cdef const {t}* zc\n" if guarded else ""))
+    return (
+        f"    cdef const {t}* xp\n    cdef const {t}* wp\n"
+        + "".join(f"    cdef const {t}* x{k}\n" for k in pointers)
+        + (f"    cdef const {t}* zc\n" if guarded else "")
+    )
 
 
 def _sums_from_bias(suffix, sums):
     """Each block's sums (``sums`` prefixes, pixels 0..BLOCK-1) start at the bias."""
     first = f"{sums[0]}0"
     out = [f"        {first} = _vload_{suffix}(bias + c)\n"]
-    return out + [f"        {prefix}{b} = {first}\n" for prefix in sums for b in range(BLOCK)
-                  if f"{prefix}{b}" != first]
+    return out + [
+        f"        {prefix}{b} = {first}\n"
+        for prefix in sums
+        for b in range(BLOCK)
+        if f"{prefix}{b}" != first
+    ]
 
 
 def _store_sums(suffix, sums, offset=""):
     """Pixel b's sum ``{sums}{b}`` into dst + ``offset`` + b * ldd + c."""
-    return [f"        _vstore_{suffix}(dst + {offset}{f'{b} * ldd + ' if b else ''}c, {sums}{b})\n"
-            for b in range(BLOCK)]
+    return [
+        f"        _vstore_{suffix}(dst + {offset}{f'{b} * ldd + ' if b else ''}c, {sums}{b})\n"
+        for b in range(BLOCK)
+    ]
 
 
 def _by_dtype(body):
@@ -156,14 +172,16 @@ def kernel(kw, stepping, suffix, guarded, rows=None):
     """
     t, vec, vl = DTYPES[suffix]
     widths = range(kw) if kw else range(1)
-    out = [f"cdef inline void {kernel_name(kw, stepping, suffix, guarded, rows)}("
-           f"{PARAMS.format(t=t)}) noexcept nogil:\n",
-           DOC.format(columns=COLUMNS[guarded]),
-           f"    cdef Py_ssize_t c = 0, p{'' if kw else ', q'}\n",
-           _pointer_declarations(t, _column_pointers(kw, stepping), guarded),
-           f"    cdef {vec} v, {', '.join(f'a{b}' for b in range(BLOCK))}, "
-           f"{', '.join(f'w{q}' for q in widths)}\n",
-           f"    while c + {vl} <= n:\n"]
+    out = [
+        f"cdef inline void {kernel_name(kw, stepping, suffix, guarded, rows)}("
+        f"{PARAMS.format(t=t)}) noexcept nogil:\n",
+        DOC.format(columns=COLUMNS[guarded]),
+        f"    cdef Py_ssize_t c = 0, p{'' if kw else ', q'}\n",
+        _pointer_declarations(t, _column_pointers(kw, stepping), guarded),
+        f"    cdef {vec} v, {', '.join(f'a{b}' for b in range(BLOCK))}, "
+        f"{', '.join(f'w{q}' for q in widths)}\n",
+        f"    while c + {vl} <= n:\n",
+    ]
     out += _sums_from_bias(suffix, "a")
     out += ["        zc = zero + c\n"] if guarded else []
     if rows:
@@ -179,16 +197,21 @@ def kernel(kw, stepping, suffix, guarded, rows=None):
 
 def _kernel_row(kw, stepping, suffix, guarded, row, indent):
     """Kernel row ``row`` of a kernel: its input row and weights, then its taps."""
-    out = [f"{indent}xp = x + {row} * row_stride + c\n",
-           f"{indent}wp = w + {row} * kw * CHUNK + c\n"]
+    out = [
+        f"{indent}xp = x + {row} * row_stride + c\n",
+        f"{indent}wp = w + {row} * kw * CHUNK + c\n",
+    ]
     if not kw:
         return out + _looped_taps(suffix, guarded)
-    out += [f"{indent}w{q} = _vload_{suffix}(wp{f' + {q} * CHUNK' if q else ''})\n"
-            for q in range(kw)]
+    out += [
+        f"{indent}w{q} = _vload_{suffix}(wp{f' + {q} * CHUNK' if q else ''})\n" for q in range(kw)
+    ]
     return out + _unrolled_taps(kw, stepping, suffix, guarded, indent)
 
 
-PAIR_DOC = '''    """The 3x3 kernel (unit steps) for two rows: rows p0..p0+2 into dst, p0+1..p0+3 into dst + ldr.
+PAIR_DOC = '''    """The 3x3 kernel (unit steps) for two rows.
+
+    Rows p0..p0+2 into dst, p0+1..p0+3 into dst + ldr.
 
     Channels c < n - n % VL; every input column read lies in the image.
     """
@@ -199,21 +222,26 @@ def pair_kernel(suffix):
     """_dw2_k3x3_s1d1: the 3x3 kernel at unit steps for two output rows at once."""
     t, vec, vl = DTYPES[suffix]
     weights = [f"w{p}_{q}" for p in range(3) for q in range(3)]
-    out = [f"cdef inline void _dw2_k3x3_s1d1_{suffix}({PARAMS.format(t=t)},\n"
-           f"        Py_ssize_t ldr) noexcept nogil:\n",
-           PAIR_DOC,
-           "    cdef Py_ssize_t c = 0\n",
-           _pointer_declarations(t, _column_pointers(3, "s1d1"), False),
-           f"    cdef {vec} v, {', '.join(f'a{b}, b{b}' for b in range(BLOCK))}\n",
-           f"    cdef {vec} {', '.join(weights)}\n",
-           f"    while c + {vl} <= n:\n"]
+    out = [
+        f"cdef inline void _dw2_k3x3_s1d1_{suffix}({PARAMS.format(t=t)},\n"
+        f"        Py_ssize_t ldr) noexcept nogil:\n",
+        PAIR_DOC,
+        "    cdef Py_ssize_t c = 0\n",
+        _pointer_declarations(t, _column_pointers(3, "s1d1"), False),
+        f"    cdef {vec} v, {', '.join(f'a{b}, b{b}' for b in range(BLOCK))}\n",
+        f"    cdef {vec} {', '.join(weights)}\n",
+        f"    while c + {vl} <= n:\n",
+    ]
     out += _sums_from_bias(suffix, "ab")
     out.append("        wp = w + p0 * kw * CHUNK + c\n")
-    out += [f"        {name} = _vload_{suffix}(wp + {tap} * CHUNK)\n"
-            for tap, name in enumerate(weights)]
+    out += [
+        f"        {name} = _vload_{suffix}(wp + {tap} * CHUNK)\n"
+        for tap, name in enumerate(weights)
+    ]
     for row in range(4):
         targets = ([("a", f"w{row}_")] if row < 3 else []) + (
-            [("b", f"w{row - 1}_")] if row else [])
+            [("b", f"w{row - 1}_")] if row else []
+        )
         out.append(f"        xp = x + (p0 + {row}) * row_stride + c\n")
         out += _unrolled_taps(3, "s1d1", suffix, False, " " * 8, targets)
     out += _store_sums(suffix, "a") + _store_sums(suffix, "b", "ldr + ")
@@ -223,9 +251,11 @@ def pair_kernel(suffix):
 
 def pair_dispatcher():
     """_dw_pair: pair_kernel of the dtype."""
-    out = [f"cdef inline void _dw_pair({PARAMS.format(t='floating')},\n"
-           "        Py_ssize_t ldr) noexcept nogil:\n",
-           '    """pair_kernel of this dtype (see kernelgen.py)."""\n']
+    out = [
+        f"cdef inline void _dw_pair({PARAMS.format(t='floating')},\n"
+        "        Py_ssize_t ldr) noexcept nogil:\n",
+        '    """pair_kernel of this dtype (see kernelgen.py)."""\n',
+    ]
     out += _by_dtype(lambda suffix: [f"        _dw2_k3x3_s1d1_{suffix}({ARGS}, ldr)\n"])
     return "".join(out) + "\n\n"
 
@@ -236,12 +266,16 @@ def _dispatch_dtype(suffix, guarded, indent):
     for stepping, (s, d) in STEPPINGS.items():
         for kw in SQUARE:
             condition = f"kw == {kw} and p1 - p0 == {kw} and sw == {s} and dw == {d}"
-            out.append(f"{indent}{keyword} {condition}:\n"
-                       f"{indent}    {kernel_name(kw, stepping, suffix, guarded, kw)}({ARGS})\n")
+            out.append(
+                f"{indent}{keyword} {condition}:\n"
+                f"{indent}    {kernel_name(kw, stepping, suffix, guarded, kw)}({ARGS})\n"
+            )
             keyword = "elif"
         for kw in range(1, MAX_KW + 1):
-            out.append(f"{indent}{keyword} kw == {kw} and sw == {s} and dw == {d}:\n"
-                       f"{indent}    {kernel_name(kw, stepping, suffix, guarded)}({ARGS})\n")
+            out.append(
+                f"{indent}{keyword} kw == {kw} and sw == {s} and dw == {d}:\n"
+                f"{indent}    {kernel_name(kw, stepping, suffix, guarded)}({ARGS})\n"
+            )
             keyword = "elif"
     out.append(f"{indent}else:\n{indent}    {kernel_name(None, None, suffix, guarded)}({ARGS})\n")
     return out
@@ -249,20 +283,28 @@ def _dispatch_dtype(suffix, guarded, indent):
 
 def dispatcher():
     """_dw_block: the kernel for the kernel width, stride, dilation, guard and dtype."""
-    out = [f"cdef inline void _dw_block({PARAMS.format(t='floating')}) noexcept nogil:\n",
-           '    """The register kernel for these steps and kernel width (see kernelgen.py).\n\n'
-           '    Columns j0..j1-1 lie in the image; j1 = -1 says all of them do.\n    """\n']
-    out += _by_dtype(lambda suffix: ["        if j1 < 0:\n",
-                                     *_dispatch_dtype(suffix, False, " " * 12),
-                                     "        else:\n",
-                                     *_dispatch_dtype(suffix, True, " " * 12)])
+    out = [
+        f"cdef inline void _dw_block({PARAMS.format(t='floating')}) noexcept nogil:\n",
+        '    """The register kernel for these steps and kernel width (see kernelgen.py).\n\n'
+        '    Columns j0..j1-1 lie in the image; j1 = -1 says all of them do.\n    """\n',
+    ]
+    out += _by_dtype(
+        lambda suffix: [
+            "        if j1 < 0:\n",
+            *_dispatch_dtype(suffix, False, " " * 12),
+            "        else:\n",
+            *_dispatch_dtype(suffix, True, " " * 12),
+        ]
+    )
     return "".join(out) + "\n\n"
 
 
 def generate():
     """Return the text of _kernels_blocks.pxi."""
-    parts = ["# Generated by tools/kernelgen.py when the package is built: edit that file.\n"
-             "# Register kernels of the depthwise step; see the generator's docstring.\n\n\n"]
+    parts = [
+        "# Generated by tools/kernelgen.py when the package is built: edit that file.\n"
+        "# Register kernels of the depthwise step; see the generator's docstring.\n\n\n"
+    ]
     for suffix in DTYPES:
         for guarded in (False, True):
             for stepping in STEPPINGS:

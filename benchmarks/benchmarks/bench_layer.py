@@ -18,8 +18,14 @@ class Layer(Timed):
         shape = SHAPES[shape]
         self.x = make_data(shape, dtype)["x"]
         self.layer = layer_class(
-            filters=shape.f, kernel_size=shape.k, strides=shape.stride, padding="same",
-            dilation_rate=shape.dilation, depth_multiplier=shape.dm, dtype=dtype)
+            filters=shape.f,
+            kernel_size=shape.k,
+            strides=shape.stride,
+            padding="same",
+            dilation_rate=shape.dilation,
+            depth_multiplier=shape.dm,
+            dtype=dtype,
+        )
         self.layer(self.x)  # the first call builds the weights
 
     def time_call(self, shape, dtype):

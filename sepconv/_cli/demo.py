@@ -14,15 +14,23 @@ SPLIT_SEED = 0
 
 def add_arguments(parser):
     """Add the options of the ``demo`` command to ``parser``."""
-    parser.add_argument("--subset", type=int, metavar="N",
-                        help="use only the first N digits (a quick run)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="random_state of the convolution filters (default: 0)")
-    parser.add_argument("--n-jobs", type=int, metavar="N",
-                        help="threads of the convolution kernels (default: all cores)")
-    parser.add_argument("--plot", metavar="FILE.png",
-                        help="save a figure of digits, depthwise filters and feature "
-                             "maps (needs matplotlib)")
+    parser.add_argument(
+        "--subset", type=int, metavar="N", help="use only the first N digits (a quick run)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random_state of the convolution filters (default: 0)"
+    )
+    parser.add_argument(
+        "--n-jobs",
+        type=int,
+        metavar="N",
+        help="threads of the convolution kernels (default: all cores)",
+    )
+    parser.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="save a figure of digits, depthwise filters and feature maps (needs matplotlib)",
+    )
 
 
 def run(args):
@@ -36,19 +44,24 @@ def run(args):
     if args.plot:
         _require_matplotlib()
     digits = load_digits()
-    X, y = digits.data[:args.subset] / 16.0, digits.target[:args.subset]
+    X, y = digits.data[: args.subset] / 16.0, digits.target[: args.subset]
     X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=TEST_SIZE, random_state=SPLIT_SEED)
+        X, y, test_size=TEST_SIZE, random_state=SPLIT_SEED
+    )
     print(f"sepconv demo: scikit-learn digits, {len(X)} images of 8x8 pixels scaled to [0, 1]")
-    print(f"train_test_split(test_size={TEST_SIZE}, random_state={SPLIT_SEED}): "
-          f"{len(X_train)} train, {len(X_test)} test; filters drawn with "
-          f"random_state={args.seed}\n")
+    print(
+        f"train_test_split(test_size={TEST_SIZE}, random_state={SPLIT_SEED}): "
+        f"{len(X_train)} train, {len(X_test)} test; filters drawn with "
+        f"random_state={args.seed}\n"
+    )
     # The classifiers' matrix products are too small to gain from BLAS
     # threads, and on a busy machine threaded OpenBLAS makes their fits 5-10
     # times slower; the convolution threads (OpenMP) are not limited.
     with threadpool_limits(1, user_api="blas"):
-        rows = [_score(name, model, X_train, y_train, X_test, y_test)
-                for name, model in _models(args.seed, args.n_jobs)]
+        rows = [
+            _score(name, model, X_train, y_train, X_test, y_test)
+            for name, model in _models(args.seed, args.n_jobs)
+        ]
     _print_table(rows)
     if args.plot:
         conv = rows[-1][1]
@@ -77,14 +90,16 @@ def _models(seed, n_jobs):
         return [StandardScaler(), LogisticRegression(C=0.1, max_iter=5000)]
 
     default = SeparableConvFeatures(random_state=seed, n_jobs=n_jobs)
-    wide = SeparableConvFeatures(filters=128, pooling=("both", 2), random_state=seed,
-                                 n_jobs=n_jobs)
+    wide = SeparableConvFeatures(filters=128, pooling=("both", 2), random_state=seed, n_jobs=n_jobs)
     return [
         ("pixels -> LogisticRegression", make_pipeline(*plain())),
         ("pixels -> StandardScaler -> LogisticRegression(C=0.1)", make_pipeline(*scaled())),
         ("SeparableConvFeatures() -> LogisticRegression", make_pipeline(default, *plain())),
-        ("SeparableConvFeatures(filters=128, pooling=('both', 2))\n"
-         "  -> StandardScaler -> LogisticRegression(C=0.1)", make_pipeline(wide, *scaled())),
+        (
+            "SeparableConvFeatures(filters=128, pooling=('both', 2))\n"
+            "  -> StandardScaler -> LogisticRegression(C=0.1)",
+            make_pipeline(wide, *scaled()),
+        ),
     ]
 
 
@@ -114,11 +129,15 @@ def _print_table(rows):
         for line in head:
             print(line)
         transform = "-" if transform_s is None else f"{transform_s:.3f}"
-        print(f"{last:<{width}}  {n_features:>8}  {fit_s:>6.2f}  {transform:>11}  "
-              f"accuracy {accuracy:.4f}")
-    print("\nfit s: the whole pipeline on the training images; transform s: "
-          "SeparableConvFeatures.transform\nof the test images; BLAS single-threaded, "
-          "convolution on all cores (or --n-jobs)")
+        print(
+            f"{last:<{width}}  {n_features:>8}  {fit_s:>6.2f}  {transform:>11}  "
+            f"accuracy {accuracy:.4f}"
+        )
+    print(
+        "\nfit s: the whole pipeline on the training images; transform s: "
+        "SeparableConvFeatures.transform\nof the test images; BLAS single-threaded, "
+        "convolution on all cores (or --n-jobs)"
+    )
 
 
 def _require_matplotlib():
@@ -136,16 +155,25 @@ def _plot(path, features, X_test, y_test, n=8):
     maps = features.feature_maps(X_test[:1])[0]
     depthwise = features.depthwise_kernel_[:, :, 0, :]
     rows = [
-        ("test digits", [(X_test[i].reshape(8, 8), f"label {y_test[i]}") for i in range(n)],
-         "gray_r"),
-        ("random depthwise filters (channel 0)",
-         [(depthwise[:, :, m], f"m={m}") for m in range(n)], "RdBu_r"),
-        ("feature maps of the first test digit (after ReLU)",
-         [(maps[:, :, f], f"filter {f}") for f in range(n)], "viridis"),
+        (
+            "test digits",
+            [(X_test[i].reshape(8, 8), f"label {y_test[i]}") for i in range(n)],
+            "gray_r",
+        ),
+        (
+            "random depthwise filters (channel 0)",
+            [(depthwise[:, :, m], f"m={m}") for m in range(n)],
+            "RdBu_r",
+        ),
+        (
+            "feature maps of the first test digit (after ReLU)",
+            [(maps[:, :, f], f"filter {f}") for f in range(n)],
+            "viridis",
+        ),
     ]
-    for subfigure, (title, images, cmap) in zip(figure.subfigures(len(rows), 1), rows):
+    for subfigure, (title, images, cmap) in zip(figure.subfigures(len(rows), 1), rows, strict=True):
         subfigure.suptitle(title, fontsize=10)
-        for ax, (image, label) in zip(subfigure.subplots(1, n), images):
+        for ax, (image, label) in zip(subfigure.subplots(1, n), images, strict=True):
             ax.imshow(image, cmap=cmap)
             ax.set_title(label, fontsize=8)
             ax.set_axis_off()

@@ -31,64 +31,108 @@ AUTO_CHUNK_BYTES = 64 * 2**20
 
 def add_arguments(parser):
     """Add the options of the ``features`` command to ``parser``."""
-    parser.add_argument("input", metavar="IN", help="a zarr array (store root; a path or an "
-                        "fsspec URL) or a .npy file: (n, H*W*C) rows or an (n, H, W, C) / "
-                        "(n, C, H, W) batch")
-    parser.add_argument("output", metavar="OUT", help="the local zarr store to write the "
-                        "(n, n_features_out_) features to, at its root")
+    parser.add_argument(
+        "input",
+        metavar="IN",
+        help="a zarr array (store root; a path or an "
+        "fsspec URL) or a .npy file: (n, H*W*C) rows or an (n, H, W, C) / "
+        "(n, C, H, W) batch",
+    )
+    parser.add_argument(
+        "output",
+        metavar="OUT",
+        help="the local zarr store to write the (n, n_features_out_) features to, at its root",
+    )
     estimator = parser.add_argument_group(
-        "the transformer", "SeparableConvFeatures's parameters, named after them; tuples "
-                           "written 3,5 and max,2 (default: the transformer's defaults)")
+        "the transformer",
+        "SeparableConvFeatures's parameters, named after them; tuples "
+        "written 3,5 and max,2 (default: the transformer's defaults)",
+    )
     for name, (kind, metavar) in _PARAMETERS.items():
         # absent unless given, so that "--activation none" can pass None
-        estimator.add_argument("--" + name.replace("_", "-"), dest=name, type=kind,
-                               metavar=metavar, default=argparse.SUPPRESS)
-    estimator.add_argument("--estimator", metavar="FILE.pkl",
-                           help="a fitted SeparableConvFeatures saved with pickle, used instead "
-                                "of the options above (load only files you trust)")
+        estimator.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=name,
+            type=kind,
+            metavar=metavar,
+            default=argparse.SUPPRESS,
+        )
+    estimator.add_argument(
+        "--estimator",
+        metavar="FILE.pkl",
+        help="a fitted SeparableConvFeatures saved with pickle, used instead "
+        "of the options above (load only files you trust)",
+    )
     run_group = parser.add_argument_group("the run")
-    run_group.add_argument("--scheduler", metavar="ADDRESS",
-                           help="address of a running Dask scheduler (default: start a local "
-                                "cluster of one-thread worker processes)")
-    run_group.add_argument("--n-workers", type=int, metavar="N",
-                           help="workers of the local cluster (default: one per core)")
-    run_group.add_argument("--chunk-size", type=int, metavar="N",
-                           help="images per task (default: 64 MiB of input per task, or the "
-                                "zarr input's own chunks)")
-    run_group.add_argument("--overwrite", action="store_true",
-                           help="replace OUT if it exists (otherwise an OUT left by an "
-                                "interrupted run of the same command is resumed, a finished "
-                                "one kept, and any other refused)")
-    run_group.add_argument("--no-progress", dest="progress", action="store_false",
-                           help="do not show the progress bar")
+    run_group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="address of a running Dask scheduler (default: start a local "
+        "cluster of one-thread worker processes)",
+    )
+    run_group.add_argument(
+        "--n-workers",
+        type=int,
+        metavar="N",
+        help="workers of the local cluster (default: one per core)",
+    )
+    run_group.add_argument(
+        "--chunk-size",
+        type=int,
+        metavar="N",
+        help="images per task (default: 64 MiB of input per task, or the zarr input's own chunks)",
+    )
+    run_group.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace OUT if it exists (otherwise an OUT left by an "
+        "interrupted run of the same command is resumed, a finished "
+        "one kept, and any other refused)",
+    )
+    run_group.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="do not show the progress bar"
+    )
 
 
 def run(args):
     """Compute and write the features (or what an interrupted run left); return the exit status."""
     X = _read(args.input, args.chunk_size)
     estimator = _estimator(args, X)
-    fingerprint = {"input": os.path.abspath(args.input), "shape": list(X.shape),
-                   "dtype": str(X.dtype), "chunk_size": X.chunks[0][0],
-                   "estimator": repr(estimator), "filters": _digest(estimator)}
+    fingerprint = {
+        "input": os.path.abspath(args.input),
+        "shape": list(X.shape),
+        "dtype": str(X.dtype),
+        "chunk_size": X.chunks[0][0],
+        "estimator": repr(estimator),
+        "filters": _digest(estimator),
+    }
     done = _written_blocks(args.output, fingerprint, args.overwrite)
     if done is True:
         print(f"{args.output} already holds these features; nothing to do")
         return 0
     features = estimator.transform(X)
-    print(f"sepconv features: {args.input} {X.shape} {X.dtype}, {X.numblocks[0]} tasks of "
-          f"{X.chunks[0][0]} images -> {args.output} {features.shape} {features.dtype}")
+    print(
+        f"sepconv features: {args.input} {X.shape} {X.dtype}, {X.numblocks[0]} tasks of "
+        f"{X.chunks[0][0]} images -> {args.output} {features.shape} {features.dtype}"
+    )
     print(f"estimator: {estimator!r}")
     if done:
-        print(f"resuming: {len(done)} of {X.numblocks[0]} tasks were written by an "
-              "interrupted run")
-    ledger = _Ledger(_open_output(args.output, features, done is not None), fingerprint,
-                     estimator.random_state, done or [])
+        print(f"resuming: {len(done)} of {X.numblocks[0]} tasks were written by an interrupted run")
+    ledger = _Ledger(
+        _open_output(args.output, features, done is not None),
+        fingerprint,
+        estimator.random_state,
+        done or [],
+    )
     todo = [i for i in range(X.numblocks[0]) if i not in set(ledger.done)]
     try:
         _compute(args, features, ledger, todo)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: {len(ledger.done)} of {X.numblocks[0]} tasks written; run the "
-              "same command again to resume", file=sys.stderr)
+        print(
+            f"\ninterrupted: {len(ledger.done)} of {X.numblocks[0]} tasks written; run the "
+            "same command again to resume",
+            file=sys.stderr,
+        )
         return 130  # the shell's status for SIGINT
     ledger.complete()
     print(f"wrote {args.output}: {features.shape} {features.dtype}")
@@ -98,10 +142,12 @@ def run(args):
 # --------------------------------------------------------------------------
 # Options
 
+
 def _ints(text):
     """``"3"`` -> 3 and ``"3,5"`` -> (3, 5): the int-or-tuple parameters."""
-    values = tuple(_int(v, text, "an integer or integers separated by commas")
-                   for v in text.split(","))
+    values = tuple(
+        _int(v, text, "an integer or integers separated by commas") for v in text.split(",")
+    )
     return values[0] if len(values) == 1 else values
 
 
@@ -158,19 +204,24 @@ def _estimator(args, X):
         given.setdefault("random_state", _seed(args))
         return SeparableConvFeatures(**given).fit(X)
     if given:
-        raise SystemExit("features: --estimator takes the place of the transformer's options; "
-                         f"received --estimator {args.estimator} with "
-                         + " ".join("--" + name.replace("_", "-") for name in given))
+        raise SystemExit(
+            "features: --estimator takes the place of the transformer's options; "
+            f"received --estimator {args.estimator} with "
+            + " ".join("--" + name.replace("_", "-") for name in given)
+        )
     try:
         with open(args.estimator, "rb") as file:
             estimator = pickle.load(file)
     except OSError as exc:
-        raise SystemExit(f"features: --estimator {args.estimator} could not be read: "
-                         f"{exc.strerror}") from None
+        raise SystemExit(
+            f"features: --estimator {args.estimator} could not be read: {exc.strerror}"
+        ) from None
     if not isinstance(estimator, SeparableConvFeatures) or not _is_fitted(estimator):
         what = "an unfitted" if isinstance(estimator, SeparableConvFeatures) else "a"
-        raise SystemExit(f"features: --estimator {args.estimator} holds {what} "
-                         f"{type(estimator).__name__}, not a fitted SeparableConvFeatures")
+        raise SystemExit(
+            f"features: --estimator {args.estimator} holds {what} "
+            f"{type(estimator).__name__}, not a fitted SeparableConvFeatures"
+        )
     return estimator
 
 
@@ -209,6 +260,7 @@ def _digest(estimator):
 # --------------------------------------------------------------------------
 # Input and output
 
+
 class NpyFile:
     """A ``.npy`` file as an array Dask reads chunk by chunk, in any process.
 
@@ -238,18 +290,21 @@ def _read(path, chunk_size):
         raise SystemExit(f"features: IN {path} does not exist")
     if path.endswith(".npy"):
         source = NpyFile(path)
-        X = da.from_array(source, chunks=(_auto_chunk(source),) + source.shape[1:],
-                          asarray=True)
+        X = da.from_array(source, chunks=(_auto_chunk(source),) + source.shape[1:], asarray=True)
     else:
         try:
             X = da.from_zarr(path)
         except ValueError as exc:  # zarr's errors for a group or no array derive from it
-            raise SystemExit(f"features: IN {path} is neither a zarr array (at the store's "
-                             f"root) nor a .npy file: {exc}") from None
+            raise SystemExit(
+                f"features: IN {path} is neither a zarr array (at the store's "
+                f"root) nor a .npy file: {exc}"
+            ) from None
     if chunk_size is not None:
         if chunk_size < 1:
-            raise SystemExit(f"features: --chunk-size must be a positive integer; "
-                             f"received --chunk-size {chunk_size}")
+            raise SystemExit(
+                f"features: --chunk-size must be a positive integer; "
+                f"received --chunk-size {chunk_size}"
+            )
         X = X.rechunk({0: chunk_size})
     return X
 
@@ -280,10 +335,15 @@ def _written_blocks(path, fingerprint, overwrite):
     mark = _mark(path)
     if mark and _same_run(mark, fingerprint):
         return True if mark.get("complete") else list(mark.get("done", []))
-    reason = ("the features of another input, estimator or chunk size" if mark
-              else "something this command did not write")
-    raise SystemExit(f"features: OUT {path} exists and holds {reason}; pass --overwrite to "
-                     "replace it, or remove it")
+    reason = (
+        "the features of another input, estimator or chunk size"
+        if mark
+        else "something this command did not write"
+    )
+    raise SystemExit(
+        f"features: OUT {path} exists and holds {reason}; pass --overwrite to "
+        "replace it, or remove it"
+    )
 
 
 def _same_run(mark, fingerprint):
@@ -307,8 +367,13 @@ def _open_output(path, features, resume):
 
     if resume:
         return zarr.open_array(path, mode="r+")
-    return zarr.open_array(path, mode="w", shape=features.shape, dtype=features.dtype,
-                           chunks=(features.chunks[0][0], features.shape[1]))
+    return zarr.open_array(
+        path,
+        mode="w",
+        shape=features.shape,
+        dtype=features.dtype,
+        chunks=(features.chunks[0][0], features.shape[1]),
+    )
 
 
 class _Ledger:
@@ -354,7 +419,7 @@ def _compute(args, features, ledger, todo):
     with _client(args) as client:
         print(f"cluster: {client}")
         futures = client.compute(_write_tasks(features, ledger.target, todo))
-        for block, future in zip(todo, futures):
+        for block, future in zip(todo, futures, strict=True):
             future.add_done_callback(functools.partial(ledger.finished, block))
         if args.progress:
             from distributed.diagnostics.progressbar import progress
@@ -371,8 +436,7 @@ def _write_tasks(features, target, blocks):
     bounds = np.cumsum((0, *features.chunks[0]))
     delayed = features.to_delayed().ravel()
     write = dask.delayed(_write, pure=False)
-    return [write(delayed[i], target, slice(int(bounds[i]), int(bounds[i + 1])))
-            for i in blocks]
+    return [write(delayed[i], target, slice(int(bounds[i]), int(bounds[i + 1]))) for i in blocks]
 
 
 def _write(block, target, rows):
@@ -389,6 +453,10 @@ def _client(args):
         with Client(args.scheduler) as client:
             yield client
         return
-    with LocalCluster(n_workers=args.n_workers, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=args.n_workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client

@@ -48,7 +48,7 @@ def _is_scipys(library):
     return library.get("internal_api") == "openblas" and folder.startswith("scipy")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _scipys_library():
     """threadpoolctl's record of SciPy's BLAS when it is SciPy's own OpenBLAS, else None."""
     from threadpoolctl import threadpool_info
@@ -72,7 +72,7 @@ def _address(library, names):
     return 0
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _scipys_openblas():
     """SciPy's OpenBLAS as a ctypes library, or None."""
     record = _scipys_library()
@@ -89,7 +89,7 @@ def _scipys_openblas():
 _SHARED_USERS = np.zeros(1, dtype=np.intc)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def thread_local_limit():
     """SciPy's OpenBLAS's per-thread limit, as the kernels take it.
 
@@ -140,14 +140,14 @@ def _limit_is_shared(setter, getter):
     return seen == [1]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def thread_count_getter():
     """Address of SciPy's OpenBLAS's ``openblas_get_num_threads``, or 0."""
     library = _scipys_openblas()
     return 0 if library is None else _address(library, _GETTERS)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def small_gemm_kernels():
     """Whether SciPy's BLAS has OpenBLAS's small-matrix kernels on this CPU.
 

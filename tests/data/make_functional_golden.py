@@ -67,17 +67,21 @@ def _engine(strides, dilation):
 def _compute(op, engine, x, dk, pk, strides, dilation, padding):
     if engine == "keras.ops":
         if op == "separable":
-            y = keras.ops.separable_conv(x, dk, pk, strides=strides, padding=padding,
-                                         dilation_rate=dilation)
+            y = keras.ops.separable_conv(
+                x, dk, pk, strides=strides, padding=padding, dilation_rate=dilation
+            )
         else:
-            y = keras.ops.depthwise_conv(x, dk, strides=strides, padding=padding,
-                                         dilation_rate=dilation)
+            y = keras.ops.depthwise_conv(
+                x, dk, strides=strides, padding=padding, dilation_rate=dilation
+            )
     elif op == "separable":
-        y = tf.nn.separable_conv2d(x, dk, pk, strides=[1, *strides, 1],
-                                   padding=padding.upper(), dilations=dilation)
+        y = tf.nn.separable_conv2d(
+            x, dk, pk, strides=[1, *strides, 1], padding=padding.upper(), dilations=dilation
+        )
     else:
-        y = tf.nn.depthwise_conv2d(x, dk, strides=[1, *strides, 1], padding=padding.upper(),
-                                   dilations=dilation)
+        y = tf.nn.depthwise_conv2d(
+            x, dk, strides=[1, *strides, 1], padding=padding.upper(), dilations=dilation
+        )
     return np.asarray(y)
 
 
@@ -93,8 +97,19 @@ def _cases():
 def main():
     rng = np.random.default_rng(20240611)
     arrays, described = {}, []
-    for (name, op, x_shape, kernel, dm, filters, strides, dilation, padding, dtype,
-         use_bias) in _cases():
+    for (
+        name,
+        op,
+        x_shape,
+        kernel,
+        dm,
+        filters,
+        strides,
+        dilation,
+        padding,
+        dtype,
+        use_bias,
+    ) in _cases():
         engine = _engine(strides, dilation)
         c = x_shape[-1]
         x = rng.uniform(-1, 1, x_shape).astype(dtype)
@@ -110,13 +125,25 @@ def main():
             y = np.asarray(tf.nn.bias_add(y, bias))
         assert y.dtype == dtype
         arrays[f"{name}/y"] = y
-        described.append({"name": name, "op": op, "engine": engine, "strides": strides,
-                          "dilation_rate": dilation, "padding": padding, "dtype": dtype,
-                          "bias": use_bias})
-    versions = {"tensorflow": tf.__version__, "keras": keras.__version__,
-                "numpy": np.__version__}
-    np.savez_compressed(OUT, cases=np.array(json.dumps(described)),
-                        versions=np.array(json.dumps(versions)), **arrays)
+        described.append(
+            {
+                "name": name,
+                "op": op,
+                "engine": engine,
+                "strides": strides,
+                "dilation_rate": dilation,
+                "padding": padding,
+                "dtype": dtype,
+                "bias": use_bias,
+            }
+        )
+    versions = {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__}
+    np.savez_compressed(
+        OUT,
+        cases=np.array(json.dumps(described)),
+        versions=np.array(json.dumps(versions)),
+        **arrays,
+    )
     print(f"wrote {len(described)} cases to {OUT} with {versions}")
 
 

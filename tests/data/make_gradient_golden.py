@@ -57,8 +57,10 @@ def case_arrays(name):
     dk = rng.standard_normal((*kernel, c, dm)) / 2
     pk = rng.standard_normal((1, 1, c * dm, filters)) / 2
     bias = rng.standard_normal(filters) / 4
-    out_hw = [(n + sum(pads(n, k, s, d, padding)) - d * (k - 1) - 1) // s + 1
-              for n, k, s, d in zip(shape[1:3], kernel, strides, dilation)]
+    out_hw = [
+        (n + sum(pads(n, k, s, d, padding)) - d * (k - 1) - 1) // s + 1
+        for n, k, s, d in zip(shape[1:3], kernel, strides, dilation, strict=True)
+    ]
     dy = rng.standard_normal((shape[0], *out_hw, filters))
     return x, dk, pk, bias, dy
 
@@ -74,18 +76,23 @@ def torch_gradients(x, dk, pk, bias, dy, strides, dilation, padding, relu):
     wt = torch.tensor(dk.transpose(2, 3, 0, 1).reshape(c * dm, 1, kh, kw), requires_grad=True)
     pt = torch.tensor(pk[0, 0].T[:, :, None, None].copy(), requires_grad=True)
     bt = torch.tensor(bias, requires_grad=True)
-    (top, bottom), (left, right) = (pads(n, k, s, d, padding) for n, k, s, d in
-                                    zip(x.shape[1:3], (kh, kw), strides, dilation))
-    z = F.conv2d(F.pad(xt, (left, right, top, bottom)), wt, stride=strides,
-                 dilation=dilation, groups=c)
+    (top, bottom), (left, right) = (
+        pads(n, k, s, d, padding)
+        for n, k, s, d in zip(x.shape[1:3], (kh, kw), strides, dilation, strict=True)
+    )
+    z = F.conv2d(
+        F.pad(xt, (left, right, top, bottom)), wt, stride=strides, dilation=dilation, groups=c
+    )
     y = F.conv2d(z, pt, bt)
     if relu:
         y = torch.relu(y)
     y.backward(torch.tensor(dy.transpose(0, 3, 1, 2)))
-    return {"x": xt.grad.numpy().transpose(0, 2, 3, 1),
-            "depthwise_kernel": wt.grad.numpy().reshape(c, dm, kh, kw).transpose(2, 3, 0, 1),
-            "pointwise_kernel": pt.grad.numpy()[:, :, 0, 0].T[None, None],
-            "bias": bt.grad.numpy()}
+    return {
+        "x": xt.grad.numpy().transpose(0, 2, 3, 1),
+        "depthwise_kernel": wt.grad.numpy().reshape(c, dm, kh, kw).transpose(2, 3, 0, 1),
+        "pointwise_kernel": pt.grad.numpy()[:, :, 0, 0].T[None, None],
+        "bias": bt.grad.numpy(),
+    }
 
 
 def tf_gradients(x, dk, pk, bias, dy, strides, dilation, padding, relu):
@@ -94,8 +101,15 @@ def tf_gradients(x, dk, pk, bias, dy, strides, dilation, padding, relu):
     import tensorflow as tf
 
     layer = keras.layers.SeparableConv2D(
-        pk.shape[-1], dk.shape[:2], strides=strides, dilation_rate=dilation, padding=padding,
-        depth_multiplier=dk.shape[3], activation="relu" if relu else None, dtype="float64")
+        pk.shape[-1],
+        dk.shape[:2],
+        strides=strides,
+        dilation_rate=dilation,
+        padding=padding,
+        depth_multiplier=dk.shape[3],
+        activation="relu" if relu else None,
+        dtype="float64",
+    )
     layer.build(x.shape)
     layer.set_weights([dk, pk, bias])
     xt = tf.constant(x)
@@ -103,8 +117,13 @@ def tf_gradients(x, dk, pk, bias, dy, strides, dilation, padding, relu):
         tape.watch(xt)
         loss = tf.reduce_sum(layer(xt) * dy)
     grads = tape.gradient(loss, [xt, *layer.trainable_weights])
-    return dict(zip(("x", "depthwise_kernel", "pointwise_kernel", "bias"),
-                    (np.asarray(g) for g in grads)))
+    return dict(
+        zip(
+            ("x", "depthwise_kernel", "pointwise_kernel", "bias"),
+            (np.asarray(g) for g in grads),
+            strict=True,
+        )
+    )
 
 
 def main():
@@ -116,15 +135,20 @@ def main():
     arrays = {}
     for name, (_, _, _, _, strides, dilation, padding, relu) in CASES.items():
         inputs = case_arrays(name)
-        arrays.update({f"{name}/{k}": v for k, v in
-                       zip(("x", "dk", "pk", "bias", "dy"), inputs)})
+        arrays.update(
+            {f"{name}/{k}": v for k, v in zip(("x", "dk", "pk", "bias", "dy"), inputs, strict=True)}
+        )
         for peer, gradients in (("torch", torch_gradients), ("tf", tf_gradients)):
             result = gradients(*inputs, strides, dilation, padding, relu)
             arrays.update({f"{name}/{peer}/{k}": v for k, v in result.items()})
     versions = {module.__name__: module.__version__ for module in (keras, tf, torch, np)}
-    meta = {"versions": dict(versions, python=sys.version.split()[0]),
-            "cases": {name: {"strides": c[4], "dilation": c[5], "padding": c[6],
-                             "relu": c[7]} for name, c in CASES.items()}}
+    meta = {
+        "versions": dict(versions, python=sys.version.split()[0]),
+        "cases": {
+            name: {"strides": c[4], "dilation": c[5], "padding": c[6], "relu": c[7]}
+            for name, c in CASES.items()
+        },
+    }
     with open(os.path.join(HERE, "cases.json"), "w") as fh:
         json.dump(meta, fh, indent=1, sort_keys=True)
     np.savez_compressed(os.path.join(HERE, "arrays.npz"), **arrays)

@@ -48,35 +48,66 @@ RNG = np.random.default_rng(14)
 
 
 def sequential_model():
-    return keras.Sequential([
-        keras.Input((9, 8, 3), name="seq_input"),
-        keras.layers.SeparableConv2D(4, 3, padding="same", depth_multiplier=2,
-                                     activation="relu", bias_initializer="random_normal",
-                                     name="seq_sep1"),
-        keras.layers.BatchNormalization(name="seq_bn"),
-        keras.layers.SeparableConv2D(5, (2, 3), use_bias=False, name="seq_sep2"),
-        # (N, 8, 6, 5) read as channels_first: 8 channels of 6x5.
-        keras.layers.SeparableConv2D(3, 2, data_format="channels_first", depth_multiplier=2,
-                                     bias_initializer="random_normal", name="seq_sep3_cf"),
-    ], name="seq")
+    return keras.Sequential(
+        [
+            keras.Input((9, 8, 3), name="seq_input"),
+            keras.layers.SeparableConv2D(
+                4,
+                3,
+                padding="same",
+                depth_multiplier=2,
+                activation="relu",
+                bias_initializer="random_normal",
+                name="seq_sep1",
+            ),
+            keras.layers.BatchNormalization(name="seq_bn"),
+            keras.layers.SeparableConv2D(5, (2, 3), use_bias=False, name="seq_sep2"),
+            # (N, 8, 6, 5) read as channels_first: 8 channels of 6x5.
+            keras.layers.SeparableConv2D(
+                3,
+                2,
+                data_format="channels_first",
+                depth_multiplier=2,
+                bias_initializer="random_normal",
+                name="seq_sep3_cf",
+            ),
+        ],
+        name="seq",
+    )
 
 
 def functional_model():
-    inner = keras.Sequential([
-        keras.Input((8, 8, 6)),
-        keras.layers.SeparableConv2D(4, 3, padding="same", depth_multiplier=2,
-                                     bias_initializer="random_normal", name="inner_sep1"),
-        keras.layers.BatchNormalization(name="inner_bn"),
-        keras.layers.SeparableConv2D(3, 1, use_bias=False, activation="tanh",
-                                     name="inner_sep2"),
-    ], name="inner")
+    inner = keras.Sequential(
+        [
+            keras.Input((8, 8, 6)),
+            keras.layers.SeparableConv2D(
+                4,
+                3,
+                padding="same",
+                depth_multiplier=2,
+                bias_initializer="random_normal",
+                name="inner_sep1",
+            ),
+            keras.layers.BatchNormalization(name="inner_bn"),
+            keras.layers.SeparableConv2D(
+                3, 1, use_bias=False, activation="tanh", name="inner_sep2"
+            ),
+        ],
+        name="inner",
+    )
     inputs = keras.Input((10, 10, 4), name="func_input")
-    x = keras.layers.SeparableConv2D(6, 3, depth_multiplier=3, bias_initializer="random_normal",
-                                     name="func_sep1")(inputs)
+    x = keras.layers.SeparableConv2D(
+        6, 3, depth_multiplier=3, bias_initializer="random_normal", name="func_sep1"
+    )(inputs)
     a = keras.layers.Conv2D(2, 1, name="func_conv")(inner(x))
-    b = keras.layers.SeparableConv2D(2, (3, 2), strides=2, data_format="channels_first",
-                                     bias_initializer="random_normal",
-                                     name="func_sep_cf")(x)
+    b = keras.layers.SeparableConv2D(
+        2,
+        (3, 2),
+        strides=2,
+        data_format="channels_first",
+        bias_initializer="random_normal",
+        name="func_sep_cf",
+    )(x)
     return keras.Model(inputs, [a, b], name="functional_model")
 
 
@@ -131,13 +162,21 @@ def tf2_layer_config(layer_dict):
     """One entry of a model's "layers" list in tf.keras 2.x's dialect."""
     class_name, config = layer_dict["class_name"], tf2_object(layer_dict["config"])
     if class_name == "InputLayer":
-        config = {"batch_input_shape": config["batch_shape"], "dtype": config["dtype"],
-                  "sparse": False, "ragged": False, "name": config["name"]}
+        config = {
+            "batch_input_shape": config["batch_shape"],
+            "dtype": config["dtype"],
+            "sparse": False,
+            "ragged": False,
+            "name": config["name"],
+        }
     if class_name == "SeparableConv2D":
         # The keys tf.keras 2.x leaked from its Conv base class.
-        config.update(groups=1, kernel_initializer={"class_name": "GlorotUniform",
-                                                    "config": {"seed": None}},
-                      kernel_regularizer=None, kernel_constraint=None)
+        config.update(
+            groups=1,
+            kernel_initializer={"class_name": "GlorotUniform", "config": {"seed": None}},
+            kernel_regularizer=None,
+            kernel_constraint=None,
+        )
     if class_name in ("Sequential", "Functional"):
         config = dict(config, layers=[tf2_layer_config(d) for d in config["layers"]])
     entry = {"class_name": class_name, "config": config}
@@ -179,16 +218,20 @@ def write_tf2_weights(root, model, as_bytes):
         if as_bytes:
             group.attrs["weight_names"] = np.array(weight_names) if weight_names else np.array([])
         else:
-            group.attrs["weight_names"] = np.array([n.decode() for n in weight_names],
-                                                   dtype=h5py.string_dtype())
-        for name, value in zip(weight_names, values):
+            group.attrs["weight_names"] = np.array(
+                [n.decode() for n in weight_names], dtype=h5py.string_dtype()
+            )
+        for name, value in zip(weight_names, values, strict=True):
             group.create_dataset(name.decode(), data=value)
 
 
 def write_tf2_full_model(model, path):
-    config = {"class_name": "Functional",
-              "config": dict(model.get_config(),
-                             layers=[tf2_layer_config(d) for d in model.get_config()["layers"]])}
+    config = {
+        "class_name": "Functional",
+        "config": dict(
+            model.get_config(), layers=[tf2_layer_config(d) for d in model.get_config()["layers"]]
+        ),
+    }
     with h5py.File(path, "w") as f:
         f.attrs["backend"] = b"tensorflow"
         f.attrs["keras_version"] = b"2.14.0"
@@ -200,14 +243,15 @@ def check_with_keras(make_model, path, original):
     """Keras 3's load_weights reads ``path`` into a fresh model: the weights must be ours."""
     fresh = make_model()
     fresh.load_weights(path)
-    for a, b in zip(fresh.weights, original.weights):
+    for a, b in zip(fresh.weights, original.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"{path}: {b.path}")
 
 
 def write_one_layer(arrays):
     """The Sequential that SeparableConv2D.load_weights reads: one layer after the Input."""
-    layer = keras.layers.SeparableConv2D(4, 3, depth_multiplier=2, padding="same",
-                                         bias_initializer="random_normal", name="one")
+    layer = keras.layers.SeparableConv2D(
+        4, 3, depth_multiplier=2, padding="same", bias_initializer="random_normal", name="one"
+    )
     model = keras.Sequential([keras.Input((6, 6, 3)), layer])
     randomize(model)
     model.save_weights(os.path.join(HERE, "one_layer.weights.h5"))
@@ -220,8 +264,15 @@ def write_one_layer(arrays):
 
 def main():
     os.makedirs(HERE, exist_ok=True)
-    arrays, expected = {}, {"keras": keras.__version__, "tensorflow": tf.__version__,
-                            "h5py": h5py.__version__, "numpy": np.__version__}
+    arrays, expected = (
+        {},
+        {
+            "keras": keras.__version__,
+            "tensorflow": tf.__version__,
+            "h5py": h5py.__version__,
+            "numpy": np.__version__,
+        },
+    )
     for name, make_model in (("sequential", sequential_model), ("functional", functional_model)):
         model = make_model()
         randomize(model)

@@ -31,8 +31,7 @@ _REGULARIZED = dict(
     pointwise_regularizer={"class_name": "L1", "config": {"l1": 0.001}},
     bias_regularizer={"class_name": "L1L2", "config": {"l1": 0.001, "l2": 0.002}},
     activity_regularizer={"class_name": "L2", "config": {"l2": 0.001}},
-    depthwise_constraint={"class_name": "MaxNorm", "config": {"max_value": 0.6,
-                                                              "axis": [0, 1, 2]}},
+    depthwise_constraint={"class_name": "MaxNorm", "config": {"max_value": 0.6, "axis": [0, 1, 2]}},
     pointwise_constraint={"class_name": "MaxNorm", "config": {"max_value": 0.8}},
     bias_initializer={"class_name": "RandomNormal", "config": {"stddev": 0.1}},
 )
@@ -40,26 +39,55 @@ _REGULARIZED = dict(
 # name: (input shape, dtype, layer keywords, optimizer config, steps)
 CASES = {
     "sgd_nesterov_relu_f32": (
-        (4, 9, 8, 3), "float32",
-        dict(filters=4, kernel_size=3, padding="same", depth_multiplier=2, activation="relu",
-             **_REGULARIZED),
-        {"class_name": "SGD", "config": {"learning_rate": 0.05, "momentum": 0.9,
-                                         "nesterov": True}}, 12),
+        (4, 9, 8, 3),
+        "float32",
+        dict(
+            filters=4,
+            kernel_size=3,
+            padding="same",
+            depth_multiplier=2,
+            activation="relu",
+            **_REGULARIZED,
+        ),
+        {"class_name": "SGD", "config": {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}},
+        12,
+    ),
     "adam_amsgrad_tanh_f64": (
-        (3, 10, 9, 2), "float64",
-        dict(filters=3, kernel_size=(3, 2), strides=2, padding="same", depth_multiplier=3,
-             activation="tanh", **_REGULARIZED),
-        {"class_name": "Adam", "config": {"learning_rate": 0.02, "amsgrad": True}}, 12),
+        (3, 10, 9, 2),
+        "float64",
+        dict(
+            filters=3,
+            kernel_size=(3, 2),
+            strides=2,
+            padding="same",
+            depth_multiplier=3,
+            activation="tanh",
+            **_REGULARIZED,
+        ),
+        {"class_name": "Adam", "config": {"learning_rate": 0.02, "amsgrad": True}},
+        12,
+    ),
     "sgd_nesterov_stride_dilation_f64": (
-        (2, 13, 11, 3), "float64",
-        dict(filters=5, kernel_size=3, strides=(2, 1), dilation_rate=(1, 2),
-             activation="relu", **_REGULARIZED),
-        {"class_name": "SGD", "config": {"learning_rate": 0.05, "momentum": 0.8,
-                                         "nesterov": True}}, 12),
+        (2, 13, 11, 3),
+        "float64",
+        dict(
+            filters=5,
+            kernel_size=3,
+            strides=(2, 1),
+            dilation_rate=(1, 2),
+            activation="relu",
+            **_REGULARIZED,
+        ),
+        {"class_name": "SGD", "config": {"learning_rate": 0.05, "momentum": 0.8, "nesterov": True}},
+        12,
+    ),
     "adam_amsgrad_relu_f32": (
-        (4, 8, 8, 4), "float32",
+        (4, 8, 8, 4),
+        "float32",
         dict(filters=6, kernel_size=3, activation="relu", **_REGULARIZED),
-        {"class_name": "Adam", "config": {"learning_rate": 0.01, "amsgrad": True}}, 12),
+        {"class_name": "Adam", "config": {"learning_rate": 0.01, "amsgrad": True}},
+        12,
+    ),
 }
 
 
@@ -93,7 +121,7 @@ def keras_train(name, x, target, weights):
             y = layer(x, training=True)
             loss = tf.reduce_mean(tf.square(y - target)) + tf.add_n(layer.losses)
         grads = tape.gradient(loss, layer.trainable_weights)
-        opt.apply(grads, layer.trainable_weights)     # then the variables' constraints
+        opt.apply(grads, layer.trainable_weights)  # then the variables' constraints
         losses.append(float(loss))
     return layer.get_weights(), losses
 
@@ -112,12 +140,15 @@ def main():
         arrays.update({f"{name}/final{i}": w for i, w in enumerate(final)})
         layer = keras.layers.SeparableConv2D(dtype=dtype, **kwargs)
         layer.build(x.shape)
-        cases[name] = {"layer": layer.get_config(), "optimizer": optimizer, "steps": steps,
-                       "losses": losses}
+        cases[name] = {
+            "layer": layer.get_config(),
+            "optimizer": optimizer,
+            "steps": steps,
+            "losses": losses,
+        }
     versions = {module.__name__: module.__version__ for module in (keras, tf, np)}
     meta = {
-        "versions": dict(versions, python=sys.version.split()[0],
-                         backend=keras.backend.backend()),
+        "versions": dict(versions, python=sys.version.split()[0], backend=keras.backend.backend()),
         "cases": cases,
     }
     with open(os.path.join(HERE, "cases.json"), "w") as fh:
