@@ -33,6 +33,7 @@ class Sepconv(peers.Sepconv):
     def prepare(self, shape, data, threads):
         import sepconv
 
+        peers.require_channels_last(shape, "the backward comparison")
         dy = _upstream(shape, data["x"].dtype)
 
         def call():
@@ -56,6 +57,7 @@ class PyTorch(peers.PyTorch):
         import torch
         import torch.nn.functional as F
 
+        peers.require_channels_last(shape, "the backward comparison")
         x = torch.from_numpy(data["x"]).permute(0, 3, 1, 2)
         x = x.contiguous(memory_format=getattr(torch, self.memory_format)).requires_grad_()
         leaves = [
@@ -93,6 +95,7 @@ class TensorFlow(peers.TensorFlow):
     def prepare(self, shape, data, threads):
         import tensorflow as tf
 
+        peers.require_channels_last(shape, "the backward comparison")
         variables = [tf.Variable(data[key]) for key in ("x", "depthwise", "pointwise", "bias")]
         x, depthwise, pointwise, bias = variables
         stride = [1, shape.stride, shape.stride, 1]

@@ -51,7 +51,10 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--shapes",
-        help="comma-separated shapes (S1-S8, W1-W4, L1-L4) or sets (wide, single); default: S1-S8",
+        help=(
+            "comma-separated shapes (S1-S8, W1-W4, L1-L4, S1CF, S7CF) "
+            "or sets (wide, single, nchw); default: S1-S8"
+        ),
     )
     parser.add_argument("--dtype", choices=[*DTYPES, "both"], default="float32")
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")

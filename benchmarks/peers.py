@@ -8,9 +8,13 @@ its thread pools.  A library whose module is absent is reported as skipped.
 Every library gets the same operands (:func:`shapes.make_data`, channels-last)
 and is run in its best layout: ONNX Runtime takes NCHW, converted before
 timing; TensorFlow and sepconv take NHWC as given; PyTorch runs twice, on NCHW
-(``pytorch``) and on its channels_last NHWC (``pytorch-nhwc``).  ``prepare`` returns
-the timed call and a function turning its result into a channels-last NumPy
-array, so outputs can be checked against sepconv's outside the timed region.
+(``pytorch``) and on its channels_last NHWC (``pytorch-nhwc``).  The
+channels-first shapes (S1CF, S7CF) give NCHW operands: sepconv takes them with
+``data_format="channels_first"``, ONNX Runtime and PyTorch's NCHW as given, and
+the NHWC-only runs (TensorFlow's CPU kernels, ``pytorch-nhwc``) skip them.
+``prepare`` returns the timed call and a function turning its result into a
+channels-last NumPy array, so outputs can be checked against sepconv's outside
+the timed region.
 """
 
 import importlib
@@ -20,16 +24,32 @@ import os
 import numpy as np
 from shapes import same_padding
 
-__all__ = ["LIBRARIES", "Unsupported", "available", "get", "sepconv_forward"]
+__all__ = [
+    "LIBRARIES",
+    "Unsupported",
+    "available",
+    "get",
+    "reference",
+    "require_channels_last",
+    "sepconv_forward",
+]
 
 
 class Unsupported(Exception):
     """The library cannot run this case (for example ONNX Runtime in float64)."""
 
 
-def _nchw(array):
-    """A C-contiguous NCHW copy of an NHWC array (done before timing)."""
+def _nchw(shape, array):
+    """``array`` (in ``shape``'s layout) as C-contiguous NCHW, copied if NHWC (before timing)."""
+    if shape.data_format == "channels_first":
+        return array
     return np.ascontiguousarray(array.transpose(0, 3, 1, 2))
+
+
+def require_channels_last(shape, library):
+    """Raise :class:`Unsupported` for a channels-first shape: ``library`` runs NHWC only."""
+    if shape.data_format == "channels_first":
+        raise Unsupported(f"{library} runs on NHWC; the channels-first shapes time NCHW")
 
 
 def _nhwc(array):
@@ -94,13 +114,14 @@ class Library:
 
 
 class Sepconv(Library):
-    """sepconv itself: NHWC in, NHWC out, ``n_threads`` per call."""
+    """sepconv itself: the shape's layout in and out, ``n_threads`` per call."""
 
     name = "sepconv"
     module = "sepconv"
 
     def prepare(self, shape, data, threads):
-        return (lambda: sepconv_forward(shape, data, threads)), np.asarray
+        to_nhwc = _nhwc if shape.data_format == "channels_first" else np.asarray
+        return (lambda: sepconv_forward(shape, data, threads)), to_nhwc
 
 
 def sepconv_forward(shape, data, threads):
@@ -115,8 +136,15 @@ def sepconv_forward(shape, data, threads):
         strides=shape.stride,
         padding="same",
         dilation_rate=shape.dilation,
+        data_format=shape.data_format,
         n_threads=threads,
     )
+
+
+def reference(shape, data, threads=1):
+    """sepconv's output for a case as NHWC, the checks' reference."""
+    call, to_nhwc = LIBRARIES["sepconv"].prepare(shape, data, threads)
+    return to_nhwc(call())
 
 
 class PyTorch(Library):
@@ -144,7 +172,9 @@ class PyTorch(Library):
         import torch
         import torch.nn.functional as F
 
-        x = torch.from_numpy(data["x"]).permute(0, 3, 1, 2)
+        if self.memory_format == "channels_last":
+            require_channels_last(shape, self.name)
+        x = torch.from_numpy(_nchw(shape, data["x"]))
         x = x.contiguous(memory_format=getattr(torch, self.memory_format))
         depthwise, pointwise = (torch.from_numpy(w) for w in _oihw_weights(shape, data))
         bias = torch.from_numpy(data["bias"])
@@ -192,6 +222,7 @@ class TensorFlow(Library):
     def prepare(self, shape, data, threads):
         import tensorflow as tf
 
+        require_channels_last(shape, self.name)
         x = tf.constant(data["x"])
         depthwise, pointwise, bias = (
             tf.constant(data[key]) for key in ("depthwise", "pointwise", "bias")
@@ -229,7 +260,7 @@ class OnnxRuntime(Library):
             options,
             providers=["CPUExecutionProvider"],
         )
-        feed = {"x": _nchw(data["x"])}
+        feed = {"x": _nchw(shape, data["x"])}
         return (lambda: session.run(None, feed)[0]), _nhwc
 
 

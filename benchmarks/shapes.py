@@ -1,11 +1,12 @@
 """The benchmark shapes, their arithmetic cost and their data.
 
 S1-S8 are issue 5's; W1-W4 are real networks' wide layers (Xception's middle
-and exit flows, MobileNet's last stages) and L1-L4 single images (issue 16).
-``--shapes wide`` and ``--shapes single`` name those sets.
+and exit flows, MobileNet's last stages), L1-L4 single images, and S1CF, S7CF
+are S1 and S7 on channels-first (NCHW) input (issue 16).  ``--shapes wide``,
+``--shapes single`` and ``--shapes nchw`` name those sets.
 
-Every shape is a forward ``SeparableConv2D`` with ``same`` padding, a
-channels-last input of random normal data, and a bias.  The GFLOP count is 2
+Every shape is a forward ``SeparableConv2D`` with ``same`` padding, an input
+of random normal data in the shape's layout, and a bias.  The GFLOP count is 2
 per multiply-add of both steps (depthwise and pointwise); the bias add is not
 counted, as in the issue's table.
 """
@@ -22,7 +23,10 @@ DTYPES = ("float32", "float64")
 
 @dataclasses.dataclass(frozen=True)
 class Shape:
-    """One benchmark case: ``N, H, W, C -> F``, kernel ``k``, ``stride``, ``dilation``, ``dm``."""
+    """One benchmark case: ``N, H, W, C -> F``, kernel ``k``, ``stride``, ``dilation``, ``dm``.
+
+    ``data_format`` is the input's layout, as sepconv's argument of that name.
+    """
 
     name: str
     n: int
@@ -34,6 +38,7 @@ class Shape:
     stride: int
     dilation: int
     dm: int
+    data_format: str = "channels_last"
 
     @property
     def out_hw(self):
@@ -62,10 +67,11 @@ class Shape:
         return math.prod(self.output_shape) * np.dtype(dtype).itemsize
 
     def describe(self):
-        """The issue's notation: ``N, H, W, C -> F, k, stride, dilation, dm``."""
+        """The issue's notation: ``N, H, W, C -> F, k, stride, dilation, dm`` (and NCHW)."""
+        layout = ", NCHW" if self.data_format == "channels_first" else ""
         return (
             f"{self.n}, {self.h}, {self.w}, {self.c} -> {self.f}, "
-            f"{self.k}, {self.stride}, {self.dilation}, {self.dm}"
+            f"{self.k}, {self.stride}, {self.dilation}, {self.dm}{layout}"
         )
 
 
@@ -88,6 +94,8 @@ SHAPES = {
         Shape("L2", 1, 1024, 1024, 3, 32, 3, 1, 1, 8),
         Shape("L3", 1, 19, 19, 728, 728, 3, 1, 1, 1),
         Shape("L4", 1, 224, 224, 32, 64, 3, 2, 1, 1),
+        Shape("S1CF", 32, 56, 56, 128, 128, 3, 1, 1, 1, "channels_first"),
+        Shape("S7CF", 16, 64, 64, 64, 64, 3, 1, 2, 1, "channels_first"),
     )
 }
 
@@ -96,6 +104,7 @@ SETS = {
     "default": [f"S{i}" for i in range(1, 9)],
     "wide": ["W1", "W2", "W3", "W4"],
     "single": ["L1", "L2", "L3", "L4"],
+    "nchw": ["S1CF", "S7CF"],
 }
 
 
@@ -139,18 +148,23 @@ def make_data(shape, dtype, seed=0):
     """Random normal operands for ``shape``, in TensorFlow's layouts.
 
     Drawn straight in ``dtype`` so no float64 temporary raises the peak memory
-    of the process that measures it.
+    of the process that measures it.  A channels-first shape gets the same
+    values, transposed to NCHW.
 
     Returns
     -------
     dict
-        ``x`` ``(N, H, W, C)``, ``depthwise`` ``(k, k, C, dm)``,
-        ``pointwise`` ``(1, 1, C*dm, F)``, ``bias`` ``(F,)``, all C-contiguous.
+        ``x`` ``(N, H, W, C)`` (``(N, C, H, W)`` for a channels-first shape),
+        ``depthwise`` ``(k, k, C, dm)``, ``pointwise`` ``(1, 1, C*dm, F)``,
+        ``bias`` ``(F,)``, all C-contiguous.
     """
     rng = np.random.default_rng(seed)
     dtype = np.dtype(dtype)
+    x = rng.standard_normal((shape.n, shape.h, shape.w, shape.c), dtype=dtype)
+    if shape.data_format == "channels_first":
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
     return {
-        "x": rng.standard_normal((shape.n, shape.h, shape.w, shape.c), dtype=dtype),
+        "x": x,
         "depthwise": rng.standard_normal((shape.k, shape.k, shape.c, shape.dm), dtype=dtype),
         "pointwise": rng.standard_normal((1, 1, shape.c * shape.dm, shape.f), dtype=dtype),
         "bias": rng.standard_normal(shape.f, dtype=dtype),

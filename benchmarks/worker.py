@@ -114,7 +114,7 @@ def run(args):
     registry, reference = (
         (backward_peers.LIBRARIES, backward_peers.reference)
         if args.backward
-        else (peers.LIBRARIES, peers.sepconv_forward)
+        else (peers.LIBRARIES, peers.reference)
     )
     library = peers.get(args.library, registry)
     library.configure(args.threads)

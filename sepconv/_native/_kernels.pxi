@@ -458,13 +458,160 @@ cdef void _gather_plane(const floating* xc, const Geometry* g, Py_ssize_t ih0,
         for b in range(lo):
             prow[b] = 0
         if g.xs_w == 1:
-            for b in range(lo, hi):
-                prow[b] = xrow[b]
+            _copy(prow + lo, xrow + lo, (hi - lo) * <Py_ssize_t> sizeof(floating))
         else:
             for b in range(lo, hi):
                 prow[b] = xrow[b * g.xs_w]
         for b in range(hi, wp):
             prow[b] = 0
+
+
+# One output row of one channel from a gathered plane, at unit column stride:
+# dst[i] = bias + sum over taps (p, q) of w[(p * kw + q) * w_stride] *
+# src[p * dh * wp + q * dw + i].  The row goes in blocks of 8, 4, 2 and 1
+# vectors whose accumulators stay in registers across all the taps: each
+# output is stored once, each weight loaded once per block, and a block's
+# vectors are independent chains of multiply-adds (one vector alone waits on
+# each multiply-add's latency; the loop over taps per output, _plane_taps,
+# is bound by loads and stores of the accumulator instead).  A row's last
+# partial vector is computed as the full vector ending at the row's end: the
+# columns it repeats get the same values, in the same order.  Written once
+# in C for both dtypes (the vector types of _simd.pxi).
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #  define SEPCONV_INLINE static inline __attribute__((always_inline))
+    #else
+    #  define SEPCONV_INLINE static __forceinline
+    #endif
+    #define SEPCONV_PLANE_ROW(SUFFIX, T, V, VL)                                   \
+    SEPCONV_INLINE void sepconv_plane_block_##SUFFIX(const int U, T *dst,        \
+            const T *src, Py_ssize_t wp, Py_ssize_t kh, Py_ssize_t kw,            \
+            Py_ssize_t dh, Py_ssize_t dw, const T *w, Py_ssize_t w_stride,        \
+            T bias)                                                                \
+    {                                                                               \
+        V acc[8];                                                                   \
+        for (int u = 0; u < U; u++) acc[u] = ((V){0}) + bias;                       \
+        for (Py_ssize_t p = 0; p < kh; p++) {                                       \
+            for (Py_ssize_t q = 0; q < kw; q++) {                                   \
+                const T *s = src + p * dh * wp + q * dw;                            \
+                V wt = ((V){0}) + w[(p * kw + q) * w_stride];                       \
+                for (int u = 0; u < U; u++) acc[u] += wt * *(const V *)(s + u * VL); \
+            }                                                                       \
+        }                                                                           \
+        for (int u = 0; u < U; u++) *(V *)(dst + u * VL) = acc[u];                 \
+    }                                                                               \
+    SEPCONV_INLINE void sepconv_plane3_block_##SUFFIX(const int U, T *dst,       \
+            const T *src, Py_ssize_t wp, Py_ssize_t dh, Py_ssize_t dw,             \
+            const V *wv, T bias)                                                   \
+    {                                                                               \
+        V acc[4];                                                                   \
+        for (int u = 0; u < U; u++) acc[u] = ((V){0}) + bias;                       \
+        for (int p = 0; p < 3; p++) {                                               \
+            const T *s = src + p * dh * wp;                                         \
+            for (int u = 0; u < U; u++)                                             \
+                acc[u] += wv[3 * p] * *(const V *)(s + u * VL)                     \
+                          + wv[3 * p + 1] * *(const V *)(s + dw + u * VL)          \
+                          + wv[3 * p + 2] * *(const V *)(s + 2 * dw + u * VL);     \
+        }                                                                           \
+        for (int u = 0; u < U; u++) *(V *)(dst + u * VL) = acc[u];                 \
+    }                                                                               \
+    /* 3x3 windows: the nine weights stay in registers for the whole row */       \
+    static void sepconv_plane_row3_##SUFFIX(T *dst, Py_ssize_t n, const T *src,    \
+            Py_ssize_t wp, Py_ssize_t dh, Py_ssize_t dw, const T *w,               \
+            Py_ssize_t w_stride, T bias)                                           \
+    {                                                                               \
+        V wv[9];                                                                    \
+        Py_ssize_t i = 0;                                                           \
+        for (int t = 0; t < 9; t++) wv[t] = ((V){0}) + w[t * w_stride];             \
+        for (; i + 4 * VL <= n; i += 4 * VL)                                        \
+            sepconv_plane3_block_##SUFFIX(4, dst + i, src + i, wp, dh, dw, wv, bias); \
+        if (i + 2 * VL <= n) {                                                      \
+            sepconv_plane3_block_##SUFFIX(2, dst + i, src + i, wp, dh, dw, wv, bias); \
+            i += 2 * VL;                                                            \
+        }                                                                           \
+        if (i + VL <= n) {                                                          \
+            sepconv_plane3_block_##SUFFIX(1, dst + i, src + i, wp, dh, dw, wv, bias); \
+            i += VL;                                                                \
+        }                                                                           \
+        if (i < n)                                                                  \
+            sepconv_plane3_block_##SUFFIX(1, dst + n - VL, src + n - VL, wp, dh, dw, \
+                                          wv, bias);                                \
+    }                                                                               \
+    static void sepconv_plane_row_##SUFFIX(T *dst, Py_ssize_t n, const T *src,     \
+            Py_ssize_t wp, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t dh,            \
+            Py_ssize_t dw, const T *w, Py_ssize_t w_stride, T bias)                \
+    {                                                                               \
+        Py_ssize_t i = 0;                                                           \
+        if (kh == 3 && kw == 3 && n >= VL) {                                        \
+            sepconv_plane_row3_##SUFFIX(dst, n, src, wp, dh, dw, w, w_stride, bias); \
+            return;                                                                 \
+        }                                                                           \
+        for (; i + 8 * VL <= n; i += 8 * VL)                                        \
+            sepconv_plane_block_##SUFFIX(8, dst + i, src + i, wp, kh, kw, dh, dw,  \
+                                         w, w_stride, bias);                        \
+        for (int u = 4; u >= 1; u /= 2)                                             \
+            if (i + u * VL <= n) {                                                  \
+                if (u == 4)                                                         \
+                    sepconv_plane_block_##SUFFIX(4, dst + i, src + i, wp, kh, kw,  \
+                                                 dh, dw, w, w_stride, bias);        \
+                else if (u == 2)                                                    \
+                    sepconv_plane_block_##SUFFIX(2, dst + i, src + i, wp, kh, kw,  \
+                                                 dh, dw, w, w_stride, bias);        \
+                else                                                                \
+                    sepconv_plane_block_##SUFFIX(1, dst + i, src + i, wp, kh, kw,  \
+                                                 dh, dw, w, w_stride, bias);        \
+                i += u * VL;                                                        \
+            }                                                                       \
+        if (i < n && n >= VL) {                                                     \
+            sepconv_plane_block_##SUFFIX(1, dst + n - VL, src + n - VL, wp, kh, kw, \
+                                         dh, dw, w, w_stride, bias);                \
+        } else {                                                                    \
+            for (; i < n; i++) {                                                    \
+                T acc = bias;                                                       \
+                for (Py_ssize_t p = 0; p < kh; p++)                                 \
+                    for (Py_ssize_t q = 0; q < kw; q++)                             \
+                        acc += w[(p * kw + q) * w_stride]                           \
+                               * src[p * dh * wp + q * dw + i];                     \
+                dst[i] = acc;                                                       \
+            }                                                                       \
+        }                                                                           \
+    }
+    SEPCONV_PLANE_ROW(f32, float, sepconv_vf32, SEPCONV_VL32)
+    SEPCONV_PLANE_ROW(f64, double, sepconv_vf64, SEPCONV_VL64)
+    """
+    void _plane_row_f32 "sepconv_plane_row_f32"(
+        float* dst, Py_ssize_t n, const float* src, Py_ssize_t wp, Py_ssize_t kh,
+        Py_ssize_t kw, Py_ssize_t dh, Py_ssize_t dw, const float* w, Py_ssize_t w_stride,
+        float bias) noexcept nogil
+    void _plane_row_f64 "sepconv_plane_row_f64"(
+        double* dst, Py_ssize_t n, const double* src, Py_ssize_t wp, Py_ssize_t kh,
+        Py_ssize_t kw, Py_ssize_t dh, Py_ssize_t dw, const double* w, Py_ssize_t w_stride,
+        double bias) noexcept nogil
+
+
+cdef inline void _plane_row(floating* dst, Py_ssize_t n, const floating* src, Py_ssize_t wp,
+                            const Geometry* g, const floating* w, Py_ssize_t w_stride,
+                            floating bias) noexcept nogil:
+    """One output row of one channel at unit column stride (see SEPCONV_PLANE_ROW)."""
+    if floating is float:
+        _plane_row_f32(dst, n, src, wp, g.kh, g.kw, g.dh, g.dw, w, w_stride, bias)
+    else:
+        _plane_row_f64(dst, n, src, wp, g.kh, g.kw, g.dh, g.dw, w, w_stride, bias)
+
+
+cdef void _prefetch_plane(const floating* xc, const Geometry* g, Py_ssize_t ih0,
+                          Py_ssize_t rows_in) noexcept nogil:
+    """Ask the cache for the input rows _gather_plane will copy from channel ``xc``.
+
+    Channels-first input only, where a channel's rows are a few short runs
+    of memory far apart (one per channel per tile), which the hardware
+    prefetcher does not see coming.  Measured on S1 with NCHW input (AMD
+    EPYC Zen 3, one thread, perf samples): the gathers took a quarter less.
+    """
+    cdef Py_ssize_t ih
+    for ih in range(max(ih0, 0), min(ih0 + rows_in, g.H)):
+        _prefetch(xc + ih * g.xs_h, g.W * <Py_ssize_t> sizeof(floating))
 
 
 cdef void _plane_taps(floating* acc, Py_ssize_t n, Py_ssize_t step, const floating* base,
@@ -492,26 +639,33 @@ cdef void _depthwise_planar(const floating* x, const Geometry* g, const floating
     """Depthwise result in "planar" layout: dst[j * ldd + i], channel j, pixel i.
 
     Works for both input layouts.  Each channel's input window is gathered
-    into a zero-padded plane; at stride 1 the taps then run over the whole
-    tile as one long vector (rows laid end to end at the plane's width, the
-    few columns between rows computed and dropped), else row by row.
+    into a zero-padded plane.  At unit column stride the register kernel
+    (_plane_row) writes each output row in place; rows narrower than one
+    vector run as one long row instead (rows laid end to end at the plane's
+    width, the few columns between rows computed and dropped), copied out
+    after.  Other strides go row by row, tap by tap.
     ``scratch`` holds _planar_scratch(g, r1 - r0) elements.
     """
     cdef Py_ssize_t rows = r1 - r0, K = g.C * g.dm
     cdef Py_ssize_t wp = _plane_width(g), rows_in = _input_rows(g, rows)
     cdef floating* plane = scratch
     cdef floating* flat = scratch + rows_in * wp
-    cdef bint unit_stride = g.sh == 1 and g.sw == 1
+    cdef bint in_place = g.sw == 1 and g.Wo >= _vector_lanes(x)
+    cdef bint flat_rows = g.sh == 1 and g.sw == 1 and not in_place
     cdef Py_ssize_t c, m, j, a, i, n_flat = (rows - 1) * wp + g.Wo
     cdef floating* acc
     for c in range(g.C):
+        if g.xs_w == 1 and c + 1 < g.C:
+            _prefetch_plane(x + (c + 1) * g.xs_c, g, r0 * g.sh - g.pt, rows_in)
         _gather_plane(x + c * g.xs_c, g, r0 * g.sh - g.pt, rows_in, wp, plane)
         for m in range(g.dm):
             j = c * g.dm + m
-            if unit_stride:
-                for i in range(n_flat):
-                    flat[i] = bias[j]
-                _plane_taps(flat, n_flat, 1, plane, wp, g, dk + j, K)
+            if in_place:
+                for a in range(rows):
+                    _plane_row(dst + j * ldd + a * g.Wo, g.Wo, plane + a * g.sh * wp, wp, g,
+                               dk + j, K, bias[j])
+            elif flat_rows:
+                _plane_row(flat, n_flat, plane, wp, g, dk + j, K, bias[j])
                 for a in range(rows):
                     acc = dst + j * ldd + a * g.Wo
                     for i in range(g.Wo):
