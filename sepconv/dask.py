@@ -186,7 +186,8 @@ def transform(estimator, X):
     ----------
     estimator : SeparableConvFeatures
         Fitted; it enters the task graph once.  Its ``n_jobs`` is lowered to
-        each task's share of the cores.
+        each task's share of the cores; its ``verbose`` is ignored (follow
+        the computation with ``dask.diagnostics.ProgressBar``).
     X : dask.array.Array or array_like
         ``(n_samples, n_features_in_)`` rows or a 4-D image batch of the
         fitted image shape.  Only the sample axis may stay chunked; the other
@@ -383,7 +384,12 @@ def _with_channels(chunks, fmt, channels):
 
 
 def _transform_block(block, estimator):
-    """Transform one block with the task's share of the cores."""
+    """Transform one block with the task's share of the cores, silently.
+
+    ``verbose`` reports on the eager path only: one report per block would
+    interleave across workers; Dask's own progress bar follows the graph.
+    """
     estimator = copy.copy(estimator)
     estimator.n_jobs = task_threads(estimator.n_jobs)
+    estimator.verbose = 0
     return np.asarray(estimator.transform(block))

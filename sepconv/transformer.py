@@ -17,6 +17,7 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, v
 
 from . import _args, _pooling
 from ._native import _threads
+from ._progress import Progress
 from .functional import separable_conv2d
 
 __all__ = ["SeparableConvFeatures"]
@@ -103,6 +104,14 @@ or (channels * depth_multiplier, filters), default=None
         ``cores // n_jobs`` in the workers of ``GridSearchCV(n_jobs=...)`` and
         ``cross_val_score(n_jobs=...)``, so nested use does not oversubscribe.
         Negative values count back from all cores.
+    verbose : int or bool, default=0
+        0 prints nothing; a positive value (or True) makes :meth:`transform`
+        report the batches done and an estimate of the time left on stderr,
+        once a transform has run for a few seconds: a progress bar when
+        ``tqdm`` is installed (``pip install 'sepconv[progress]'``), a line
+        every two seconds otherwise.  Dask input prints nothing per block:
+        use Dask's own ``dask.diagnostics.ProgressBar`` (or the distributed
+        dashboard) to follow it.
 
     Attributes
     ----------
@@ -161,6 +170,7 @@ or (channels * depth_multiplier, filters), default=None
         "random_state": ["random_state"],
         "batch_size": [_POSITIVE_INT, StrOptions({"auto"})],
         "n_jobs": [Interval(Integral, None, -1, closed="right"), _POSITIVE_INT, None],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -181,6 +191,7 @@ or (channels * depth_multiplier, filters), default=None
         random_state=None,
         batch_size="auto",
         n_jobs=None,
+        verbose=0,
     ):
         self.filters = filters
         self.kernel_size = kernel_size
@@ -198,6 +209,7 @@ or (channels * depth_multiplier, filters), default=None
         self.random_state = random_state
         self.batch_size = batch_size
         self.n_jobs = n_jobs
+        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -278,10 +290,13 @@ or (channels * depth_multiplier, filters), default=None
         kernels = self._kernels(images.dtype)
         out = np.empty((len(images), self.n_features_out_), dtype=images.dtype)
         step = self._batch_rows(images.itemsize)
-        for start in range(0, len(images), step):
-            out[start : start + step] = self._pool(
-                self._maps(images[start : start + step], kernels)
-            )
+        starts = range(0, len(images), step)
+        with Progress(len(starts), self.verbose, type(self).__name__) as progress:
+            for start in starts:
+                out[start : start + step] = self._pool(
+                    self._maps(images[start : start + step], kernels)
+                )
+                progress.update()
         return out
 
     def feature_maps(self, X):
