@@ -10,6 +10,8 @@ import os
 
 from ._choices import DATA_FORMATS, choice
 
+__all__ = ["image_data_format", "set_image_data_format", "floatx", "epsilon"]
+
 _state = {}
 
 

@@ -20,6 +20,7 @@ from ._serialization import Serializable, Vocabulary
 
 __all__ = [
     "Initializer",
+    "RandomInitializer",
     "Constant",
     "Zeros",
     "Ones",
@@ -114,11 +115,11 @@ class RandomInitializer(Initializer):
 
     def __init__(self, seed=None):
         self.seed = seed
-        self._seed = random.draw_seed() if seed is None else seed
-        random.generator(self._seed)  # validates the seed before any use
+        self._seed = random._draw_seed() if seed is None else seed
+        random._generator(self._seed)  # validates the seed before any use
 
     def _generator(self):
-        return random.generator(self._seed)
+        return random._generator(self._seed)
 
     def get_config(self):
         return {"seed": self.seed}

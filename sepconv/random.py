@@ -9,6 +9,8 @@ import numpy as np
 
 from . import _args
 
+__all__ = ["set_random_seed"]
+
 _state = {"generator": np.random.default_rng()}
 
 # Seeds are reduced modulo 2**64 so that any Python int (negative ones too, as
@@ -28,15 +30,15 @@ def set_random_seed(seed):
     ValueError
         If ``seed`` is not an integer.
     """
-    _state["generator"] = generator(seed, "seed")
+    _state["generator"] = _generator(seed, "seed")
 
 
-def draw_seed():
+def _draw_seed():
     """Return a fresh integer seed from the global generator."""
     return int(_state["generator"].integers(2**63))
 
 
-def generator(seed, name="seed"):
+def _generator(seed, name="seed"):
     """Return a NumPy generator for the integer ``seed``.
 
     Raises
