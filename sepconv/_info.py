@@ -5,7 +5,7 @@ import platform
 import numpy as np
 
 from . import __version__
-from ._native import _blas, _dispatch, _runtime, _threads
+from ._native import _blas, _dispatch, _runtime, _threads  # type: ignore[attr-defined]
 
 
 def config_info():

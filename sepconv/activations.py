@@ -7,6 +7,8 @@ over ``axis=-1`` by default, as in Keras: the channel axis for
 data format, and so does :class:`sepconv.SeparableConv2D`).
 """
 
+from collections.abc import Callable
+
 import numpy as np
 
 __all__ = [
@@ -363,9 +365,9 @@ def serialize(activation):
     ValueError
         For a callable without a usable name (a lambda, a partial).
     """
-    for name, fn in _BUILTINS.items():
+    for builtin, fn in _BUILTINS.items():
         if activation is fn:
-            return name
+            return builtin
     name = getattr(activation, "__name__", None)
     if not callable(activation) or name is None or name == "<lambda>":
         raise ValueError(
@@ -436,7 +438,7 @@ def _mish_slope(x):
 
 
 # The derivative of each element-wise built-in, as a function of its input.
-_SLOPES = {
+_SLOPES: dict[Callable, Callable[[np.ndarray], np.ndarray]] = {
     linear: lambda x: np.ones_like(x),
     relu: lambda x: (x > 0).astype(x.dtype),
     leaky_relu: lambda x: np.where(x > 0, _const(1, x), _const(np.float32(0.2), x)),
@@ -481,7 +483,10 @@ def _log_softmax_vjp(x, dy):
 
 
 # Axis-wise built-ins: their vector-Jacobian product over the last axis.
-_VJPS = {softmax: _softmax_vjp, log_softmax: _log_softmax_vjp}
+_VJPS: dict[Callable, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    softmax: _softmax_vjp,
+    log_softmax: _log_softmax_vjp,
+}
 
 
 def gradient(activation, x, dy):

@@ -12,7 +12,7 @@ from ._choices import DATA_FORMATS, choice
 
 __all__ = ["image_data_format", "set_image_data_format", "floatx", "epsilon"]
 
-_state = {}
+_state: dict[str, str] = {}
 
 
 def _keras_json_path():

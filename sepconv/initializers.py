@@ -241,7 +241,7 @@ class VarianceScaling(RandomInitializer):
 class _FixedVarianceScaling(VarianceScaling):
     """A :class:`VarianceScaling` whose scale, mode and distribution are set by the class."""
 
-    _SETTINGS = {}
+    _SETTINGS: dict[str, object] = {}
 
     def __init__(self, seed=None, input_axes=None, output_axes=None):
         super().__init__(

@@ -23,7 +23,7 @@ _WEIGHT_NAMES = ("depthwise_kernel", "pointwise_kernel", "bias")
 _REGULARIZER_ARGUMENTS = ("depthwise_regularizer", "pointwise_regularizer", "bias_regularizer")
 
 # How many unnamed layers of each prefix exist, for Keras-style unique names.
-_NAME_COUNTS = collections.Counter()
+_NAME_COUNTS: collections.Counter[str] = collections.Counter()
 
 
 class SeparableConv2D:

@@ -76,8 +76,10 @@ class Optimizer:
         self.loss_scale_factor = _optional_real(loss_scale_factor, "loss_scale_factor")
         self.gradient_accumulation_steps = None
         self.iterations = 0
-        self._state = None  # per array: its slots; built by the first apply
-        self._built_for = None  # (shape, dtype) of each array of the first apply
+        # per array: its slots; built by the first apply
+        self._state: list[list[np.ndarray]] | None = None
+        # (shape, dtype) of each array of the first apply
+        self._built_for: list[tuple] | None = None
 
     # ------------------------------------------------------------------
 
@@ -104,7 +106,7 @@ class Optimizer:
         layer = None if isinstance(arrays, (list, tuple)) else arrays
         variables = list(arrays) if layer is None else list(layer.trainable_weights)
         gradients = list(gradients)
-        self._check(gradients, variables)
+        state = self._check(gradients, variables)
         updated = [i for i, g in enumerate(gradients) if g is not None]
         grads = [np.asarray(gradients[i], dtype=variables[i].dtype) for i in updated]
         if self.loss_scale_factor is not None:
@@ -112,7 +114,7 @@ class Optimizer:
         grads = self._clip(grads)
         self._decay([variables[i] for i in updated])
         for i, g in zip(updated, grads, strict=True):
-            self._update_step(g, variables[i], self._state[i])
+            self._update_step(g, variables[i], state[i])
         self.iterations += 1
         if layer is not None:
             layer.apply_constraints()
@@ -148,6 +150,7 @@ class Optimizer:
     # ------------------------------------------------------------------
 
     def _check(self, gradients, variables):
+        """Check the arrays against the gradients and the first call; return the slots."""
         if len(gradients) != len(variables):
             raise ValueError(
                 f"`gradients` has {len(gradients)} entries but there are "
@@ -174,6 +177,7 @@ class Optimizer:
                 f"optimizer {self.name!r} was built for arrays of (shape, dtype) "
                 f"{self._built_for}; received {shapes}"
             )
+        return self._state
 
     def _clip(self, grads):
         """Keras's clipping: by each gradient's norm, by value, or by the global norm."""
@@ -321,7 +325,7 @@ class Adam(Optimizer):
 
 
 # Names are case-insensitive, as in Keras's deserialize.
-_BY_NAME = {"sgd": SGD, "adam": Adam}
+_BY_NAME: dict[str, type[SGD] | type[Adam]] = {"sgd": SGD, "adam": Adam}
 
 
 def get(identifier):

@@ -53,7 +53,11 @@ __all__ = [
 _LOADED_CLASSES = ("SeparableConv2D", "SeparableConvolution2D")
 # The Keras version whose layout sepconv writes (the one its tests read back).
 _KERAS_LAYOUT_VERSION = "3.15.1"
-_KERAS_LAYER = {"module": "keras.layers", "class_name": "SeparableConv2D", "registered_name": None}
+_KERAS_LAYER: dict[str, str | None] = {
+    "module": "keras.layers",
+    "class_name": "SeparableConv2D",
+    "registered_name": None,
+}
 _ZIP_MAGIC = b"PK\x03\x04"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _CONFIG_MEMBER = "config.json"
@@ -262,7 +266,7 @@ def _write_sequential_weights(h5, layers):
     # Keras puts an empty `vars` group, named, on every saveable; the
     # Sequential holds its layers as layers/separable_conv2d, ..._1, ...
     h5.create_group("vars").attrs["name"] = "sequential"
-    entries = [dict(_KERAS_LAYER, config={})] * len(layers)
+    entries: list[dict[str, object]] = [dict(_KERAS_LAYER, config={})] * len(layers)
     for group_name, layer in zip(
         _group_names("Sequential", entries, "sequential"), layers, strict=True
     ):
@@ -501,8 +505,8 @@ def _group_names(model_class, layers, model_name):
     A Sequential's leading InputLayer is not among its ``layers`` in Keras 3,
     so it gets no group (None).
     """
-    counts = Counter()
-    names = []
+    counts: Counter[str] = Counter()
+    names: list[str | None] = []
     for i, layer in enumerate(layers):
         layer_class, _ = _class_and_config(layer, f"a layer of model {model_name!r}")
         if model_class == "Sequential" and i == 0 and layer_class == "InputLayer":
@@ -607,7 +611,7 @@ def _legacy_weights(root, entry):
 
 def _string_list(group, key):
     """The list of strings of attribute ``key``, its split parts ``key0``, ``key1``... joined."""
-    strings = []
+    strings: list[str] = []
     for part in _attribute_parts(group, key):
         value = group.attrs[part]
         what = f"the attribute {part!r} of {group.name!r}"
@@ -624,7 +628,7 @@ def _attribute_parts(group, key):
     """``[key]``, or the names ``key0``, ``key1``, ... of an attribute HDF5 made Keras split."""
     if key in group.attrs:
         return [key]
-    parts = []
+    parts: list[str] = []
     while f"{key}{len(parts)}" in group.attrs:
         parts.append(f"{key}{len(parts)}")
     if not parts:

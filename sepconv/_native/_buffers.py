@@ -34,10 +34,11 @@ MIN_BYTES = 1 << 20
 MAX_FREE_BYTES = 1 << 30
 
 _lock = threading.Lock()
-_free = collections.OrderedDict()  # id(buffer) -> buffer, oldest first
+# id(buffer) -> buffer, oldest first
+_free: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
 _free_bytes = 0
 # dropped buffers not yet in _free: deque.append is atomic, and takes no lock
-_returned = collections.deque()
+_returned: collections.deque[np.ndarray] = collections.deque()
 
 
 def empty(shape, dtype):
