@@ -5,6 +5,8 @@ when they are created (as Keras 3 does), so :func:`set_random_seed` called
 before creating layers fixes their initial weights.
 """
 
+from __future__ import annotations
+
 import numpy as np
 
 from . import _args
@@ -18,7 +20,7 @@ _state = {"generator": np.random.default_rng()}
 _SEED_MODULUS = 2**64
 
 
-def set_random_seed(seed):
+def set_random_seed(seed: int) -> None:
     """Seed the generator used by initializers created with ``seed=None``.
 
     Parameters

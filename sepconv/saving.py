@@ -29,6 +29,8 @@ The layouts, as Keras's saving code writes them:
   HDF5 are split as ``layer_names0``, ``layer_names1``, ...
 """
 
+from __future__ import annotations
+
 import datetime
 import io
 import json
@@ -37,10 +39,15 @@ import re
 import zipfile
 import zlib
 from collections import Counter, namedtuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .layers import SeparableConv2D
+
+if TYPE_CHECKING:
+    from .layers import SeparableConv2D
 
 __all__ = [
     "KerasLayers",
@@ -92,7 +99,7 @@ _CONFIG_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError)
 _Entry = namedtuple("_Entry", "name class_name config groups scope")
 
 
-class KerasLayers(dict):
+class KerasLayers(dict[str, "SeparableConv2D"]):
     """The ``SeparableConv2D`` layers of a Keras model, by layer name, in model order.
 
     Layers of nested models are included.  A name used in two nested models
@@ -105,12 +112,14 @@ class KerasLayers(dict):
         are not loaded.  Nested models are walked into, not listed.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
-        self.skipped = []
+        self.skipped: list[tuple[str, str]] = []
 
 
-def load_keras_layers(path, config=None):
+def load_keras_layers(
+    path: str | os.PathLike[str], config: dict[str, Any] | str | os.PathLike[str] | None = None
+) -> KerasLayers:
     """Read the ``SeparableConv2D`` layers of a Keras model file, without Keras.
 
     Parameters
@@ -166,7 +175,7 @@ def load_keras_layers(path, config=None):
         raise ValueError(f"cannot read Keras file {path!r}: {exc}") from exc
 
 
-def save_layer_weights(layer, path):
+def save_layer_weights(layer: SeparableConv2D, path: str | os.PathLike[str]) -> None:
     """Write the weights of ``layer`` as the Keras 3 ``.weights.h5`` of a one-layer model.
 
     The file is what Keras 3 writes for
@@ -193,7 +202,11 @@ def save_layer_weights(layer, path):
         _write_sequential_weights(h5, [layer])
 
 
-def save_keras_model(layers, path, input_shape):
+def save_keras_model(
+    layers: Sequence[SeparableConv2D],
+    path: str | os.PathLike[str],
+    input_shape: Sequence[int | None],
+) -> None:
     """Write a Keras 3 ``.keras`` archive of a Sequential model of sepconv layers.
 
     ``keras.models.load_model(path)`` gives
@@ -311,7 +324,7 @@ def _sequential_config(layers, shapes):
     }
 
 
-def load_layer_weights(layer, path):
+def load_layer_weights(layer: SeparableConv2D, path: str | os.PathLike[str]) -> None:
     """Read into ``layer`` the weights that :func:`save_layer_weights` or Keras wrote.
 
     ``path`` holds a one-``SeparableConv2D`` Sequential model: a Keras 3

@@ -5,11 +5,16 @@ filters, a ReLU, and a pooling that makes a fixed-length vector, in the
 manner of random-feature transformers such as scikit-learn's ``RBFSampler``.
 """
 
+from __future__ import annotations
+
 import math
 import sys
+from collections.abc import Callable, Sequence
 from numbers import Integral
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -18,7 +23,11 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, v
 from . import _args, _pooling
 from ._native import _threads
 from ._progress import Progress
+from ._typing import DataFormat, FloatArray, IntOrPair, Padding
 from .functional import separable_conv2d
+
+if TYPE_CHECKING:
+    import dask.array as da
 
 __all__ = ["SeparableConvFeatures"]
 
@@ -175,24 +184,24 @@ or (channels * depth_multiplier, filters), default=None
 
     def __init__(
         self,
-        filters=64,
-        kernel_size=3,
-        strides=1,
-        padding="same",
-        dilation_rate=1,
-        depth_multiplier="auto",
-        activation="relu",
-        pooling=("max", 2),
-        image_shape=None,
-        data_format="channels_last",
-        depthwise_kernel=None,
-        pointwise_kernel=None,
-        bias=None,
-        random_state=None,
-        batch_size="auto",
-        n_jobs=None,
-        verbose=0,
-    ):
+        filters: int = 64,
+        kernel_size: IntOrPair = 3,
+        strides: IntOrPair = 1,
+        padding: Padding = "same",
+        dilation_rate: IntOrPair = 1,
+        depth_multiplier: int | Literal["auto"] = "auto",
+        activation: Literal["relu", "linear"] | Callable[..., Any] | None = "relu",
+        pooling: Literal["avg", "max", "both"] | tuple[str, IntOrPair] = ("max", 2),
+        image_shape: Sequence[int] | None = None,
+        data_format: DataFormat | None = "channels_last",
+        depthwise_kernel: npt.ArrayLike | None = None,
+        pointwise_kernel: npt.ArrayLike | None = None,
+        bias: npt.ArrayLike | None = None,
+        random_state: int | np.random.RandomState | None = None,
+        batch_size: int | Literal["auto"] = "auto",
+        n_jobs: int | None = None,
+        verbose: int | bool = 0,
+    ) -> None:
         self.filters = filters
         self.kernel_size = kernel_size
         self.strides = strides
@@ -212,7 +221,7 @@ or (channels * depth_multiplier, filters), default=None
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: npt.ArrayLike, y: object = None) -> SeparableConvFeatures:
         """Record the image shape and draw (or take) the filters.
 
         Parameters
@@ -259,7 +268,7 @@ or (channels * depth_multiplier, filters), default=None
         self.n_features_out_ = self._pool.n_features(probe.shape[-1])
         return self
 
-    def transform(self, X):
+    def transform(self, X: npt.ArrayLike) -> FloatArray | da.Array:
         """Return the pooled features of each image.
 
         Parameters
@@ -299,7 +308,7 @@ or (channels * depth_multiplier, filters), default=None
                 progress.update()
         return out
 
-    def feature_maps(self, X):
+    def feature_maps(self, X: npt.ArrayLike) -> FloatArray:
         """Return the feature maps before pooling.
 
         Parameters
@@ -318,7 +327,9 @@ or (channels * depth_multiplier, filters), default=None
         images = self._validate_images(X, reset=False)
         return self._maps(images, self._kernels(images.dtype))
 
-    def get_feature_names_out(self, input_features=None):
+    def get_feature_names_out(
+        self, input_features: npt.ArrayLike | None = None
+    ) -> npt.NDArray[np.object_]:
         """Return one name per feature: pooling operation, grid cell and filter.
 
         Parameters

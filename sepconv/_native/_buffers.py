@@ -21,6 +21,8 @@ the pool only if the lock is free at once; else the next :func:`empty`
 does.
 """
 
+from __future__ import annotations
+
 import collections
 import threading
 import weakref
@@ -105,7 +107,7 @@ def _keep_returned():
         _free_bytes -= oldest.nbytes
 
 
-def clear():
+def clear() -> None:
     """Release every kept buffer to the system."""
     global _free_bytes
     with _lock:
