@@ -113,3 +113,45 @@ def test_py_typed_marker_is_shipped():
     from importlib.resources import files
 
     assert files("sepconv").joinpath("py.typed").is_file()
+
+
+def public_callables():
+    """Every public function, and every public method (with __init__ and __call__) of a class."""
+    seen = set()
+    for module, name in ALL_NAMES:
+        obj = getattr(module, name)
+        if inspect.ismodule(obj) or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if inspect.isfunction(obj):
+            yield f"{module.__name__}.{name}", obj
+        elif inspect.isclass(obj):
+            # inherited methods too, from private bases such as Serializable
+            for attr in dir(obj):
+                if attr.startswith("_") and attr not in ("__init__", "__call__"):
+                    continue
+                member = inspect.getattr_static(obj, attr)
+                function = getattr(member, "fget", None) or getattr(member, "__func__", member)
+                if (
+                    inspect.isfunction(function)
+                    and function.__module__.startswith("sepconv")
+                    and id(function) not in seen
+                ):
+                    seen.add(id(function))
+                    yield f"{module.__name__}.{name}.{attr}", function
+
+
+CALLABLES = list(public_callables())
+
+
+@pytest.mark.parametrize("function", [f for _, f in CALLABLES], ids=[n for n, _ in CALLABLES])
+def test_public_callables_are_annotated(function):
+    # mypy checks that the annotations are right; this checks that none is missing.
+    signature = inspect.signature(function)
+    missing = [
+        p.name
+        for p in signature.parameters.values()
+        if p.annotation is inspect.Parameter.empty and p.name not in ("self", "cls")
+    ]
+    assert missing == []
+    assert signature.return_annotation is not inspect.Signature.empty
