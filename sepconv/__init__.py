@@ -14,21 +14,27 @@ first use, so that ``import sepconv`` does not import scikit-learn).
 
 __version__ = "0.1.0"
 
+# The imports follow __version__, which _info reads.
 from . import (  # noqa: E402
     activations,
     config,
     constraints,
     initializers,
-    optimizers,  # noqa: E402
+    optimizers,
     regularizers,
+    saving,  # h5py: on first use
 )
 from ._info import config_info, show_config  # noqa: E402
 from ._native._buffers import clear as release_buffers  # noqa: E402
 from .functional import depthwise_conv2d, pointwise_conv2d, separable_conv2d  # noqa: E402
-from .gradients import depthwise_conv2d_grad, pointwise_conv2d_grad, separable_conv2d_grad  # noqa: E402
+from .gradients import (  # noqa: E402
+    depthwise_conv2d_grad,
+    pointwise_conv2d_grad,
+    separable_conv2d_grad,
+)
 from .layers import SeparableConv2D, SeparableConvolution2D  # noqa: E402
 from .random import set_random_seed  # noqa: E402
-from .saving import load_keras_layers, save_keras_model  # noqa: E402  (h5py: on first use)
+from .saving import load_keras_layers, save_keras_model  # noqa: E402
 
 __all__ = [
     "SeparableConvFeatures",
@@ -42,6 +48,7 @@ __all__ = [
     "initializers",
     "optimizers",
     "regularizers",
+    "saving",
     "release_buffers",
     "set_random_seed",
     "config_info",
@@ -55,7 +62,12 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
+def __dir__() -> list[str]:
+    # The lazy SeparableConvFeatures is listed too (tab completion).
+    return sorted(set(globals()) | set(__all__))
+
+
+def __getattr__(name: str) -> object:
     # PEP 562: the transformer pulls in scikit-learn, so it loads on first use.
     if name == "SeparableConvFeatures":
         from .transformer import SeparableConvFeatures

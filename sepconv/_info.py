@@ -1,14 +1,17 @@
 """What this installation of sepconv is running on: ``sepconv.show_config()``."""
 
+from __future__ import annotations
+
 import platform
+from typing import Any, TextIO
 
 import numpy as np
 
 from . import __version__
-from ._native import _blas, _dispatch, _runtime, _threads
+from ._native import _blas, _dispatch, _runtime, _threads  # type: ignore[attr-defined]
 
 
-def config_info():
+def config_info() -> dict[str, Any]:
     """Return a dict describing the build and the runtime.
 
     Keys: version, python, numpy, machine, dtypes, openmp, threads (what
@@ -74,7 +77,7 @@ def _cpu_name():
     return platform.processor()
 
 
-def show_config(file=None):
+def show_config(file: TextIO | None = None) -> None:
     """Print the build and runtime configuration (see :func:`config_info`)."""
     info = config_info()
     lines = [

@@ -6,18 +6,23 @@ Both are read here; Keras 3's form is written, so that Keras 3 can load our
 configs.
 """
 
+from __future__ import annotations
+
 import inspect
+from typing import Any, TypeVar
+
+_S = TypeVar("_S", bound="Serializable")
 
 
 class Serializable:
     """Base of every vocabulary class: a config is the constructor's keywords."""
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """Return the constructor keywords that rebuild this object."""
         return {}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls: type[_S], config: dict[str, Any]) -> _S:
         """Build an object from the output of :meth:`get_config`.
 
         Raises

@@ -7,7 +7,15 @@ over ``axis=-1`` by default, as in Keras: the channel axis for
 data format, and so does :class:`sepconv.SeparableConv2D`).
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
+
+from ._typing import Activation, FloatArray
 
 __all__ = [
     "celu",
@@ -65,12 +73,17 @@ def _const(value, x):
     return x.dtype.type(value)
 
 
-def linear(x):
+def linear(x: npt.ArrayLike) -> FloatArray:
     """Identity: ``x`` unchanged."""
     return _float(x)
 
 
-def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+def relu(
+    x: npt.ArrayLike,
+    negative_slope: float = 0.0,
+    max_value: float | None = None,
+    threshold: float = 0.0,
+) -> FloatArray:
     """Rectified linear unit, with Keras's options.
 
     ``x`` above ``threshold`` (else 0), clipped to ``max_value`` when given,
@@ -91,7 +104,7 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     return y
 
 
-def leaky_relu(x, negative_slope=0.2):
+def leaky_relu(x: npt.ArrayLike, negative_slope: float = 0.2) -> FloatArray:
     """``x`` for positive ``x``, ``negative_slope * x`` otherwise."""
     x = _float(x)
     # TensorFlow holds the slope as a float32 attribute, so Keras's float64
@@ -99,32 +112,32 @@ def leaky_relu(x, negative_slope=0.2):
     return np.where(x > 0, x, _const(np.float32(negative_slope), x) * x)
 
 
-def relu6(x):
+def relu6(x: npt.ArrayLike) -> FloatArray:
     """ReLU capped at 6."""
     x = _float(x)
     return np.clip(x, _const(0, x), _const(6, x))
 
 
-def elu(x, alpha=1.0):
+def elu(x: npt.ArrayLike, alpha: float = 1.0) -> FloatArray:
     """``x`` for ``x >= 0``, ``alpha * (exp(x) - 1)`` otherwise."""
     x = _float(x)
     return np.where(x >= 0, x, _const(alpha, x) * np.expm1(np.minimum(x, 0)))
 
 
-def selu(x):
+def selu(x: npt.ArrayLike) -> FloatArray:
     """Scaled ELU with the self-normalising constants."""
     x = _float(x)
     return _const(_SELU_SCALE, x) * elu(x, _SELU_ALPHA)
 
 
-def celu(x, alpha=1.0):
+def celu(x: npt.ArrayLike, alpha: float = 1.0) -> FloatArray:
     """``max(x, 0) + alpha * (exp(min(x, 0) / alpha) - 1)``."""
     x = _float(x)
     alpha = _const(alpha, x)
     return np.maximum(x, 0) + alpha * np.expm1(np.minimum(x, 0) / alpha)
 
 
-def gelu(x, approximate=False):
+def gelu(x: npt.ArrayLike, approximate: bool = False) -> FloatArray:
     """Gaussian error linear unit; ``approximate=True`` uses the tanh formula."""
     x = _float(x)
     if approximate:
@@ -139,7 +152,7 @@ def gelu(x, approximate=False):
     return (x * special.erfc(-x * _const(np.float32(_SQRT_HALF), x)) / 2).astype(x.dtype)
 
 
-def sigmoid(x):
+def sigmoid(x: npt.ArrayLike) -> FloatArray:
     """``1 / (1 + exp(-x))``."""
     from scipy import special
 
@@ -147,121 +160,121 @@ def sigmoid(x):
     return special.expit(x).astype(x.dtype)
 
 
-def hard_sigmoid(x):
+def hard_sigmoid(x: npt.ArrayLike) -> FloatArray:
     """Piecewise-linear sigmoid: ``clip(x / 6 + 0.5, 0, 1)``."""
     x = _float(x)
     return np.clip(x / _const(6, x) + _const(0.5, x), _const(0, x), _const(1, x))
 
 
-def sparse_sigmoid(x):
+def sparse_sigmoid(x: npt.ArrayLike) -> FloatArray:
     """0 below -1, 1 above 1, ``(x + 1) / 2`` between."""
     x = _float(x)
     return np.clip((x + 1) / _const(2, x), _const(0, x), _const(1, x))
 
 
-def log_sigmoid(x):
+def log_sigmoid(x: npt.ArrayLike) -> FloatArray:
     """``log(sigmoid(x)) = -softplus(-x)``."""
     return -softplus(-_float(x))
 
 
-def silu(x):
+def silu(x: npt.ArrayLike) -> FloatArray:
     """``x * sigmoid(x)`` (also called swish)."""
     x = _float(x)
     return x * sigmoid(x)
 
 
-def hard_silu(x):
+def hard_silu(x: npt.ArrayLike) -> FloatArray:
     """``x * hard_sigmoid(x)`` (also called hard_swish)."""
     x = _float(x)
     return x * hard_sigmoid(x)
 
 
-def mish(x):
+def mish(x: npt.ArrayLike) -> FloatArray:
     """``x * tanh(softplus(x))``."""
     x = _float(x)
     return x * np.tanh(softplus(x))
 
 
-def softplus(x):
+def softplus(x: npt.ArrayLike) -> FloatArray:
     """``log(1 + exp(x))``, computed without overflow."""
     x = _float(x)
     return np.logaddexp(x, _const(0, x))
 
 
-def softsign(x):
+def softsign(x: npt.ArrayLike) -> FloatArray:
     """``x / (1 + |x|)``."""
     x = _float(x)
     return x / (np.abs(x) + 1)
 
 
-def squareplus(x, b=4):
+def squareplus(x: npt.ArrayLike, b: float = 4) -> FloatArray:
     """``(x + sqrt(x**2 + b)) / 2``."""
     x = _float(x)
     return (x + np.sqrt(x**2 + _const(b, x))) / 2
 
 
-def sparse_plus(x):
+def sparse_plus(x: npt.ArrayLike) -> FloatArray:
     """0 below -1, ``x`` above 1, ``(x + 1)**2 / 4`` between."""
     x = _float(x)
     return np.where(x <= -1, _const(0, x), np.where(x < 1, (x + 1) ** 2 / 4, x))
 
 
-def tanh(x):
+def tanh(x: npt.ArrayLike) -> FloatArray:
     """Hyperbolic tangent."""
     return np.tanh(_float(x))
 
 
-def tanh_shrink(x):
+def tanh_shrink(x: npt.ArrayLike) -> FloatArray:
     """``x - tanh(x)``."""
     x = _float(x)
     return x - np.tanh(x)
 
 
-def hard_tanh(x):
+def hard_tanh(x: npt.ArrayLike) -> FloatArray:
     """``clip(x, -1, 1)``."""
     x = _float(x)
     return np.clip(x, _const(-1, x), _const(1, x))
 
 
-def soft_shrink(x, threshold=0.5):
+def soft_shrink(x: npt.ArrayLike, threshold: float = 0.5) -> FloatArray:
     """``x`` moved ``threshold`` towards zero, 0 within ``threshold`` of it."""
     x = _float(x)
     t = _const(threshold, x)
     return np.where(x > t, x - t, np.where(x < -t, x + t, _const(0, x)))
 
 
-def hard_shrink(x, threshold=0.5):
+def hard_shrink(x: npt.ArrayLike, threshold: float = 0.5) -> FloatArray:
     """``x`` where ``|x| > threshold``, 0 elsewhere."""
     x = _float(x)
     return np.where(np.abs(x) > _const(threshold, x), x, _const(0, x))
 
 
-def threshold(x, threshold, default_value):
+def threshold(x: npt.ArrayLike, threshold: float, default_value: float) -> FloatArray:
     """``x`` where ``x > threshold``, ``default_value`` elsewhere."""
     x = _float(x)
     return np.where(x > threshold, x, _const(default_value, x))
 
 
-def exponential(x):
+def exponential(x: npt.ArrayLike) -> FloatArray:
     """``exp(x)``."""
     return np.exp(_float(x))
 
 
-def softmax(x, axis=-1):
+def softmax(x: npt.ArrayLike, axis: int = -1) -> FloatArray:
     """Softmax over ``axis``."""
     x = _float(x)
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def log_softmax(x, axis=-1):
+def log_softmax(x: npt.ArrayLike, axis: int = -1) -> FloatArray:
     """Log of the softmax over ``axis``, computed stably."""
     x = _float(x)
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
-def sparsemax(x, axis=-1):
+def sparsemax(x: npt.ArrayLike, axis: int = -1) -> FloatArray:
     """Euclidean projection of ``x`` onto the simplex along ``axis`` (Martins & Astudillo)."""
     x = _float(x)
     ranked = -np.sort(-x, axis=axis)
@@ -275,7 +288,7 @@ def sparsemax(x, axis=-1):
     return np.maximum(x - tau.astype(x.dtype), _const(0, x))
 
 
-def glu(x, axis=-1):
+def glu(x: npt.ArrayLike, axis: int = -1) -> FloatArray:
     """Gated linear unit: ``a * sigmoid(b)``, ``a`` and ``b`` the halves of ``x`` along ``axis``.
 
     Raises
@@ -331,7 +344,7 @@ _BUILTINS = {
 _ALIASES = {"swish": silu, "hard_swish": hard_silu}
 
 
-def get(identifier):
+def get(identifier: Activation | dict[str, Any]) -> Callable[..., Any]:
     """Return the activation function for ``identifier``.
 
     Parameters
@@ -355,7 +368,7 @@ def get(identifier):
     raise ValueError(f"Could not interpret activation identifier: {identifier!r}")
 
 
-def serialize(activation):
+def serialize(activation: Callable[..., Any]) -> str | dict[str, Any]:
     """Return the Keras name of a built-in activation, or a Keras 3 dict for a named function.
 
     Raises
@@ -363,9 +376,9 @@ def serialize(activation):
     ValueError
         For a callable without a usable name (a lambda, a partial).
     """
-    for name, fn in _BUILTINS.items():
+    for builtin, fn in _BUILTINS.items():
         if activation is fn:
-            return name
+            return builtin
     name = getattr(activation, "__name__", None)
     if not callable(activation) or name is None or name == "<lambda>":
         raise ValueError(
@@ -380,7 +393,9 @@ def serialize(activation):
     }
 
 
-def deserialize(config, custom_objects=None):
+def deserialize(
+    config: str | dict[str, Any], custom_objects: dict[str, Any] | None = None
+) -> Callable[..., Any]:
     """Return the activation named by ``config``: a name or a Keras function dict.
 
     ``custom_objects`` maps more names to functions.
@@ -436,7 +451,7 @@ def _mish_slope(x):
 
 
 # The derivative of each element-wise built-in, as a function of its input.
-_SLOPES = {
+_SLOPES: dict[Callable, Callable[[np.ndarray], np.ndarray]] = {
     linear: lambda x: np.ones_like(x),
     relu: lambda x: (x > 0).astype(x.dtype),
     leaky_relu: lambda x: np.where(x > 0, _const(1, x), _const(np.float32(0.2), x)),
@@ -481,10 +496,13 @@ def _log_softmax_vjp(x, dy):
 
 
 # Axis-wise built-ins: their vector-Jacobian product over the last axis.
-_VJPS = {softmax: _softmax_vjp, log_softmax: _log_softmax_vjp}
+_VJPS: dict[Callable, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    softmax: _softmax_vjp,
+    log_softmax: _log_softmax_vjp,
+}
 
 
-def gradient(activation, x, dy):
+def gradient(activation: Callable[..., Any], x: npt.ArrayLike, dy: npt.ArrayLike) -> FloatArray:
     """Return ``dy`` times the derivative of ``activation`` at ``x`` (the backward step).
 
     Parameters

@@ -5,12 +5,18 @@ The default starts from the ``"image_data_format"`` key of
 exists, else ``"channels_last"``, as Keras does.
 """
 
+from __future__ import annotations
+
 import json
 import os
+from typing import cast
 
 from ._choices import DATA_FORMATS, choice
+from ._typing import DataFormat
 
-_state = {}
+__all__ = ["image_data_format", "set_image_data_format", "floatx", "epsilon"]
+
+_state: dict[str, str] = {}
 
 
 def _keras_json_path():
@@ -27,14 +33,15 @@ def _from_keras_json():
         return "channels_last"
 
 
-def image_data_format():
+def image_data_format() -> DataFormat:
     """Return the default image data format, ``"channels_last"`` or ``"channels_first"``."""
     if "image_data_format" not in _state:
         _state["image_data_format"] = _from_keras_json()
-    return _state["image_data_format"]
+    # choice() returned one of DATA_FORMATS, the values DataFormat names
+    return cast("DataFormat", _state["image_data_format"])
 
 
-def set_image_data_format(data_format):
+def set_image_data_format(data_format: DataFormat) -> None:
     """Set the default image data format used where ``data_format=None``.
 
     Parameters
@@ -49,11 +56,11 @@ def set_image_data_format(data_format):
     _state["image_data_format"] = choice(data_format, "data_format", DATA_FORMATS)
 
 
-def floatx():
+def floatx() -> str:
     """Return the default float type of layer weights, ``"float32"`` (Keras's default)."""
     return "float32"
 
 
-def epsilon():
+def epsilon() -> float:
     """Return the fuzz factor used by the norm constraints, ``1e-7`` (Keras's default)."""
     return 1e-7

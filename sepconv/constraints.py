@@ -9,9 +9,16 @@ the depthwise kernel ``(kh, kw, C, dm)`` Keras's default ``axis=0`` takes the
 norm over kernel rows only; ``axis=[0, 1, 2]`` bounds each filter.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from ._serialization import Serializable, Vocabulary
+from ._typing import FloatArray
 from .config import epsilon
 
 __all__ = [
@@ -33,7 +40,7 @@ __all__ = [
 class Constraint(Serializable):
     """Base class: ``constraint(w)`` returns the constrained weight (same dtype)."""
 
-    def __call__(self, w):
+    def __call__(self, w: npt.ArrayLike) -> FloatArray:
         w = np.asarray(w)
         return np.asarray(self._project(w), dtype=w.dtype)
 
@@ -44,7 +51,7 @@ class Constraint(Serializable):
 class _NormConstraint(Constraint):
     """A constraint that rescales ``w`` by ``desired_norm / (epsilon + norm)``."""
 
-    def __init__(self, axis=0):
+    def __init__(self, axis: int | Sequence[int] = 0) -> None:
         self.axis = axis
 
     def _project(self, w):
@@ -59,21 +66,27 @@ class _NormConstraint(Constraint):
 class MaxNorm(_NormConstraint):
     """Norms along ``axis`` clipped to at most ``max_value``."""
 
-    def __init__(self, max_value=2, axis=0):
+    def __init__(self, max_value: float = 2, axis: int | Sequence[int] = 0) -> None:
         self.max_value = max_value
         super().__init__(axis)
 
     def _desired(self, norms):
         return np.clip(norms, 0, self.max_value)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"max_value": self.max_value, "axis": self.axis}
 
 
 class MinMaxNorm(_NormConstraint):
     """Norms along ``axis`` moved towards ``[min_value, max_value]`` at ``rate``."""
 
-    def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
+    def __init__(
+        self,
+        min_value: float = 0.0,
+        max_value: float = 1.0,
+        rate: float = 1.0,
+        axis: int | Sequence[int] = 0,
+    ) -> None:
         self.min_value = min_value
         self.max_value = max_value
         self.rate = rate
@@ -82,7 +95,7 @@ class MinMaxNorm(_NormConstraint):
     def _desired(self, norms):
         return self.rate * np.clip(norms, self.min_value, self.max_value) + (1 - self.rate) * norms
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "min_value": self.min_value,
             "max_value": self.max_value,
@@ -97,7 +110,7 @@ class UnitNorm(_NormConstraint):
     def _desired(self, norms):
         return 1.0
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"axis": self.axis}
 
 
@@ -117,7 +130,7 @@ unit_norm = UnitNorm
 _VOCABULARY = Vocabulary("constraint", "keras.constraints", [MaxNorm, MinMaxNorm, NonNeg, UnitNorm])
 
 
-def get(identifier):
+def get(identifier: object) -> Constraint | Callable[..., Any] | None:
     """Return the constraint for ``identifier``.
 
     Parameters
@@ -136,11 +149,13 @@ def get(identifier):
     return _VOCABULARY.get(identifier)
 
 
-def serialize(constraint):
+def serialize(constraint: Constraint) -> dict[str, Any]:
     """Return the Keras 3 config dict of ``constraint`` (None for None)."""
     return _VOCABULARY.serialize(constraint)
 
 
-def deserialize(config, custom_objects=None):
+def deserialize(
+    config: str | dict[str, Any], custom_objects: dict[str, Any] | None = None
+) -> Constraint | Callable[..., Any]:
     """Build a constraint from a config dict or name; ``custom_objects`` adds names."""
     return _VOCABULARY.deserialize(config, custom_objects)

@@ -13,32 +13,42 @@ are cut at multiples of the stride.  Every result knows its shape, chunks,
 dtype and meta before anything is computed.
 """
 
+from __future__ import annotations
+
 import copy
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.utils.validation import check_is_fitted
 
 from . import _args, functional
 from ._dask_plan import spatial_plans
 from ._dask_threads import task_threads
+from ._typing import DataFormat, FunctionalActivation, IntOrPair, Padding
+
+if TYPE_CHECKING:
+    import dask.array as da
+
+    from .transformer import SeparableConvFeatures
 
 __all__ = ["separable_conv2d", "depthwise_conv2d", "pointwise_conv2d", "transform"]
 
 
 def separable_conv2d(
-    x,
-    depthwise_kernel,
-    pointwise_kernel,
-    bias=None,
+    x: da.Array | npt.ArrayLike,
+    depthwise_kernel: npt.ArrayLike,
+    pointwise_kernel: npt.ArrayLike,
+    bias: npt.ArrayLike | None = None,
     *,
-    strides=1,
-    padding="valid",
-    dilation_rate=1,
-    data_format="channels_last",
-    activation=None,
-    n_threads=None,
-):
+    strides: IntOrPair = 1,
+    padding: Padding = "valid",
+    dilation_rate: IntOrPair = 1,
+    data_format: DataFormat | None = "channels_last",
+    activation: FunctionalActivation = None,
+    n_threads: int | None = None,
+) -> da.Array:
     """Depthwise separable 2-D convolution of a Dask array of images.
 
     Parameters
@@ -85,17 +95,17 @@ def separable_conv2d(
 
 
 def depthwise_conv2d(
-    x,
-    depthwise_kernel,
-    bias=None,
+    x: da.Array | npt.ArrayLike,
+    depthwise_kernel: npt.ArrayLike,
+    bias: npt.ArrayLike | None = None,
     *,
-    strides=1,
-    padding="valid",
-    dilation_rate=1,
-    data_format="channels_last",
-    activation=None,
-    n_threads=None,
-):
+    strides: IntOrPair = 1,
+    padding: Padding = "valid",
+    dilation_rate: IntOrPair = 1,
+    data_format: DataFormat | None = "channels_last",
+    activation: FunctionalActivation = None,
+    n_threads: int | None = None,
+) -> da.Array:
     """Depthwise 2-D convolution of a Dask array of images.
 
     Parameters
@@ -134,8 +144,14 @@ def depthwise_conv2d(
 
 
 def pointwise_conv2d(
-    x, pointwise_kernel, bias=None, *, data_format="channels_last", activation=None, n_threads=None
-):
+    x: da.Array | npt.ArrayLike,
+    pointwise_kernel: npt.ArrayLike,
+    bias: npt.ArrayLike | None = None,
+    *,
+    data_format: DataFormat | None = "channels_last",
+    activation: FunctionalActivation = None,
+    n_threads: int | None = None,
+) -> da.Array:
     """Pointwise (1x1) 2-D convolution of a Dask array of images.
 
     Parameters
@@ -174,7 +190,7 @@ def pointwise_conv2d(
     )
 
 
-def transform(estimator, X):
+def transform(estimator: SeparableConvFeatures, X: da.Array | npt.ArrayLike) -> da.Array:
     """Return the features of a Dask array as a lazy Dask array, block by block.
 
     Unlike ``X.map_blocks(estimator.transform)`` (and dask-ml's
@@ -186,7 +202,8 @@ def transform(estimator, X):
     ----------
     estimator : SeparableConvFeatures
         Fitted; it enters the task graph once.  Its ``n_jobs`` is lowered to
-        each task's share of the cores.
+        each task's share of the cores; its ``verbose`` is ignored (follow
+        the computation with ``dask.diagnostics.ProgressBar``).
     X : dask.array.Array or array_like
         ``(n_samples, n_features_in_)`` rows or a 4-D image batch of the
         fitted image shape.  Only the sample axis may stay chunked; the other
@@ -383,7 +400,12 @@ def _with_channels(chunks, fmt, channels):
 
 
 def _transform_block(block, estimator):
-    """Transform one block with the task's share of the cores."""
+    """Transform one block with the task's share of the cores, silently.
+
+    ``verbose`` reports on the eager path only: one report per block would
+    interleave across workers; Dask's own progress bar follows the graph.
+    """
     estimator = copy.copy(estimator)
     estimator.n_jobs = task_threads(estimator.n_jobs)
+    estimator.verbose = 0
     return np.asarray(estimator.transform(block))

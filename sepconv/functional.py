@@ -16,10 +16,14 @@ accepted; only arrays that are not already C-contiguous in the compute dtype
 are copied.
 """
 
+from __future__ import annotations
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _args
 from ._native import _blas, _buffers, _dispatch, _runner, _threads, _tiling
+from ._typing import DataFormat, FloatArray, FunctionalActivation, IntOrPair, Padding
 
 __all__ = ["separable_conv2d", "depthwise_conv2d", "pointwise_conv2d"]
 
@@ -28,18 +32,18 @@ _BLAS_INT_MAX = 2**31 - 1
 
 
 def separable_conv2d(
-    x,
-    depthwise_kernel,
-    pointwise_kernel,
-    bias=None,
+    x: npt.ArrayLike,
+    depthwise_kernel: npt.ArrayLike,
+    pointwise_kernel: npt.ArrayLike,
+    bias: npt.ArrayLike | None = None,
     *,
-    strides=1,
-    padding="valid",
-    dilation_rate=1,
-    data_format="channels_last",
-    activation=None,
-    n_threads=None,
-):
+    strides: IntOrPair = 1,
+    padding: Padding = "valid",
+    dilation_rate: IntOrPair = 1,
+    data_format: DataFormat | None = "channels_last",
+    activation: FunctionalActivation = None,
+    n_threads: int | None = None,
+) -> FloatArray:
     """Depthwise separable 2-D convolution.
 
     ``activation(pointwise(depthwise(x)) + bias)``, computed tile by tile so
@@ -136,17 +140,17 @@ def separable_conv2d(
 
 
 def depthwise_conv2d(
-    x,
-    depthwise_kernel,
-    bias=None,
+    x: npt.ArrayLike,
+    depthwise_kernel: npt.ArrayLike,
+    bias: npt.ArrayLike | None = None,
     *,
-    strides=1,
-    padding="valid",
-    dilation_rate=1,
-    data_format="channels_last",
-    activation=None,
-    n_threads=None,
-):
+    strides: IntOrPair = 1,
+    padding: Padding = "valid",
+    dilation_rate: IntOrPair = 1,
+    data_format: DataFormat | None = "channels_last",
+    activation: FunctionalActivation = None,
+    n_threads: int | None = None,
+) -> FloatArray:
     """Depthwise 2-D convolution: each input channel filtered on its own.
 
     Parameters
@@ -201,8 +205,14 @@ def depthwise_conv2d(
 
 
 def pointwise_conv2d(
-    x, pointwise_kernel, bias=None, *, data_format="channels_last", activation=None, n_threads=None
-):
+    x: npt.ArrayLike,
+    pointwise_kernel: npt.ArrayLike,
+    bias: npt.ArrayLike | None = None,
+    *,
+    data_format: DataFormat | None = "channels_last",
+    activation: FunctionalActivation = None,
+    n_threads: int | None = None,
+) -> FloatArray:
     """Pointwise (1x1) 2-D convolution: a matrix product over the channel axis.
 
     Parameters

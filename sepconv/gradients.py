@@ -18,10 +18,16 @@ through :func:`sepconv.activations.gradient`, from the pre-activation output
 computed by one forward call.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _args, activations, functional
 from ._native import _blas, _dispatch, _runner, _threads, _tiling
+from ._typing import DataFormat, FloatArray, FunctionalActivation, IntOrPair, Padding
 
 __all__ = ["separable_conv2d_grad", "depthwise_conv2d_grad", "pointwise_conv2d_grad"]
 
@@ -31,20 +37,20 @@ POINTWISE_WRT = ("x", "pointwise_kernel", "bias")
 
 
 def separable_conv2d_grad(
-    dy,
-    x,
-    depthwise_kernel,
-    pointwise_kernel,
-    bias=None,
+    dy: npt.ArrayLike,
+    x: npt.ArrayLike,
+    depthwise_kernel: npt.ArrayLike,
+    pointwise_kernel: npt.ArrayLike,
+    bias: npt.ArrayLike | None = None,
     *,
-    strides=1,
-    padding="valid",
-    dilation_rate=1,
-    data_format="channels_last",
-    activation=None,
-    wrt=SEPARABLE_WRT,
-    n_threads=None,
-):
+    strides: IntOrPair = 1,
+    padding: Padding = "valid",
+    dilation_rate: IntOrPair = 1,
+    data_format: DataFormat | None = "channels_last",
+    activation: FunctionalActivation = None,
+    wrt: str | Sequence[str] = SEPARABLE_WRT,
+    n_threads: int | None = None,
+) -> dict[str, FloatArray]:
     """Gradients of :func:`sepconv.separable_conv2d`.
 
     Parameters
@@ -143,19 +149,19 @@ def separable_conv2d_grad(
 
 
 def depthwise_conv2d_grad(
-    dy,
-    x,
-    depthwise_kernel,
-    bias=None,
+    dy: npt.ArrayLike,
+    x: npt.ArrayLike,
+    depthwise_kernel: npt.ArrayLike,
+    bias: npt.ArrayLike | None = None,
     *,
-    strides=1,
-    padding="valid",
-    dilation_rate=1,
-    data_format="channels_last",
-    activation=None,
-    wrt=DEPTHWISE_WRT,
-    n_threads=None,
-):
+    strides: IntOrPair = 1,
+    padding: Padding = "valid",
+    dilation_rate: IntOrPair = 1,
+    data_format: DataFormat | None = "channels_last",
+    activation: FunctionalActivation = None,
+    wrt: str | Sequence[str] = DEPTHWISE_WRT,
+    n_threads: int | None = None,
+) -> dict[str, FloatArray]:
     """Gradients of :func:`sepconv.depthwise_conv2d`.
 
     Parameters
@@ -233,16 +239,16 @@ def depthwise_conv2d_grad(
 
 
 def pointwise_conv2d_grad(
-    dy,
-    x,
-    pointwise_kernel,
-    bias=None,
+    dy: npt.ArrayLike,
+    x: npt.ArrayLike,
+    pointwise_kernel: npt.ArrayLike,
+    bias: npt.ArrayLike | None = None,
     *,
-    data_format="channels_last",
-    activation=None,
-    wrt=POINTWISE_WRT,
-    n_threads=None,
-):
+    data_format: DataFormat | None = "channels_last",
+    activation: FunctionalActivation = None,
+    wrt: str | Sequence[str] = POINTWISE_WRT,
+    n_threads: int | None = None,
+) -> dict[str, FloatArray]:
     """Gradients of :func:`sepconv.pointwise_conv2d`.
 
     Parameters

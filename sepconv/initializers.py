@@ -11,15 +11,22 @@ depthwise kernel ``(kh, kw, C, dm)`` that is ``fan_in = kh*kw*C`` and
 ``fan_out = kh*kw*dm``.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _dtypes, random
 from ._serialization import Serializable, Vocabulary
+from ._typing import FloatArray
 
 __all__ = [
     "Initializer",
+    "RandomInitializer",
     "Constant",
     "Zeros",
     "Ones",
@@ -49,7 +56,7 @@ _TRUNCATED_STDDEV = 0.87962566103423978
 class Initializer(Serializable):
     """Base class: ``initializer(shape, dtype=None)`` returns a new array."""
 
-    def __call__(self, shape, dtype=None):
+    def __call__(self, shape: Sequence[int], dtype: npt.DTypeLike | None = None) -> FloatArray:
         dtype = _dtypes.float_dtype(dtype)
         return np.asarray(self._values(tuple(shape), dtype), dtype=dtype)
 
@@ -60,13 +67,13 @@ class Initializer(Serializable):
 class Constant(Initializer):
     """Every entry equal to ``value``."""
 
-    def __init__(self, value=0.0):
+    def __init__(self, value: float = 0.0) -> None:
         self.value = value
 
     def _values(self, shape, dtype):
         return np.full(shape, self.value, dtype=dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"value": self.value}
 
 
@@ -87,7 +94,7 @@ class Ones(Initializer):
 class Identity(Initializer):
     """``gain`` times the identity matrix; 2-D shapes only."""
 
-    def __init__(self, gain=1.0):
+    def __init__(self, gain: float = 1.0) -> None:
         self.gain = gain
 
     def _values(self, shape, dtype):
@@ -98,7 +105,7 @@ class Identity(Initializer):
             )
         return self.gain * np.eye(*shape, dtype=dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain}
 
 
@@ -112,22 +119,22 @@ class RandomInitializer(Initializer):
         from the global generator now.
     """
 
-    def __init__(self, seed=None):
+    def __init__(self, seed: int | None = None) -> None:
         self.seed = seed
-        self._seed = random.draw_seed() if seed is None else seed
-        random.generator(self._seed)  # validates the seed before any use
+        self._seed = random._draw_seed() if seed is None else seed
+        random._generator(self._seed)  # validates the seed before any use
 
     def _generator(self):
-        return random.generator(self._seed)
+        return random._generator(self._seed)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"seed": self.seed}
 
 
 class RandomNormal(RandomInitializer):
     """Normal distribution with ``mean`` and ``stddev``."""
 
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
         self.mean = mean
         self.stddev = stddev
         super().__init__(seed=seed)
@@ -135,7 +142,7 @@ class RandomNormal(RandomInitializer):
     def _values(self, shape, dtype):
         return self._generator().normal(self.mean, self.stddev, shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "mean": self.mean, "stddev": self.stddev}
 
 
@@ -149,7 +156,9 @@ class TruncatedNormal(RandomNormal):
 class RandomUniform(RandomInitializer):
     """Uniform distribution on ``[minval, maxval)``."""
 
-    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+    def __init__(
+        self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None
+    ) -> None:
         self.minval = minval
         self.maxval = maxval
         super().__init__(seed=seed)
@@ -157,7 +166,7 @@ class RandomUniform(RandomInitializer):
     def _values(self, shape, dtype):
         return self._generator().uniform(self.minval, self.maxval, shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "minval": self.minval, "maxval": self.maxval}
 
 
@@ -188,13 +197,15 @@ class VarianceScaling(RandomInitializer):
 
     def __init__(
         self,
-        scale=1.0,
-        mode="fan_in",
-        distribution="truncated_normal",
-        seed=None,
-        input_axes=None,
-        output_axes=None,
-    ):
+        scale: float = 1.0,
+        mode: Literal["fan_in", "fan_out", "fan_avg"] = "fan_in",
+        distribution: Literal[
+            "truncated_normal", "untruncated_normal", "uniform"
+        ] = "truncated_normal",
+        seed: int | None = None,
+        input_axes: Sequence[int] | None = None,
+        output_axes: Sequence[int] | None = None,
+    ) -> None:
         if not scale > 0:
             raise ValueError(f"`scale` must be a positive float; received scale={scale!r}")
         if mode not in self._MODES:
@@ -226,7 +237,7 @@ class VarianceScaling(RandomInitializer):
         limit = math.sqrt(3.0 * variance)
         return rng.uniform(-limit, limit, shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "scale": self.scale,
@@ -240,14 +251,19 @@ class VarianceScaling(RandomInitializer):
 class _FixedVarianceScaling(VarianceScaling):
     """A :class:`VarianceScaling` whose scale, mode and distribution are set by the class."""
 
-    _SETTINGS = {}
+    _SETTINGS: dict[str, Any] = {}
 
-    def __init__(self, seed=None, input_axes=None, output_axes=None):
+    def __init__(
+        self,
+        seed: int | None = None,
+        input_axes: Sequence[int] | None = None,
+        output_axes: Sequence[int] | None = None,
+    ) -> None:
         super().__init__(
             **self._SETTINGS, seed=seed, input_axes=input_axes, output_axes=output_axes
         )
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
@@ -290,7 +306,7 @@ class LecunUniform(_FixedVarianceScaling):
 class Orthogonal(RandomInitializer):
     """``gain`` times a random orthogonal matrix, reshaped (all axes but the last are rows)."""
 
-    def __init__(self, gain=1.0, seed=None):
+    def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
         self.gain = gain
         super().__init__(seed=seed)
 
@@ -307,11 +323,15 @@ class Orthogonal(RandomInitializer):
             q = q.T
         return self.gain * q.reshape(shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "gain": self.gain}
 
 
-def compute_fans(shape, input_axes=None, output_axes=None):
+def compute_fans(
+    shape: Sequence[int],
+    input_axes: Sequence[int] | None = None,
+    output_axes: Sequence[int] | None = None,
+) -> tuple[int, int]:
     """Return ``(fan_in, fan_out)`` of a weight of ``shape`` the Keras way.
 
     Rank 0: (1, 1); rank 1: (n, n); rank 2: (rows, cols); higher ranks are
@@ -371,7 +391,7 @@ _VOCABULARY = Vocabulary(
 )
 
 
-def get(identifier):
+def get(identifier: object) -> Initializer | Callable[..., Any] | None:
     """Return the initializer for ``identifier``.
 
     Parameters
@@ -389,11 +409,13 @@ def get(identifier):
     return _VOCABULARY.get(identifier)
 
 
-def serialize(initializer):
+def serialize(initializer: Initializer) -> dict[str, Any]:
     """Return the Keras 3 config dict of ``initializer``."""
     return _VOCABULARY.serialize(initializer)
 
 
-def deserialize(config, custom_objects=None):
+def deserialize(
+    config: str | dict[str, Any], custom_objects: dict[str, Any] | None = None
+) -> Initializer | Callable[..., Any]:
     """Build an initializer from a config dict or name; ``custom_objects`` adds names."""
     return _VOCABULARY.deserialize(config, custom_objects)

@@ -5,11 +5,27 @@ configs and losses; its forward pass is one call to
 :func:`sepconv.functional.separable_conv2d`.
 """
 
+from __future__ import annotations
+
 import collections
+import os
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _args, _dtypes, activations, constraints, initializers, regularizers
+from ._typing import (
+    Activation,
+    ConstraintLike,
+    DataFormat,
+    FloatArray,
+    InitializerLike,
+    IntOrPair,
+    Padding,
+    RegularizerLike,
+)
 from .functional import separable_conv2d
 from .gradients import separable_conv2d_grad
 
@@ -23,7 +39,7 @@ _WEIGHT_NAMES = ("depthwise_kernel", "pointwise_kernel", "bias")
 _REGULARIZER_ARGUMENTS = ("depthwise_regularizer", "pointwise_regularizer", "bias_regularizer")
 
 # How many unnamed layers of each prefix exist, for Keras-style unique names.
-_NAME_COUNTS = collections.Counter()
+_NAME_COUNTS: collections.Counter[str] = collections.Counter()
 
 
 class SeparableConv2D:
@@ -80,31 +96,31 @@ class SeparableConv2D:
 
     def __init__(
         self,
-        filters,
-        kernel_size,
-        strides=(1, 1),
-        padding="valid",
-        data_format=None,
-        dilation_rate=(1, 1),
-        depth_multiplier=1,
-        activation=None,
-        use_bias=True,
-        depthwise_initializer="glorot_uniform",
-        pointwise_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        depthwise_regularizer=None,
-        pointwise_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        depthwise_constraint=None,
-        pointwise_constraint=None,
-        bias_constraint=None,
+        filters: int,
+        kernel_size: IntOrPair,
+        strides: IntOrPair = (1, 1),
+        padding: Padding = "valid",
+        data_format: DataFormat | None = None,
+        dilation_rate: IntOrPair = (1, 1),
+        depth_multiplier: int = 1,
+        activation: Activation | dict[str, Any] = None,
+        use_bias: bool = True,
+        depthwise_initializer: InitializerLike = "glorot_uniform",
+        pointwise_initializer: InitializerLike = "glorot_uniform",
+        bias_initializer: InitializerLike = "zeros",
+        depthwise_regularizer: RegularizerLike = None,
+        pointwise_regularizer: RegularizerLike = None,
+        bias_regularizer: RegularizerLike = None,
+        activity_regularizer: RegularizerLike = None,
+        depthwise_constraint: ConstraintLike = None,
+        pointwise_constraint: ConstraintLike = None,
+        bias_constraint: ConstraintLike = None,
         *,
-        name=None,
-        trainable=True,
-        dtype=None,
-        n_threads=None,
-    ):
+        name: str | None = None,
+        trainable: bool = True,
+        dtype: npt.DTypeLike | None = None,
+        n_threads: int | None = None,
+    ) -> None:
         self.filters = _positive_int(filters, "filters")
         self.kernel_size = _args.pair(kernel_size, "kernel_size")
         self.strides = _args.pair(strides, "strides")
@@ -143,12 +159,15 @@ class SeparableConv2D:
         self.n_threads = _args.n_threads(n_threads)
         # Last, so that a failed construction uses up no automatic name.
         self.name = _layer_name(name, "separable_conv2d")
-        self.depthwise_kernel = self.pointwise_kernel = self.bias = None
+        # None until build
+        self.depthwise_kernel: FloatArray | None = None
+        self.pointwise_kernel: FloatArray | None = None
+        self.bias: FloatArray | None = None
         self.built = False
         self._input_channels = None
-        self._activity_losses = []
-        self._tape = None
-        self.gradients = []
+        self._activity_losses: list[Any] = []  # NumPy scalars of the layer dtype
+        self._tape: dict[str, Any] | None = None
+        self.gradients: list[FloatArray] = []
 
     def __repr__(self):
         return (
@@ -159,7 +178,7 @@ class SeparableConv2D:
     # ------------------------------------------------------------------
     # Shapes and weights
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[int | None]) -> None:
         """Create the weights for inputs of ``input_shape`` (4 entries, the batch may be None).
 
         Raises
@@ -179,7 +198,7 @@ class SeparableConv2D:
         ]
         self._install(values, channels)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
         """Return the output shape for ``input_shape``; None entries stay None.
 
         Raises
@@ -192,7 +211,7 @@ class SeparableConv2D:
         return self._output_shape(input_shape)
 
     @property
-    def weights(self):
+    def weights(self) -> list[FloatArray]:
         """The weight arrays themselves: depthwise kernel, pointwise kernel, bias (if used)."""
         if not self.built:
             return []
@@ -201,20 +220,20 @@ class SeparableConv2D:
         ]
 
     @property
-    def trainable_weights(self):
+    def trainable_weights(self) -> list[FloatArray]:
         """:attr:`weights` when the layer is trainable, else an empty list."""
         return self.weights if self.trainable else []
 
     @property
-    def non_trainable_weights(self):
+    def non_trainable_weights(self) -> list[FloatArray]:
         """:attr:`weights` when the layer is not trainable, else an empty list."""
         return [] if self.trainable else self.weights
 
-    def get_weights(self):
+    def get_weights(self) -> list[FloatArray]:
         """Return copies of the weights, in the order of :attr:`weights`."""
         return [w.copy() for w in self.weights]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Sequence[npt.ArrayLike]) -> None:
         """Replace the weights with copies of ``weights`` (cast to the layer dtype).
 
         An unbuilt layer is built for the channel count of the depthwise
@@ -238,7 +257,7 @@ class SeparableConv2D:
             )
         self._install([np.array(w, dtype=self.dtype) for w in weights], channels)
 
-    def count_params(self):
+    def count_params(self) -> int:
         """Return the number of weight entries.
 
         Raises
@@ -253,7 +272,7 @@ class SeparableConv2D:
             )
         return sum(w.size for w in self.weights)
 
-    def apply_constraints(self):
+    def apply_constraints(self) -> None:
         """Apply the weight constraints in place, as Keras's optimizer does after an update."""
         for weight_name, constraint in zip(
             _WEIGHT_NAMES,
@@ -267,7 +286,7 @@ class SeparableConv2D:
     # ------------------------------------------------------------------
     # Forward pass and losses
 
-    def __call__(self, inputs, training=False):
+    def __call__(self, inputs: npt.ArrayLike, training: bool = False) -> FloatArray:
         """Return the layer's output for the image batch ``inputs``.
 
         Integer and other float inputs are cast to the layer dtype.  The
@@ -298,7 +317,7 @@ class SeparableConv2D:
         return outputs
 
     @property
-    def losses(self):
+    def losses(self) -> list[Any]:
         """Regularization terms: activity (of the last call), then depthwise, pointwise, bias.
 
         The activity term is ``activity_regularizer(outputs) / batch_size``
@@ -319,7 +338,7 @@ class SeparableConv2D:
     # ------------------------------------------------------------------
     # Backward pass
 
-    def backward(self, dy):
+    def backward(self, dy: npt.ArrayLike) -> FloatArray:
         """Backward pass of the last ``training=True`` call: return the input gradient.
 
         The gradients are those of ``sum(outputs * dy) + sum(self.losses)``,
@@ -377,6 +396,7 @@ class SeparableConv2D:
         # a training call computes the pre-activation of a Python activation
         # itself, to keep it for the activation's derivative
         python_activation = training and callable(activation)
+        assert self.depthwise_kernel is not None and self.pointwise_kernel is not None  # built
         outputs = separable_conv2d(
             x,
             self.depthwise_kernel,
@@ -434,7 +454,7 @@ class SeparableConv2D:
     # ------------------------------------------------------------------
     # Configs
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """Return the Keras 3 config; ``keras.layers.SeparableConv2D.from_config`` loads it.
 
         Raises
@@ -469,7 +489,7 @@ class SeparableConv2D:
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> SeparableConv2D:
         """Build a layer from a config written by Keras 3, tf.keras 2.x or :meth:`get_config`.
 
         tf.keras 2.x's meaningless keys ``groups``, ``kernel_initializer``,
@@ -570,7 +590,7 @@ class SeparableConv2D:
     # ------------------------------------------------------------------
     # Keras files (sepconv.saving, which imports h5py on first use)
 
-    def save_weights(self, filepath):
+    def save_weights(self, filepath: str | os.PathLike[str]) -> None:
         """Write the weights as Keras 3's ``.weights.h5`` of a one-layer Sequential model.
 
         Keras 3 reads the file with ``load_weights`` into
@@ -581,7 +601,7 @@ class SeparableConv2D:
 
         save_layer_weights(self, filepath)
 
-    def load_weights(self, filepath):
+    def load_weights(self, filepath: str | os.PathLike[str]) -> None:
         """Read the weights of a one-layer Sequential model's ``.weights.h5`` or ``.keras``.
 
         Reads what :meth:`save_weights` and Keras 3 write.  See

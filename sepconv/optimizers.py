@@ -23,10 +23,20 @@ update step.  Learning-rate schedules, EMA and gradient accumulation are not
 supported (a ValueError says so).
 """
 
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
+
+from ._typing import FloatArray
+
+if TYPE_CHECKING:
+    from .layers import SeparableConv2D
 
 __all__ = ["Optimizer", "SGD", "Adam", "get", "serialize", "deserialize"]
 
@@ -40,18 +50,18 @@ class Optimizer:
 
     def __init__(
         self,
-        learning_rate,
-        name,
-        weight_decay=None,
-        clipnorm=None,
-        clipvalue=None,
-        global_clipnorm=None,
-        use_ema=False,
-        ema_momentum=0.99,
-        ema_overwrite_frequency=None,
-        loss_scale_factor=None,
-        gradient_accumulation_steps=None,
-    ):
+        learning_rate: float,
+        name: str,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        use_ema: bool = False,
+        ema_momentum: float = 0.99,
+        ema_overwrite_frequency: int | None = None,
+        loss_scale_factor: float | None = None,
+        gradient_accumulation_steps: int | None = None,
+    ) -> None:
         self.learning_rate = _real(learning_rate, "learning_rate")
         self.name = name
         self.weight_decay = _optional_real(weight_decay, "weight_decay")
@@ -76,12 +86,18 @@ class Optimizer:
         self.loss_scale_factor = _optional_real(loss_scale_factor, "loss_scale_factor")
         self.gradient_accumulation_steps = None
         self.iterations = 0
-        self._state = None  # per array: its slots; built by the first apply
-        self._built_for = None  # (shape, dtype) of each array of the first apply
+        # per array: its slots; built by the first apply
+        self._state: list[list[np.ndarray]] | None = None
+        # (shape, dtype) of each array of the first apply
+        self._built_for: list[tuple] | None = None
 
     # ------------------------------------------------------------------
 
-    def apply(self, gradients, arrays):
+    def apply(
+        self,
+        gradients: Sequence[npt.ArrayLike | None],
+        arrays: list[FloatArray] | tuple[FloatArray, ...] | SeparableConv2D,
+    ) -> None:
         """Update ``arrays`` in place from ``gradients``, as Keras's ``optimizer.apply``.
 
         Parameters
@@ -101,10 +117,12 @@ class Optimizer:
         TypeError
             If an array is not a writable float NumPy array.
         """
-        layer = None if isinstance(arrays, (list, tuple)) else arrays
-        variables = list(arrays) if layer is None else list(layer.trainable_weights)
+        if isinstance(arrays, (list, tuple)):
+            layer, variables = None, list(arrays)
+        else:
+            layer, variables = arrays, list(arrays.trainable_weights)
         gradients = list(gradients)
-        self._check(gradients, variables)
+        state = self._check(gradients, variables)
         updated = [i for i, g in enumerate(gradients) if g is not None]
         grads = [np.asarray(gradients[i], dtype=variables[i].dtype) for i in updated]
         if self.loss_scale_factor is not None:
@@ -112,12 +130,12 @@ class Optimizer:
         grads = self._clip(grads)
         self._decay([variables[i] for i in updated])
         for i, g in zip(updated, grads, strict=True):
-            self._update_step(g, variables[i], self._state[i])
+            self._update_step(g, variables[i], state[i])
         self.iterations += 1
         if layer is not None:
             layer.apply_constraints()
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """Return the Keras 3 config (``keras.optimizers.<class>.from_config`` loads it)."""
         return {
             "name": self.name,
@@ -135,7 +153,7 @@ class Optimizer:
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
         """Build the optimizer from a config of :meth:`get_config` or Keras 3.
 
         Raises
@@ -148,6 +166,7 @@ class Optimizer:
     # ------------------------------------------------------------------
 
     def _check(self, gradients, variables):
+        """Check the arrays against the gradients and the first call; return the slots."""
         if len(gradients) != len(variables):
             raise ValueError(
                 f"`gradients` has {len(gradients)} entries but there are "
@@ -174,6 +193,7 @@ class Optimizer:
                 f"optimizer {self.name!r} was built for arrays of (shape, dtype) "
                 f"{self._built_for}; received {shapes}"
             )
+        return self._state
 
     def _clip(self, grads):
         """Keras's clipping: by each gradient's norm, by value, or by the global norm."""
@@ -228,7 +248,14 @@ class SGD(Optimizer):
         ``gradient_accumulation_steps`` at their defaults).
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD", **kwargs):
+    def __init__(
+        self,
+        learning_rate: float = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        name: str = "SGD",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(learning_rate, name, **kwargs)
         self.momentum = _real(momentum, "momentum")
         if not 0 <= self.momentum <= 1:
@@ -237,7 +264,7 @@ class SGD(Optimizer):
             )
         self.nesterov = bool(nesterov)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
     def _slots(self, variable):
@@ -278,21 +305,21 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        learning_rate=0.001,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-7,
-        amsgrad=False,
-        name="adam",
-        **kwargs,
-    ):
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        name: str = "adam",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(learning_rate, name, **kwargs)
         self.beta_1 = _real(beta_1, "beta_1")
         self.beta_2 = _real(beta_2, "beta_2")
         self.epsilon = _real(epsilon, "epsilon")
         self.amsgrad = bool(amsgrad)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "beta_1": self.beta_1,
@@ -321,10 +348,10 @@ class Adam(Optimizer):
 
 
 # Names are case-insensitive, as in Keras's deserialize.
-_BY_NAME = {"sgd": SGD, "adam": Adam}
+_BY_NAME: dict[str, type[SGD] | type[Adam]] = {"sgd": SGD, "adam": Adam}
 
 
-def get(identifier):
+def get(identifier: str | dict[str, Any] | Optimizer) -> Optimizer:
     """Return an optimizer for a name (``"sgd"``, ``"adam"``), a Keras config dict or an instance.
 
     Raises
@@ -341,7 +368,7 @@ def get(identifier):
     raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}; known: SGD, Adam")
 
 
-def serialize(optimizer):
+def serialize(optimizer: Optimizer) -> dict[str, Any]:
     """Return the Keras 3 config dict of ``optimizer``."""
     return {
         "module": "keras.optimizers",
@@ -351,7 +378,7 @@ def serialize(optimizer):
     }
 
 
-def deserialize(config):
+def deserialize(config: dict[str, Any]) -> Optimizer:
     """Build an optimizer from a Keras 3 ``{"class_name", "config", ...}`` dict.
 
     Class names are case-insensitive (Keras writes "sgd" as well as "SGD").

@@ -5,9 +5,13 @@ when they are created (as Keras 3 does), so :func:`set_random_seed` called
 before creating layers fixes their initial weights.
 """
 
+from __future__ import annotations
+
 import numpy as np
 
 from . import _args
+
+__all__ = ["set_random_seed"]
 
 _state = {"generator": np.random.default_rng()}
 
@@ -16,7 +20,7 @@ _state = {"generator": np.random.default_rng()}
 _SEED_MODULUS = 2**64
 
 
-def set_random_seed(seed):
+def set_random_seed(seed: int) -> None:
     """Seed the generator used by initializers created with ``seed=None``.
 
     Parameters
@@ -28,15 +32,15 @@ def set_random_seed(seed):
     ValueError
         If ``seed`` is not an integer.
     """
-    _state["generator"] = generator(seed, "seed")
+    _state["generator"] = _generator(seed, "seed")
 
 
-def draw_seed():
+def _draw_seed():
     """Return a fresh integer seed from the global generator."""
     return int(_state["generator"].integers(2**63))
 
 
-def generator(seed, name="seed"):
+def _generator(seed, name="seed"):
     """Return a NumPy generator for the integer ``seed``.
 
     Raises

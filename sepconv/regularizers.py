@@ -4,12 +4,18 @@ A regularizer is called on an array and returns a scalar penalty in the
 array's float type; :attr:`sepconv.SeparableConv2D.losses` collects them.
 """
 
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from ._serialization import Serializable, Vocabulary
+from ._typing import FloatArray
 
 __all__ = [
     "Regularizer",
@@ -30,14 +36,14 @@ __all__ = [
 class Regularizer(Serializable):
     """Base class: ``regularizer(x)`` returns a scalar penalty."""
 
-    def __call__(self, x):
+    def __call__(self, x: npt.ArrayLike) -> float:
         x = np.asarray(x)
         return x.dtype.type(self._penalty(x))
 
     def _penalty(self, x):
         raise NotImplementedError
 
-    def gradient(self, x):
+    def gradient(self, x: npt.ArrayLike) -> FloatArray:
         """Return the derivative of the penalty with respect to ``x``, in ``x``'s float type.
 
         Raises
@@ -55,7 +61,7 @@ class Regularizer(Serializable):
 class L1L2(Regularizer):
     """``l1 * sum(|x|) + l2 * sum(x**2)``; both factors default to 0."""
 
-    def __init__(self, l1=0.0, l2=0.0):
+    def __init__(self, l1: float = 0.0, l2: float = 0.0) -> None:
         self.l1 = _factor(0.0 if l1 is None else l1, "l1")
         self.l2 = _factor(0.0 if l2 is None else l2, "l2")
 
@@ -75,14 +81,14 @@ class L1L2(Regularizer):
             total += _l2_slope(x, self.l2)
         return total
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"l1": self.l1, "l2": self.l2}
 
 
 class L1(Regularizer):
     """``l1 * sum(|x|)``."""
 
-    def __init__(self, l1=0.01):
+    def __init__(self, l1: float = 0.01) -> None:
         # Keras holds this factor as a float32 tensor, so its config (and the
         # penalty) carry float32 rounding: 0.01 becomes 0.009999999776482582.
         self.l1 = float(np.float32(_factor(0.01 if l1 is None else l1, "l1")))
@@ -93,14 +99,14 @@ class L1(Regularizer):
     def _slope(self, x):
         return _l1_slope(x, self.l1)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"l1": self.l1}
 
 
 class L2(Regularizer):
     """``l2 * sum(x**2)``."""
 
-    def __init__(self, l2=0.01):
+    def __init__(self, l2: float = 0.01) -> None:
         self.l2 = _factor(0.01 if l2 is None else l2, "l2")
 
     def _penalty(self, x):
@@ -109,7 +115,7 @@ class L2(Regularizer):
     def _slope(self, x):
         return _l2_slope(x, self.l2)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"l2": self.l2}
 
 
@@ -123,7 +129,7 @@ class OrthogonalRegularizer(Regularizer):
 
     _MODES = ("rows", "columns")
 
-    def __init__(self, factor=0.01, mode="rows"):
+    def __init__(self, factor: float = 0.01, mode: Literal["rows", "columns"] = "rows") -> None:
         # float32 rounding of the factor, as Keras stores it (see L1).
         self.factor = float(np.float32(_factor(factor, "factor")))
         if mode not in self._MODES:
@@ -143,7 +149,7 @@ class OrthogonalRegularizer(Regularizer):
         off_diagonal = np.abs(product).sum() - np.abs(np.diag(product)).sum()
         return x.dtype.type(self.factor) * 0.5 * off_diagonal / (size * (size - 1.0) / 2.0)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"factor": self.factor, "mode": self.mode}
 
 
@@ -200,7 +206,7 @@ _VOCABULARY = Vocabulary(
 )
 
 
-def get(identifier):
+def get(identifier: object) -> Regularizer | Callable[..., Any] | None:
     """Return the regularizer for ``identifier``.
 
     Parameters
@@ -219,11 +225,13 @@ def get(identifier):
     return _VOCABULARY.get(identifier)
 
 
-def serialize(regularizer):
+def serialize(regularizer: Regularizer) -> dict[str, Any]:
     """Return the Keras 3 config dict of ``regularizer`` (None for None)."""
     return _VOCABULARY.serialize(regularizer)
 
 
-def deserialize(config, custom_objects=None):
+def deserialize(
+    config: str | dict[str, Any], custom_objects: dict[str, Any] | None = None
+) -> Regularizer | Callable[..., Any]:
     """Build a regularizer from a config dict or name; ``custom_objects`` adds names."""
     return _VOCABULARY.deserialize(config, custom_objects)

@@ -29,6 +29,8 @@ The layouts, as Keras's saving code writes them:
   HDF5 are split as ``layer_names0``, ``layer_names1``, ...
 """
 
+from __future__ import annotations
+
 import datetime
 import io
 import json
@@ -37,10 +39,15 @@ import re
 import zipfile
 import zlib
 from collections import Counter, namedtuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .layers import SeparableConv2D
+
+if TYPE_CHECKING:
+    from .layers import SeparableConv2D
 
 __all__ = [
     "KerasLayers",
@@ -53,7 +60,11 @@ __all__ = [
 _LOADED_CLASSES = ("SeparableConv2D", "SeparableConvolution2D")
 # The Keras version whose layout sepconv writes (the one its tests read back).
 _KERAS_LAYOUT_VERSION = "3.15.1"
-_KERAS_LAYER = {"module": "keras.layers", "class_name": "SeparableConv2D", "registered_name": None}
+_KERAS_LAYER: dict[str, str | None] = {
+    "module": "keras.layers",
+    "class_name": "SeparableConv2D",
+    "registered_name": None,
+}
 _ZIP_MAGIC = b"PK\x03\x04"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _CONFIG_MEMBER = "config.json"
@@ -88,7 +99,7 @@ _CONFIG_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError)
 _Entry = namedtuple("_Entry", "name class_name config groups scope")
 
 
-class KerasLayers(dict):
+class KerasLayers(dict[str, "SeparableConv2D"]):
     """The ``SeparableConv2D`` layers of a Keras model, by layer name, in model order.
 
     Layers of nested models are included.  A name used in two nested models
@@ -101,12 +112,14 @@ class KerasLayers(dict):
         are not loaded.  Nested models are walked into, not listed.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
-        self.skipped = []
+        self.skipped: list[tuple[str, str]] = []
 
 
-def load_keras_layers(path, config=None):
+def load_keras_layers(
+    path: str | os.PathLike[str], config: dict[str, Any] | str | os.PathLike[str] | None = None
+) -> KerasLayers:
     """Read the ``SeparableConv2D`` layers of a Keras model file, without Keras.
 
     Parameters
@@ -162,7 +175,7 @@ def load_keras_layers(path, config=None):
         raise ValueError(f"cannot read Keras file {path!r}: {exc}") from exc
 
 
-def save_layer_weights(layer, path):
+def save_layer_weights(layer: SeparableConv2D, path: str | os.PathLike[str]) -> None:
     """Write the weights of ``layer`` as the Keras 3 ``.weights.h5`` of a one-layer model.
 
     The file is what Keras 3 writes for
@@ -189,7 +202,11 @@ def save_layer_weights(layer, path):
         _write_sequential_weights(h5, [layer])
 
 
-def save_keras_model(layers, path, input_shape):
+def save_keras_model(
+    layers: Sequence[SeparableConv2D],
+    path: str | os.PathLike[str],
+    input_shape: Sequence[int | None],
+) -> None:
     """Write a Keras 3 ``.keras`` archive of a Sequential model of sepconv layers.
 
     ``keras.models.load_model(path)`` gives
@@ -262,7 +279,7 @@ def _write_sequential_weights(h5, layers):
     # Keras puts an empty `vars` group, named, on every saveable; the
     # Sequential holds its layers as layers/separable_conv2d, ..._1, ...
     h5.create_group("vars").attrs["name"] = "sequential"
-    entries = [dict(_KERAS_LAYER, config={})] * len(layers)
+    entries: list[dict[str, object]] = [dict(_KERAS_LAYER, config={})] * len(layers)
     for group_name, layer in zip(
         _group_names("Sequential", entries, "sequential"), layers, strict=True
     ):
@@ -307,7 +324,7 @@ def _sequential_config(layers, shapes):
     }
 
 
-def load_layer_weights(layer, path):
+def load_layer_weights(layer: SeparableConv2D, path: str | os.PathLike[str]) -> None:
     """Read into ``layer`` the weights that :func:`save_layer_weights` or Keras wrote.
 
     ``path`` holds a one-``SeparableConv2D`` Sequential model: a Keras 3
@@ -501,8 +518,8 @@ def _group_names(model_class, layers, model_name):
     A Sequential's leading InputLayer is not among its ``layers`` in Keras 3,
     so it gets no group (None).
     """
-    counts = Counter()
-    names = []
+    counts: Counter[str] = Counter()
+    names: list[str | None] = []
     for i, layer in enumerate(layers):
         layer_class, _ = _class_and_config(layer, f"a layer of model {model_name!r}")
         if model_class == "Sequential" and i == 0 and layer_class == "InputLayer":
@@ -607,7 +624,7 @@ def _legacy_weights(root, entry):
 
 def _string_list(group, key):
     """The list of strings of attribute ``key``, its split parts ``key0``, ``key1``... joined."""
-    strings = []
+    strings: list[str] = []
     for part in _attribute_parts(group, key):
         value = group.attrs[part]
         what = f"the attribute {part!r} of {group.name!r}"
@@ -624,7 +641,7 @@ def _attribute_parts(group, key):
     """``[key]``, or the names ``key0``, ``key1``, ... of an attribute HDF5 made Keras split."""
     if key in group.attrs:
         return [key]
-    parts = []
+    parts: list[str] = []
     while f"{key}{len(parts)}" in group.attrs:
         parts.append(f"{key}{len(parts)}")
     if not parts:

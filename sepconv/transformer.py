@@ -5,11 +5,16 @@ filters, a ReLU, and a pooling that makes a fixed-length vector, in the
 manner of random-feature transformers such as scikit-learn's ``RBFSampler``.
 """
 
+from __future__ import annotations
+
 import math
 import sys
+from collections.abc import Callable, Sequence
 from numbers import Integral
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -17,7 +22,12 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, v
 
 from . import _args, _pooling
 from ._native import _threads
+from ._progress import Progress
+from ._typing import DataFormat, FloatArray, IntOrPair, Padding
 from .functional import separable_conv2d
+
+if TYPE_CHECKING:
+    import dask.array as da
 
 __all__ = ["SeparableConvFeatures"]
 
@@ -103,6 +113,14 @@ or (channels * depth_multiplier, filters), default=None
         ``cores // n_jobs`` in the workers of ``GridSearchCV(n_jobs=...)`` and
         ``cross_val_score(n_jobs=...)``, so nested use does not oversubscribe.
         Negative values count back from all cores.
+    verbose : int or bool, default=0
+        0 prints nothing; a positive value (or True) makes :meth:`transform`
+        report the batches done and an estimate of the time left on stderr,
+        once a transform has run for a few seconds: a progress bar when
+        ``tqdm`` is installed (``pip install 'sepconv[progress]'``), a line
+        every two seconds otherwise.  Dask input prints nothing per block:
+        use Dask's own ``dask.diagnostics.ProgressBar`` (or the distributed
+        dashboard) to follow it.
 
     Attributes
     ----------
@@ -161,27 +179,29 @@ or (channels * depth_multiplier, filters), default=None
         "random_state": ["random_state"],
         "batch_size": [_POSITIVE_INT, StrOptions({"auto"})],
         "n_jobs": [Interval(Integral, None, -1, closed="right"), _POSITIVE_INT, None],
+        "verbose": ["verbose"],
     }
 
     def __init__(
         self,
-        filters=64,
-        kernel_size=3,
-        strides=1,
-        padding="same",
-        dilation_rate=1,
-        depth_multiplier="auto",
-        activation="relu",
-        pooling=("max", 2),
-        image_shape=None,
-        data_format="channels_last",
-        depthwise_kernel=None,
-        pointwise_kernel=None,
-        bias=None,
-        random_state=None,
-        batch_size="auto",
-        n_jobs=None,
-    ):
+        filters: int = 64,
+        kernel_size: IntOrPair = 3,
+        strides: IntOrPair = 1,
+        padding: Padding = "same",
+        dilation_rate: IntOrPair = 1,
+        depth_multiplier: int | Literal["auto"] = "auto",
+        activation: Literal["relu", "linear"] | Callable[..., Any] | None = "relu",
+        pooling: Literal["avg", "max", "both"] | tuple[str, IntOrPair] = ("max", 2),
+        image_shape: Sequence[int] | None = None,
+        data_format: DataFormat | None = "channels_last",
+        depthwise_kernel: npt.ArrayLike | None = None,
+        pointwise_kernel: npt.ArrayLike | None = None,
+        bias: npt.ArrayLike | None = None,
+        random_state: int | np.random.RandomState | None = None,
+        batch_size: int | Literal["auto"] = "auto",
+        n_jobs: int | None = None,
+        verbose: int | bool = 0,
+    ) -> None:
         self.filters = filters
         self.kernel_size = kernel_size
         self.strides = strides
@@ -198,9 +218,10 @@ or (channels * depth_multiplier, filters), default=None
         self.random_state = random_state
         self.batch_size = batch_size
         self.n_jobs = n_jobs
+        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: npt.ArrayLike, y: object = None) -> SeparableConvFeatures:
         """Record the image shape and draw (or take) the filters.
 
         Parameters
@@ -247,7 +268,7 @@ or (channels * depth_multiplier, filters), default=None
         self.n_features_out_ = self._pool.n_features(probe.shape[-1])
         return self
 
-    def transform(self, X):
+    def transform(self, X: npt.ArrayLike) -> FloatArray | da.Array:
         """Return the pooled features of each image.
 
         Parameters
@@ -278,13 +299,16 @@ or (channels * depth_multiplier, filters), default=None
         kernels = self._kernels(images.dtype)
         out = np.empty((len(images), self.n_features_out_), dtype=images.dtype)
         step = self._batch_rows(images.itemsize)
-        for start in range(0, len(images), step):
-            out[start : start + step] = self._pool(
-                self._maps(images[start : start + step], kernels)
-            )
+        starts = range(0, len(images), step)
+        with Progress(len(starts), self.verbose, type(self).__name__) as progress:
+            for start in starts:
+                out[start : start + step] = self._pool(
+                    self._maps(images[start : start + step], kernels)
+                )
+                progress.update()
         return out
 
-    def feature_maps(self, X):
+    def feature_maps(self, X: npt.ArrayLike) -> FloatArray:
         """Return the feature maps before pooling.
 
         Parameters
@@ -303,7 +327,9 @@ or (channels * depth_multiplier, filters), default=None
         images = self._validate_images(X, reset=False)
         return self._maps(images, self._kernels(images.dtype))
 
-    def get_feature_names_out(self, input_features=None):
+    def get_feature_names_out(
+        self, input_features: npt.ArrayLike | None = None
+    ) -> npt.NDArray[np.object_]:
         """Return one name per feature: pooling operation, grid cell and filter.
 
         Parameters

@@ -3,6 +3,8 @@
 import math
 import pickle
 import re
+import sys
+import types
 
 import feature_reference
 import numpy as np
@@ -18,6 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from sepconv import _progress
 from sepconv.transformer import SeparableConvFeatures
 
 RNG = np.random.default_rng(1234)
@@ -49,7 +52,7 @@ def digits():
     [
         SeparableConvFeatures(),
         SeparableConvFeatures(filters=4, pooling="both", data_format="channels_first"),
-        SeparableConvFeatures(filters=8, pooling=("avg", 3), batch_size=3, strides=2),
+        SeparableConvFeatures(filters=8, pooling=("avg", 3), batch_size=3, strides=2, verbose=1),
     ]
 )
 def test_sklearn_estimator_checks(estimator, check):
@@ -421,6 +424,9 @@ def fit_error(exc, match, X=None, **params):
         (dict(image_shape="8x8"), r"'image_shape' parameter .* Got '8x8'"),
         (dict(kernel_size=2.5), r"'kernel_size' parameter .* Got 2.5"),
         (dict(padding=None), r"'padding' parameter .* Got None"),
+        (dict(verbose=-1), r"The 'verbose' parameter of SeparableConvFeatures .* Got -1"),
+        (dict(verbose=1.5), r"'verbose' parameter .* Got 1.5"),
+        (dict(verbose="yes"), r"'verbose' parameter .* Got 'yes'"),
     ],
 )
 def test_invalid_parameter_types(params, match):
@@ -602,3 +608,133 @@ def test_n_jobs_counting_back_past_the_cores_names_n_jobs():
         r"n_jobs=-10000",
     ):
         SeparableConvFeatures(n_jobs=-10_000).fit_transform(np.ones((2, 64)))
+
+
+# --------------------------------------------------------------------------
+# Progress reports (verbose)
+
+
+class FakeClock:
+    """``monotonic`` for the progress reports: each reading is one second later."""
+
+    def __init__(self):
+        self.now = -1.0
+
+    def __call__(self):
+        self.now += 1.0
+        return self.now
+
+
+class FakeTqdm:
+    """Records what a tqdm bar is asked to show."""
+
+    bars = []
+
+    def __init__(self, total, initial, desc, unit, file):
+        self.total, self.n, self.desc, self.unit, self.file = total, initial, desc, unit, file
+        self.initial = initial
+        self.closed = False
+        FakeTqdm.bars.append(self)
+
+    def update(self, n):
+        self.n += n
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def no_tqdm(monkeypatch):
+    # A None entry in sys.modules makes the import raise ImportError.
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+
+
+@pytest.fixture
+def fake_tqdm(monkeypatch):
+    module = types.ModuleType("tqdm.auto")
+    module.tqdm = FakeTqdm
+    FakeTqdm.bars = []
+    monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
+    monkeypatch.setitem(sys.modules, "tqdm.auto", module)
+    return FakeTqdm.bars
+
+
+def six_batches(verbose, monkeypatch):
+    """Transform 6 batches of one image, each taking one second of a fake clock."""
+    monkeypatch.setattr(_progress, "monotonic", FakeClock())
+    X = images(n=6, h=5, w=5, c=1)
+    est = SeparableConvFeatures(filters=2, batch_size=1, verbose=verbose).fit(X)
+    return est.transform(X)
+
+
+def test_verbose_without_tqdm_prints_batches_and_time_left(no_tqdm, monkeypatch, capsys):
+    # Batches end at 1, 2, ..., 6 s: nothing before 3 s, then a line every
+    # 2 s and one for the last batch.  Time left = elapsed / done * batches left.
+    six_batches(1, monkeypatch)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "[SeparableConvFeatures] batch 3/6, 3.0 s elapsed, about 3.0 s left",
+        "[SeparableConvFeatures] batch 5/6, 5.0 s elapsed, about 1.0 s left",
+        "[SeparableConvFeatures] batch 6/6, 6.0 s elapsed, about 0.0 s left",
+    ]
+
+
+def test_verbose_every_batch_once_the_interval_is_zero(no_tqdm, monkeypatch, capsys):
+    monkeypatch.setattr(_progress, "_REPORT_AFTER_S", 0.0)
+    monkeypatch.setattr(_progress, "_REPORT_EVERY_S", 0.0)
+    X = images(n=5)
+    SeparableConvFeatures(filters=2, batch_size=2, verbose=True).fit(X).transform(X)
+    done = re.findall(r"^\[SeparableConvFeatures\] batch (\d)/3, ", capsys.readouterr().err, re.M)
+    assert done == ["1", "2", "3"]
+
+
+def test_verbose_with_tqdm_opens_a_bar_after_the_threshold(fake_tqdm, monkeypatch, capsys):
+    six_batches(2, monkeypatch)
+    assert capsys.readouterr().err == ""
+    (bar,) = fake_tqdm
+    assert (bar.desc, bar.unit, bar.file) == ("SeparableConvFeatures", "batch", sys.stderr)
+    assert (bar.total, bar.initial, bar.n, bar.closed) == (6, 3, 6, True)
+
+
+@pytest.mark.parametrize("tqdm_fixture", ["no_tqdm", "fake_tqdm"])
+def test_verbose_zero_reports_nothing(tqdm_fixture, request, monkeypatch, capsys):
+    bars = request.getfixturevalue(tqdm_fixture)
+    six_batches(0, monkeypatch)
+    assert capsys.readouterr() == ("", "")
+    assert not bars
+
+
+def test_verbose_short_transform_reports_nothing(no_tqdm, capsys):
+    # The real clock: a transform of 5 small images ends well before 3 s.
+    X = images()
+    SeparableConvFeatures(filters=2, batch_size=1, verbose=1).fit(X).transform(X)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_verbose_is_a_parameter_that_survives_clone_and_set_params():
+    est = SeparableConvFeatures(verbose=2)
+    assert est.get_params()["verbose"] == 2
+    assert clone(est).verbose == 2
+    assert est.set_params(verbose=False).verbose is False
+    assert SeparableConvFeatures().verbose == 0
+
+
+def test_verbose_dask_transform_prints_nothing_per_block(no_tqdm, monkeypatch, capsys):
+    da = pytest.importorskip("dask.array")
+    monkeypatch.setattr(_progress, "_REPORT_AFTER_S", 0.0)
+    X = images(n=6)
+    est = SeparableConvFeatures(filters=2, batch_size=1, verbose=1).fit(X)
+    lazy = est.transform(da.from_array(X, chunks=(2, -1, -1, -1)))
+    assert_allclose(lazy.compute(scheduler="sync"), est.set_params(verbose=0).transform(X))
+    assert capsys.readouterr() == ("", "")
+
+
+def test_verbose_with_the_real_tqdm(monkeypatch, capsys):
+    pytest.importorskip("tqdm")
+    monkeypatch.setattr(_progress, "_REPORT_AFTER_S", 0.0)
+    X = images(n=6)
+    SeparableConvFeatures(filters=2, batch_size=2, verbose=1).fit(X).transform(X)
+    err = capsys.readouterr().err
+    assert "SeparableConvFeatures" in err and "3/3" in err

@@ -246,7 +246,7 @@ def _seed(args):
     mark = None if args.overwrite else _mark(args.output)
     if mark and mark.get("seed") is not None:
         return mark["seed"]
-    return int(np.random.SeedSequence().entropy % 2**32)
+    return int(np.random.SeedSequence().generate_state(1)[0])
 
 
 def _digest(estimator):
@@ -356,9 +356,10 @@ def _mark(path):
     import zarr
 
     try:
-        return dict(zarr.open_array(path, mode="r").attrs.get(MARK) or {}) or None
+        mark = zarr.open_array(path, mode="r").attrs.get(MARK)
     except (ValueError, OSError):  # zarr's "no array here" errors derive from these
         return None
+    return dict(mark) if isinstance(mark, dict) and mark else None
 
 
 def _open_output(path, features, resume):

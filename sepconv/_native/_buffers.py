@@ -21,6 +21,8 @@ the pool only if the lock is free at once; else the next :func:`empty`
 does.
 """
 
+from __future__ import annotations
+
 import collections
 import threading
 import weakref
@@ -34,10 +36,11 @@ MIN_BYTES = 1 << 20
 MAX_FREE_BYTES = 1 << 30
 
 _lock = threading.Lock()
-_free = collections.OrderedDict()  # id(buffer) -> buffer, oldest first
+# id(buffer) -> buffer, oldest first
+_free: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
 _free_bytes = 0
 # dropped buffers not yet in _free: deque.append is atomic, and takes no lock
-_returned = collections.deque()
+_returned: collections.deque[np.ndarray] = collections.deque()
 
 
 def empty(shape, dtype):
@@ -104,7 +107,7 @@ def _keep_returned():
         _free_bytes -= oldest.nbytes
 
 
-def clear():
+def clear() -> None:
     """Release every kept buffer to the system."""
     global _free_bytes
     with _lock:

@@ -9,7 +9,7 @@ variable ``SEPCONV_ISA`` names another one (for testing and benchmarking).
 import importlib
 import os
 
-from . import _runtime
+from . import _runtime  # type: ignore[attr-defined]  # compiled, no annotations
 
 LEVELS = ("avx512", "avx2", "baseline")
 

@@ -75,7 +75,7 @@ class _Helper:
     """A thread made in a forked child that runs the forking thread's kernel calls."""
 
     def __init__(self):
-        self._jobs = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         threading.Thread(target=self._serve, name="sepconv-after-fork", daemon=True).start()
 
     def _serve(self):
@@ -89,7 +89,7 @@ class _Helper:
 
     def call(self, kernel, args, cancel):
         """Run the call on the helper; Ctrl-C in the caller cancels it."""
-        done, outcome = threading.Event(), []
+        done, outcome = threading.Event(), list[BaseException]()
         self._jobs.put((kernel, args, cancel, done, outcome))
         try:
             done.wait()

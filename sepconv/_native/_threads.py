@@ -13,9 +13,10 @@ the call for BLAS libraries without one.
 import contextlib
 import os
 import threading
+from typing import Any
 
 from .. import _args
-from . import _blas, _runtime
+from . import _blas, _runtime  # type: ignore[attr-defined]  # _runtime: compiled
 
 # Threads per core a call may be given at most, however many are asked for:
 # more only add start-up cost and scratch memory.
@@ -108,8 +109,8 @@ class _SingleThreadedBlas:
     def __init__(self):
         self._lock = threading.Lock()
         self._depth = 0
-        self._limiter = None
-        self._controller = None
+        self._limiter: Any = None
+        self._controller: Any = None
 
     def _enter(self):
         with self._lock:
