@@ -31,7 +31,6 @@ Weights come packed by channel chunk (tap t of the chunk at ``w[t * CHUNK]``,
 see pack_weights in _kernels.pxi), so their offsets are constants too.
 """
 
-import sys
 
 BLOCK = 8
 MAX_KW = 7
@@ -333,4 +332,8 @@ def write(path):
 
 
 if __name__ == "__main__":
-    write(sys.argv[1] if len(sys.argv) > 1 else "sepconv/_native/_kernels_blocks.pxi")
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", nargs="?", default="sepconv/_native/_kernels_blocks.pxi")
+    write(parser.parse_args().path)
