@@ -112,12 +112,9 @@ def separable_conv2d(
     threads = _threads.effective_n_threads(n_threads)
     if out.size:
         depthwise_kernel, pads, _ = _live_taps(depthwise_kernel, (h, w), win)
-        tile = (n, win.out_hw, (c * dm + filters) * x.itemsize, threads, pointwise_kernel.nbytes)
-        rows = _tiling.rows_per_tile(*tile)
-        images = (
-            1 if rows < win.out_hw[0] or fmt == "channels_first" else _tiling.images_per_tile(*tile)
+        rows, images, slices, tiles = _schedule(
+            n, win.out_hw, c * dm, filters, x.itemsize, threads, fmt
         )
-        tiles = _tiles(n, win.out_hw[0], rows) if images == 1 else -(-n // images)
         with _threads.blas_guard(_uses_blas(fmt, c * dm)):
             _runner.run(
                 _dispatch.kernels.separable,
@@ -132,6 +129,7 @@ def separable_conv2d(
                 fmt == "channels_first",
                 rows,
                 images,
+                slices,
                 code,
                 _threads.threads_for(threads, tiles),
                 _blas.gemm_pixels(c * dm, filters),
@@ -385,6 +383,26 @@ def _empty_output(n, out_hw, channels, fmt, dtype):
 def _uses_blas(fmt, pointwise_channels):
     """Whether the kernel's pointwise step calls BLAS."""
     return _dispatch.kernels.uses_blas(fmt == "channels_first", pointwise_channels)
+
+
+def _schedule(n, out_hw, channels, filters, itemsize, threads, fmt):
+    """How ``separable`` shares its work: ``(rows, images, slices, tiles)``.
+
+    Tiles of ``rows`` output rows, or of ``images`` whole images; or, where
+    ``slices`` > 0, the depthwise result of the whole batch in tiles of
+    ``rows`` rows and then the pointwise matrix in that many column slices.
+    ``tiles`` is the most pieces of work the threads can share at once.
+    """
+    if fmt == "channels_last":
+        slices = _tiling.filter_slices(n, out_hw, channels, filters, itemsize, threads)
+        if slices:
+            rows = _tiling.rows_per_tile(n, out_hw, channels * itemsize, threads)
+            return rows, 1, slices, max(slices, _tiles(n, out_hw[0], rows))
+    tile = (n, out_hw, (channels + filters) * itemsize, threads, channels * filters * itemsize)
+    rows = _tiling.rows_per_tile(*tile)
+    images = 1 if rows < out_hw[0] or fmt == "channels_first" else _tiling.images_per_tile(*tile)
+    tiles = _tiles(n, out_hw[0], rows) if images == 1 else -(-n // images)
+    return rows, images, 0, tiles
 
 
 def _tiles(n, rows, rows_per_tile):

@@ -366,6 +366,29 @@ def test_wide_layer_with_large_tiles(isa_level, layout):
     _check_pointwise(case, np.float32, layout)
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("strides,filters", [((1, 1), 1000), ((2, 1), 1090)])
+def test_wide_layer_in_filter_slices(isa_level, dtype, n_threads, strides, filters):
+    # a small batch beside a wide matrix: the depthwise result of the batch
+    # first, then the matrix in column slices (the last one narrower)
+    case = Case(
+        n=3,
+        hw=(7, 6),
+        channels=300,
+        depth_multiplier=1,
+        filters=filters,
+        kernel=(3, 3),
+        strides=strides,
+        padding="same",
+        seed=11,
+    )
+    out_hw = (-(-7 // strides[0]), 6)
+    itemsize = np.dtype(dtype).itemsize
+    assert _tiling.filter_slices(3, out_hw, 300, filters, itemsize, n_threads) > 0
+    _check_separable(case, dtype, "channels_last", activation="relu", n_threads=n_threads)
+
+
 @pytest.mark.parametrize("tile_bytes", [1, 4096, 16384, _tiling.TILE_BYTES])
 @pytest.mark.parametrize(
     "strides,dilation", [((1, 1), (1, 1)), ((1, 1), (2, 3)), ((2, 1), (1, 1)), ((3, 2), (1, 2))]

@@ -703,18 +703,30 @@ cdef void _gemm_tile(const floating* a, Py_ssize_t lda, bint a_planar, Py_ssize_
                      Py_ssize_t K, const floating* pk, Py_ssize_t F, floating* c,
                      Py_ssize_t ldc, bint c_planar, Py_ssize_t chunk) noexcept nogil:
     """c += a @ pk, ``chunk`` pixels a BLAS call (0: all M in one; see _blas.py)."""
+    _gemm_columns(a, lda, a_planar, M, K, pk, F, F, c, ldc, c_planar, chunk)
+
+
+cdef void _gemm_columns(const floating* a, Py_ssize_t lda, bint a_planar, Py_ssize_t M,
+                        Py_ssize_t K, const floating* pk, Py_ssize_t ldp, Py_ssize_t F,
+                        floating* c, Py_ssize_t ldc, bint c_planar,
+                        Py_ssize_t chunk) noexcept nogil:
+    """_gemm_tile for F columns of a wider matrix: pk's rows are ``ldp`` apart."""
     cdef Py_ssize_t i = 0, step = chunk if chunk > 0 else M
     while i < M:
-        _gemm(a + (i if a_planar else i * lda), lda, a_planar, min(step, M - i), K, pk, F,
-              c + (i if c_planar else i * ldc), ldc, c_planar)
+        _gemm(a + (i if a_planar else i * lda), lda, a_planar, min(step, M - i), K, pk, ldp,
+              F, c + (i if c_planar else i * ldc), ldc, c_planar)
         i += step
 
 
 cdef void _gemm(const floating* a, Py_ssize_t lda, bint a_planar, Py_ssize_t M,
-                Py_ssize_t K, const floating* pk, Py_ssize_t F, floating* c,
+                Py_ssize_t K, const floating* pk, Py_ssize_t ldp, Py_ssize_t F, floating* c,
                 Py_ssize_t ldc, bint c_planar) noexcept nogil:
-    """c += a @ pk in one BLAS call (column-major, so row-major c is computed as c^T)."""
+    """c += a @ pk in one BLAS call (column-major, so row-major c is computed as c^T).
+
+    ``pk`` is K x F with its rows ``ldp`` apart (F columns of a wider matrix).
+    """
     cdef int m_ = <int> M, k_ = <int> K, f_ = <int> F, lda_ = <int> lda, ldc_ = <int> ldc
+    cdef int ldp_ = <int> ldp
     cdef floating one = 1
     cdef char no = b'N'
     cdef char tr = b'T'
@@ -725,20 +737,20 @@ cdef void _gemm(const floating* a, Py_ssize_t lda, bint a_planar, Py_ssize_t M,
         ta = &no if a_planar else &tr
         tb = &tr
         if floating is float:
-            sgemm(ta, tb, &m_, &f_, &k_, &one, <float*> a, &lda_, <float*> pk, &f_,
+            sgemm(ta, tb, &m_, &f_, &k_, &one, <float*> a, &lda_, <float*> pk, &ldp_,
                   &one, c, &ldc_)
         else:
-            dgemm(ta, tb, &m_, &f_, &k_, &one, <double*> a, &lda_, <double*> pk, &f_,
+            dgemm(ta, tb, &m_, &f_, &k_, &one, <double*> a, &lda_, <double*> pk, &ldp_,
                   &one, c, &ldc_)
     else:
         # c^T (F x M, col-major) += pk^T (F x K) @ op(a)^T (K x M)
         ta = &no
         tb = &tr if a_planar else &no
         if floating is float:
-            sgemm(ta, tb, &f_, &m_, &k_, &one, <float*> pk, &f_, <float*> a, &lda_,
+            sgemm(ta, tb, &f_, &m_, &k_, &one, <float*> pk, &ldp_, <float*> a, &lda_,
                   &one, c, &ldc_)
         else:
-            dgemm(ta, tb, &f_, &m_, &k_, &one, <double*> pk, &f_, <double*> a, &lda_,
+            dgemm(ta, tb, &f_, &m_, &k_, &one, <double*> pk, &ldp_, <double*> a, &lda_,
                   &one, c, &ldc_)
 
 
@@ -874,13 +886,57 @@ cdef tuple _buffers(const Geometry* g, bint planar, Py_ssize_t n_threads,
             np.zeros(max(K, CHUNK), dtype=dtype), np.empty(packed, dtype=dtype))
 
 
+cdef void _separable_sliced(const floating* x, const Geometry* g, const floating* dk,
+                            const floating* packed, const floating* zero, const floating* pk, Py_ssize_t F,
+                            const floating* bias, floating* out, Py_ssize_t N,
+                            Py_ssize_t rows_per_tile, Py_ssize_t slices, int activation,
+                            int n_threads, Py_ssize_t gemm_pixels, floating* work,
+                            Py_ssize_t ldw, bint staged, floating* whole,
+                            Control* ctl) noexcept nogil:
+    """separable's sliced schedule (channels_last, rows path): see its docstring.
+
+    ``whole`` receives the depthwise result of the batch, pixel after pixel;
+    ``work`` holds a row of ``ldw`` staging elements per thread.  Slices are
+    multiples of 16 columns, so that no slice splits a GEMM kernel's block.
+    """
+    cdef Py_ssize_t K = g.C * g.dm, M = N * g.Ho * g.Wo
+    cdef Py_ssize_t tiles_per_image = _ceil_div(g.Ho, rows_per_tile)
+    cdef Py_ssize_t width = _ceil_div(_ceil_div(F, slices), 16) * 16
+    cdef Py_ssize_t t, n, r0, r1, s, f0, f1
+    cdef floating* stage
+    with parallel(num_threads=n_threads):
+        _blas_enter(ctl)
+        stage = work + threadid() * ldw
+        for t in prange(N * tiles_per_image, schedule="dynamic"):
+            if _stopped(ctl):
+                continue
+            n = t // tiles_per_image
+            r0 = (t % tiles_per_image) * rows_per_tile
+            r1 = min(r0 + rows_per_tile, g.Ho)
+            _depthwise_rows(x + n * g.H * g.W * g.C, g, dk, packed, zero, zero, r0, r1,
+                            whole + (n * g.Ho + r0) * g.Wo * K, K, stage if staged else NULL)
+        # (the loop ends at a barrier: every slice reads all of ``whole``)
+        for s in prange(slices, schedule="dynamic"):
+            if _stopped(ctl):
+                continue
+            f0 = min(F, s * width)
+            f1 = min(F, f0 + width)
+            if f1 > f0:
+                _fill_bias(out + f0, F, False, M, f1 - f0, bias + f0)
+                _gemm_columns(whole, K, False, M, K, pk + f0, F, f1 - f0, out + f0, F, False,
+                              gemm_pixels)
+                _activate(out + f0, F, False, M, f1 - f0, activation)
+        _blas_exit(ctl)
+
+
 def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depthwise_kernel,
               const floating[:, ::1] pointwise_kernel, const floating[::1] bias,
               floating[:, :, :, ::1] out, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t dh,
               Py_ssize_t dw, Py_ssize_t pt, Py_ssize_t pl, bint channels_first,
-              Py_ssize_t rows_per_tile, Py_ssize_t images_per_tile, int activation,
-              int n_threads, Py_ssize_t gemm_pixels, int[::1] cancel, bint poll,
-              intptr_t blas_set_local, intptr_t blas_users):
+              Py_ssize_t rows_per_tile, Py_ssize_t images_per_tile,
+              Py_ssize_t filter_slices, int activation, int n_threads,
+              Py_ssize_t gemm_pixels, int[::1] cancel, bint poll, intptr_t blas_set_local,
+              intptr_t blas_users):
     """Fused separable convolution: out = activation(pointwise(depthwise(x)) + bias).
 
     A tile is ``rows_per_tile`` output rows of one image or, where
@@ -888,6 +944,15 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     consecutive images, whose pixels go through one GEMM.  ``gemm_pixels``
     pixels go to one BLAS call (0: a whole tile; see _blas.py); the last
     four arguments are the call's control (see _control.pxi).
+
+    ``filter_slices`` > 0 (channels_last only) splits the work the other way,
+    for a batch whose whole depthwise result is small beside a wide pointwise
+    matrix (one 19x19 image into 728 x 728): the threads first compute the
+    depthwise result of the whole batch in tiles of ``rows_per_tile`` rows,
+    then each multiplies all of it by its own slice of the matrix's columns.
+    One GEMM per thread then packs the matrix once, instead of once per
+    tile of a few dozen pixels, and every thread has work even when the
+    batch has fewer rows than threads want tiles.
     """
     cdef Geometry g = _geometry(x.shape, depthwise_kernel.shape, out.shape,
                                 channels_first, sh, sw, dh, dw, pt, pl)
@@ -898,7 +963,10 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     cdef bint planar = _planar(&g, channels_first)
     cdef Py_ssize_t ipt = images_per_tile
     cdef Py_ssize_t n_tiles = _ceil_div(N, ipt) if ipt > 1 else N * tiles_per_image
-    cdef Py_ssize_t tile_size = rows_per_tile * g.Wo * K * ipt
+    if planar:
+        filter_slices = 0   # the sliced schedule is for the rows path only
+    # the sliced schedule keeps its depthwise result in ``whole``, not per thread
+    cdef Py_ssize_t tile_size = 0 if filter_slices > 0 else rows_per_tile * g.Wo * K * ipt
     cdef Py_ssize_t scratch = _depthwise_scratch(&g, rows_per_tile, planar, sizeof(floating))
     work_, zero_, packed_ = _buffers(&g, planar, n_threads, tile_size + scratch,
                                      np.asarray(out).dtype)
@@ -916,45 +984,53 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     cdef Py_ssize_t t, n, n1, i, r0, r1, Mi, M, lda, ldc
     cdef floating* buf
     cdef floating* ctile
+    cdef floating[::1] whole
+    if filter_slices > 0:
+        whole = np.empty(N * g.Ho * g.Wo * K, dtype=np.asarray(out).dtype)
     with nogil:
         if not planar:
             _pack_weights(dkp, g.kh * g.kw, K, pp)
-        with parallel(num_threads=n_threads):
-            _blas_enter(&ctl)
-            buf = &work[threadid(), 0]
-            for t in prange(n_tiles, schedule="dynamic"):
-                if _stopped(&ctl):
-                    continue
-                if ipt > 1:
-                    n = t * ipt
-                    n1 = min(n + ipt, N)
-                    r0 = 0
-                    r1 = g.Ho
-                else:
-                    n = t // tiles_per_image
-                    n1 = n + 1
-                    r0 = (t % tiles_per_image) * rows_per_tile
-                    r1 = min(r0 + rows_per_tile, g.Ho)
-                Mi = (r1 - r0) * g.Wo
-                M = Mi * (n1 - n)
-                lda = M if planar else K
-                for i in range(n, n1):
-                    if planar:
-                        _depthwise_planar(xp + i * image_in, &g, dkp, zp, r0, r1,
-                                          buf + (i - n) * Mi, M, buf + tile_size)
+        if filter_slices > 0:
+            _separable_sliced(xp, &g, dkp, pp, zp, pkp, F, bp, op, N, rows_per_tile,
+                              filter_slices, activation, n_threads, gemm_pixels, &work[0, 0],
+                              work.shape[1], scratch > 0, &whole[0], &ctl)
+        else:
+            with parallel(num_threads=n_threads):
+                _blas_enter(&ctl)
+                buf = &work[threadid(), 0]
+                for t in prange(n_tiles, schedule="dynamic"):
+                    if _stopped(&ctl):
+                        continue
+                    if ipt > 1:
+                        n = t * ipt
+                        n1 = min(n + ipt, N)
+                        r0 = 0
+                        r1 = g.Ho
                     else:
-                        _depthwise_rows(xp + i * image_in, &g, dkp, pp, zp, zp, r0, r1,
-                                        buf + (i - n) * Mi * K, K,
-                                        buf + tile_size if scratch else NULL)
-                if channels_first:
-                    ctile = op + n * image_out + r0 * g.Wo
-                    ldc = g.Ho * g.Wo
-                else:
-                    ctile = op + n * image_out + r0 * g.Wo * F
-                    ldc = F
-                _pointwise_tile(buf, lda, planar, M, K, pkp, F, bp, ctile, ldc,
-                                channels_first, activation, gemm_pixels)
-            _blas_exit(&ctl)
+                        n = t // tiles_per_image
+                        n1 = n + 1
+                        r0 = (t % tiles_per_image) * rows_per_tile
+                        r1 = min(r0 + rows_per_tile, g.Ho)
+                    Mi = (r1 - r0) * g.Wo
+                    M = Mi * (n1 - n)
+                    lda = M if planar else K
+                    for i in range(n, n1):
+                        if planar:
+                            _depthwise_planar(xp + i * image_in, &g, dkp, zp, r0, r1,
+                                              buf + (i - n) * Mi, M, buf + tile_size)
+                        else:
+                            _depthwise_rows(xp + i * image_in, &g, dkp, pp, zp, zp, r0, r1,
+                                            buf + (i - n) * Mi * K, K,
+                                            buf + tile_size if scratch else NULL)
+                    if channels_first:
+                        ctile = op + n * image_out + r0 * g.Wo
+                        ldc = g.Ho * g.Wo
+                    else:
+                        ctile = op + n * image_out + r0 * g.Wo * F
+                        ldc = F
+                    _pointwise_tile(buf, lda, planar, M, K, pkp, F, bp, ctile, ldc,
+                                    channels_first, activation, gemm_pixels)
+                _blas_exit(&ctl)
     _finish(&ctl)
 
 

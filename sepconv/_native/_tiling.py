@@ -70,6 +70,26 @@ def images_per_tile(n_images, out_hw, bytes_per_pixel, n_threads, matrix_bytes):
     return images
 
 
+def filter_slices(n_images, out_hw, channels, filters, itemsize, n_threads):
+    """Return how many column slices of the pointwise matrix the threads share (0: tiles).
+
+    For a wide layer whose whole batch of depthwise results takes no more
+    bytes than its pointwise matrix (Xception's 19x19 images with 728
+    channels, one image at a time; 8 of its exit flow's 10x10 images), the
+    depthwise result of the batch is computed first and the threads then
+    multiply all of it by slices of the matrix's columns, at least 64 columns
+    wide: each part of the matrix is packed once, not once per tile of rows
+    (see ``separable`` in _kernels.pxi).  TILES_PER_THREAD slices per thread,
+    taken as threads come free, so that a thread slowed by another process
+    on its core does not hold up the call.
+    """
+    matrix_bytes = channels * filters * itemsize
+    whole_bytes = n_images * out_hw[0] * out_hw[1] * channels * itemsize
+    if matrix_bytes <= TILE_BYTES or whole_bytes > matrix_bytes:
+        return 0
+    return max(1, min(TILES_PER_THREAD * n_threads, filters // 64))
+
+
 def _budget(matrix_bytes):
     """Bytes of working set one tile holds (see TILE_BYTES)."""
     return max(TILE_BYTES, matrix_bytes)
