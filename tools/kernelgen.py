@@ -31,7 +31,6 @@ Weights come packed by channel chunk (tap t of the chunk at ``w[t * CHUNK]``,
 see pack_weights in _kernels.pxi), so their offsets are constants too.
 """
 
-
 BLOCK = 8
 MAX_KW = 7
 # square windows whose kernel rows are written out too (see kernel())
