@@ -229,7 +229,11 @@ def extensions():
 
 
 class BuildExt(build_ext):
-    """Compile extensions in parallel, and leave a copy beside the sources.
+    """Cythonize and compile extensions in parallel, and leave a copy beside the sources.
+
+    Cython runs here rather than when setup.py is loaded, so that the
+    commands that compile nothing (``sdist``, ``egg_info``: each step of
+    building an sdist) do not translate the kernels to C.
 
     The copy makes the checkout itself importable once built: ``python -m
     sepconv`` run from the repository root (as the README's quick start
@@ -242,6 +246,15 @@ class BuildExt(build_ext):
             self.parallel = os.cpu_count() or 1
 
     def run(self):
+        # the C sources replace the .pyx in place: setuptools has annotated
+        # these Extension objects, and cythonize returns new ones
+        translated = cythonize(
+            self.extensions,
+            compiler_directives=CYTHON_DIRECTIVES,
+            nthreads=os.cpu_count() or 1,
+        )
+        for ext, c_ext in zip(self.extensions, translated, strict=True):
+            ext.sources = c_ext.sources
         super().run()
         if self.inplace:
             return
@@ -252,11 +265,4 @@ class BuildExt(build_ext):
                 shutil.copyfile(built, beside_sources)
 
 
-setup(
-    ext_modules=cythonize(
-        extensions(),
-        compiler_directives=CYTHON_DIRECTIVES,
-        nthreads=os.cpu_count() or 1,
-    ),
-    cmdclass={"build_ext": BuildExt},
-)
+setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})
