@@ -7,9 +7,9 @@
 #      generator and the tests, and no generated C or built module;
 #   2. the wheel, built by pip from that sdist (as pip builds an sdist it
 #      installs, so what passes below passes for the sdist too);
-#   3. auditwheel repair: the OpenMP runtime (libgomp) vendored, the
-#      manylinux tag the one `auditwheel show` says this machine's glibc
-#      allows (release wheels come from the manylinux images of the
+#   3. auditwheel repair: symbols stripped, the OpenMP runtime (libgomp)
+#      vendored, the manylinux tag the one `auditwheel show` says this
+#      machine's glibc allows (release wheels come from the manylinux images of the
 #      cibuildwheel config in pyproject.toml); it must carry no sources;
 #   4. a fresh virtual environment whose PATH has no C compiler: the wheel
 #      installed there, the test suite run from a copy outside the checkout
@@ -67,7 +67,8 @@ step "wheel built: $(basename "$raw")"
 "$work/tools/bin/auditwheel" show "$raw" | tee "$work/show.txt"
 plat=$(tr '\n' ' ' <"$work/show.txt" | grep -o 'constrains the platform tag to "[^"]*"' |
     grep -o '"[^"]*"' | tr -d '"') || fail "auditwheel show named no manylinux tag"
-"$work/tools/bin/auditwheel" repair --plat "$plat" -w "$out" "$raw"
+# --strip: the modules' debug information (Python's -g) is four fifths of them
+"$work/tools/bin/auditwheel" repair --strip --plat "$plat" -w "$out" "$raw"
 wheel=$(ls "$out"/sepconv-*"$plat"*.whl)
 "$work/tools/bin/auditwheel" show "$wheel"
 wheel_names "$wheel" >"$work/wheel.txt"
