@@ -12,7 +12,7 @@
 #      machine's glibc allows (release wheels come from the manylinux images of the
 #      cibuildwheel config in pyproject.toml); it must carry no sources;
 #   4. a fresh virtual environment whose PATH has no C compiler: the wheel
-#      installed there, the test suite run from a copy outside the checkout
+#      installed there, the sdist's test suite run outside any source tree
 #      (so the installed package is the one imported) and `python -m sepconv
 #      info`, which must list the three kernel builds on x86-64.
 #
@@ -32,7 +32,7 @@ python=$(command -v "${PYTHON:-python3}")  # before PATH gains the tools venv
 t0=$SECONDS
 step() { echo "-- $1 ($((SECONDS - t0)) s)"; }
 fail() { echo "build_wheel.sh: $1" >&2; exit 1; }
-# `unzip -Z1` / `tar -t` of an archive, names only
+# the names of the files in a wheel (a zip file)
 wheel_names() { "$work/tools/bin/python" -m zipfile -l "$1" | awk 'NR > 1 {print $1}'; }
 
 "$python" -m venv "$work/tools"
@@ -95,8 +95,9 @@ if PATH=$nocc /bin/sh -c 'cc --version' >/dev/null 2>&1; then
     fail "cc runs in the test environment"
 fi
 PATH=$nocc "$nocc/pip" install -q "$wheel[test]"
+# the sdist's tests, outside any source tree
 mkdir "$work/run"
-cp -r "$root/tests" "$work/run/tests"
+tar -xzf "$sdist" -C "$work/run" --strip-components=1 --wildcards '*/tests/*'
 cd "$work/run"
 PATH=$nocc "$nocc/python" - "$work/venv" <<'EOF'
 import os, sys
