@@ -34,6 +34,7 @@ def config_info() -> dict[str, Any]:
         "threads": _threads.effective_n_threads(None),
         "cpus": _threads.cpu_count(),
         "isa": _dispatch.LEVEL,
+        "isa_built": _dispatch.built_levels(),
         "isa_available": _dispatch.available_levels(),
         "blas": [
             {
@@ -87,7 +88,9 @@ def show_config(file: TextIO | None = None) -> None:
         "OpenMP       : "
         + ("on" if info["openmp"] else "off (built without OpenMP: serial kernels)"),
         f"threads      : {info['threads']} of {info['cpus']} CPUs",
-        f"kernel ISA   : {info['isa']} (built and supported: {', '.join(info['isa_available'])})",
+        f"kernel ISA   : {info['isa']}",
+        f"kernel builds: {', '.join(info['isa_built'])} "
+        f"(this CPU runs: {', '.join(reversed(info['isa_available']))})",
     ]
     lines.append(f"BLAS threads : {info['blas_in_kernels']}")
     for lib in info["blas"]:

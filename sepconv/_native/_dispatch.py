@@ -7,6 +7,7 @@ variable ``SEPCONV_ISA`` names another one (for testing and benchmarking).
 """
 
 import importlib
+import importlib.util
 import os
 
 from . import _runtime  # type: ignore[attr-defined]  # compiled, no annotations
@@ -19,6 +20,17 @@ def _module(level):
         return importlib.import_module(f"sepconv._native._kernels_{level}")
     except ImportError:
         return None
+
+
+def built_levels():
+    """Return the ISA levels whose kernel build this installation carries, narrowest first.
+
+    Found without importing them: a build for a wider ISA than the CPU's is
+    listed too (a wheel for x86-64 carries all three).
+    """
+    return [
+        lv for lv in reversed(LEVELS) if importlib.util.find_spec(f"sepconv._native._kernels_{lv}")
+    ]
 
 
 def available_levels():
