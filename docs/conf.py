@@ -1,0 +1,58 @@
+"""Sphinx configuration: numpydoc API reference, the PyData theme, a gallery.
+
+Build with ``python -m sphinx -W --keep-going -b html docs docs/_build/html``
+(``pip install ".[docs]"`` first).  The user guide is the Markdown files of
+this folder, read by MyST; the API reference is generated from docstrings;
+the gallery runs the scripts of the top-level ``examples/`` folder.
+"""
+
+from pathlib import Path
+
+import sepconv
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+project = "sepconv"
+copyright = "sepconv developers"
+release = sepconv.__version__
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "numpydoc",
+    "myst_parser",
+    "sphinx_gallery.gen_gallery",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = ["_build", "benchmarks", "auto_examples/*.ipynb", "**.zip"]
+templates_path = ["_templates"]
+
+# API reference: one page per public name, from its numpydoc docstring.
+autosummary_generate = True
+autodoc_default_options = {"members": False}
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+
+# User guide: the Markdown files link to each other's headings.
+myst_heading_anchors = 3
+
+sphinx_gallery_conf = {
+    "examples_dirs": str(_ROOT / "examples"),
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "matplotlib_animations": False,
+    "within_subsection_order": "FileNameSortKey",
+}
+
+html_theme = "pydata_sphinx_theme"
+html_title = f"sepconv {release}"
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+}
+html_static_path = []
