@@ -1,11 +1,12 @@
 """Sphinx configuration: numpydoc API reference, the PyData theme, a gallery.
 
-Build with ``python -m sphinx -W --keep-going -b html docs docs/_build/html``
+Build with ``sphinx-build -W --keep-going -b html docs docs/_build/html``
 (``pip install ".[docs]"`` first).  The user guide is the Markdown files of
 this folder, read by MyST; the API reference is generated from docstrings;
 the gallery runs the scripts of the top-level ``examples/`` folder.
 """
 
+import re
 from pathlib import Path
 
 import sepconv
@@ -56,3 +57,25 @@ html_theme_options = {
     "show_toc_level": 2,
 }
 html_static_path = []
+
+
+# scikit-learn's docstring style names fitted attributes in shapes, such as
+# "ndarray of shape (n_samples, n_features_out_)"; in reST a word ending in
+# "_" is a link to a target, so it is escaped outside literals and roles.
+_LITERAL = re.compile(r"(`+[^`]*`+)")
+_TRAILING_UNDERSCORE = re.compile(r"\b([A-Za-z]\w*)_(?=[\s,)\]]|$)")
+
+
+def _escape_trailing_underscores(app, what, name, obj, options, lines):
+    in_doctest = False  # a doctest block runs from a ">>>" line to a blank line
+    for i, line in enumerate(lines):
+        in_doctest = bool(line.strip()) and (in_doctest or line.lstrip().startswith(">>>"))
+        if not in_doctest:
+            parts = _LITERAL.split(line)
+            parts[::2] = [_TRAILING_UNDERSCORE.sub(r"\1\\_", part) for part in parts[::2]]
+            lines[i] = "".join(parts)
+
+
+def setup(app):
+    # After numpydoc (priority 500) has turned the sections into reST.
+    app.connect("autodoc-process-docstring", _escape_trailing_underscores, priority=600)

@@ -13,6 +13,8 @@ import doctest
 import importlib
 import importlib.util
 import inspect
+import re
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +35,7 @@ PUBLIC_MODULES = {
     "sepconv.dask": "dask",
 }
 OPTIONFLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+API_REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "api.rst"
 
 
 def public_names(module):
@@ -47,17 +50,26 @@ def public_names(module):
     return names
 
 
-def public_objects():
-    """``(label, object)`` for each public function and class, each object once."""
-    seen = {}
+def public_entries():
+    """``(module name, name, object)`` of each public function and class, per module.
+
+    The modules whose optional dependency is absent are left out.
+    """
     for module_name, requirement in PUBLIC_MODULES.items():
         if requirement is not None and importlib.util.find_spec(requirement) is None:
             continue
         module = importlib.import_module(module_name)
         for name in public_names(module):
             obj = getattr(module, name)
-            if not inspect.ismodule(obj) and id(obj) not in seen:
-                seen[id(obj)] = (f"{module_name}.{name}", obj)
+            if not inspect.ismodule(obj):
+                yield module_name, name, obj
+
+
+def public_objects():
+    """``(label, object)`` for each public function and class, each object once."""
+    seen = {}
+    for module_name, name, obj in public_entries():
+        seen.setdefault(id(obj), (f"{module_name}.{name}", obj))
     return sorted(seen.values(), key=lambda item: item[0])
 
 
@@ -98,3 +110,26 @@ def test_docstring_examples(test, tmp_path, monkeypatch):
     runner = doctest.DocTestRunner(optionflags=OPTIONFLAGS)
     result = runner.run(test, out=report.append)
     assert result.failed == 0, "".join(report)
+
+
+def documented_names(text):
+    """``module.name`` of each autosummary entry of the API reference."""
+    names = set()
+    for block in re.split(r"^\.\. currentmodule:: ", text, flags=re.M)[1:]:
+        module, _, body = block.partition("\n")
+        names.update(f"{module}.{name}" for name in re.findall(r"^   (\w+)$", body, flags=re.M))
+    return names
+
+
+@pytest.mark.skipif(not API_REFERENCE.exists(), reason="docs/api.rst is not in this tree")
+def test_api_reference_documents_every_public_name():
+    import sepconv
+
+    documented = documented_names(API_REFERENCE.read_text())
+    missing = []
+    for module_name, name, obj in public_entries():
+        top_level = name in sepconv.__all__ and getattr(sepconv, name) is obj
+        if f"{module_name}.{name}" not in documented:
+            if not (top_level and f"sepconv.{name}" in documented):
+                missing.append(f"{module_name}.{name}")
+    assert not missing, f"not in docs/api.rst: {missing}"
