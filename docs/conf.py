@@ -32,7 +32,6 @@ templates_path = ["_templates"]
 
 # API reference: one page per public name, from its numpydoc docstring.
 autosummary_generate = True
-autodoc_default_options = {"members": False}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
