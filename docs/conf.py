@@ -27,7 +27,8 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "benchmarks", "auto_examples/*.ipynb", "**.zip"]
+# benchmarks/ holds the shipped benchmark results (JSON, PNG), not pages.
+exclude_patterns = ["_build", "benchmarks"]
 templates_path = ["_templates"]
 
 # API reference: one page per public name, from its numpydoc docstring.
@@ -44,8 +45,6 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
     "download_all_examples": False,
-    "remove_config_comments": True,
-    "matplotlib_animations": False,
     "within_subsection_order": "FileNameSortKey",
 }
 
