@@ -53,16 +53,23 @@ def public_names(module):
 def public_entries():
     """``(module name, name, object)`` of each public function and class, per module.
 
-    The modules whose optional dependency is absent are left out.
+    The modules whose optional dependency is absent are left out, and so are
+    their names re-exported elsewhere (``sepconv.load_keras_layers``).
     """
-    for module_name, requirement in PUBLIC_MODULES.items():
-        if requirement is not None and importlib.util.find_spec(requirement) is None:
+    for module_name in PUBLIC_MODULES:
+        if _missing(module_name):
             continue
         module = importlib.import_module(module_name)
         for name in public_names(module):
             obj = getattr(module, name)
-            if not inspect.ismodule(obj):
+            if not inspect.ismodule(obj) and not _missing(obj.__module__):
                 yield module_name, name, obj
+
+
+def _missing(module_name):
+    """Whether the optional dependency of ``module_name`` is absent."""
+    requirement = PUBLIC_MODULES.get(module_name)
+    return requirement is not None and importlib.util.find_spec(requirement) is None
 
 
 def public_objects():
@@ -77,7 +84,7 @@ def _requirement_params():
     return [
         pytest.param(name, marks=pytest.mark.skip(reason=f"{requirement} is not installed"))
         for name, requirement in PUBLIC_MODULES.items()
-        if requirement is not None and importlib.util.find_spec(requirement) is None
+        if _missing(name)
     ]
 
 
