@@ -20,6 +20,15 @@ def config_info() -> dict[str, Any]:
     SciPy's among them), blas_in_kernels (how BLAS is held at one thread in
     the kernels' threads: "thread-local", the count each thread saw, or
     "process-wide" for BLAS libraries without a per-thread limit).
+
+    Examples
+    --------
+    >>> import sepconv
+    >>> info = sepconv.config_info()
+    >>> info["version"] == sepconv.__version__
+    True
+    >>> sorted(info["dtypes"])
+    ['float32', 'float64']
     """
     import scipy.linalg.cython_blas  # noqa: F401  (loads SciPy's BLAS so it is listed)
     from threadpoolctl import threadpool_info
@@ -79,7 +88,17 @@ def _cpu_name():
 
 
 def show_config(file: TextIO | None = None) -> None:
-    """Print the build and runtime configuration (see :func:`config_info`)."""
+    """Print the build and runtime configuration (see :func:`config_info`).
+
+    Examples
+    --------
+    >>> import io
+    >>> import sepconv
+    >>> out = io.StringIO()
+    >>> sepconv.show_config(file=out)
+    >>> out.getvalue().startswith("sepconv")
+    True
+    """
     info = config_info()
     lines = [
         f"sepconv {info['version']} (Python {info['python']}, NumPy {info['numpy']})",

@@ -74,7 +74,16 @@ def _const(value, x):
 
 
 def linear(x: npt.ArrayLike) -> FloatArray:
-    """Identity: ``x`` unchanged."""
+    """Identity: ``x`` unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> activations.linear(x)
+    array([-2. , -0.5,  0. ,  0.5,  2. ])
+    """
     return _float(x)
 
 
@@ -88,6 +97,16 @@ def relu(
 
     ``x`` above ``threshold`` (else 0), clipped to ``max_value`` when given,
     and ``negative_slope * (x - threshold)`` below the threshold.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> activations.relu(x)
+    array([0. , 0. , 0. , 0.5, 2. ])
+    >>> activations.relu(x, negative_slope=0.1, max_value=1.0)
+    array([-0.2 , -0.05,  0.  ,  0.5 ,  1.  ])
     """
     x = _float(x)
     if negative_slope != 0.0 and max_value is None and threshold == 0:
@@ -105,7 +124,16 @@ def relu(
 
 
 def leaky_relu(x: npt.ArrayLike, negative_slope: float = 0.2) -> FloatArray:
-    """``x`` for positive ``x``, ``negative_slope * x`` otherwise."""
+    """``x`` for positive ``x``, ``negative_slope * x`` otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> activations.leaky_relu(x)
+    array([-0.40000001, -0.1       ,  0.        ,  0.5       ,  2.        ])
+    """
     x = _float(x)
     # TensorFlow holds the slope as a float32 attribute, so Keras's float64
     # results carry its float32 rounding; so do these.
@@ -113,32 +141,78 @@ def leaky_relu(x: npt.ArrayLike, negative_slope: float = 0.2) -> FloatArray:
 
 
 def relu6(x: npt.ArrayLike) -> FloatArray:
-    """ReLU capped at 6."""
+    """ReLU capped at 6.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> activations.relu6(np.array([-1.0, 3.0, 8.0]))
+    array([0., 3., 6.])
+    """
     x = _float(x)
     return np.clip(x, _const(0, x), _const(6, x))
 
 
 def elu(x: npt.ArrayLike, alpha: float = 1.0) -> FloatArray:
-    """``x`` for ``x >= 0``, ``alpha * (exp(x) - 1)`` otherwise."""
+    """``x`` for ``x >= 0``, ``alpha * (exp(x) - 1)`` otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> np.round(activations.elu(x), 4)
+    array([-0.8647, -0.3935,  0.    ,  0.5   ,  2.    ])
+    """
     x = _float(x)
     return np.where(x >= 0, x, _const(alpha, x) * np.expm1(np.minimum(x, 0)))
 
 
 def selu(x: npt.ArrayLike) -> FloatArray:
-    """Scaled ELU with the self-normalising constants."""
+    """Scaled ELU with the self-normalising constants.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> np.round(activations.selu(x), 4)
+    array([-1.5202, -0.6918,  0.    ,  0.5254,  2.1014])
+    """
     x = _float(x)
     return _const(_SELU_SCALE, x) * elu(x, _SELU_ALPHA)
 
 
 def celu(x: npt.ArrayLike, alpha: float = 1.0) -> FloatArray:
-    """``max(x, 0) + alpha * (exp(min(x, 0) / alpha) - 1)``."""
+    """``max(x, 0) + alpha * (exp(min(x, 0) / alpha) - 1)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> np.round(activations.celu(x, alpha=0.5), 4)
+    array([-0.4908, -0.3161,  0.    ,  0.5   ,  2.    ])
+    """
     x = _float(x)
     alpha = _const(alpha, x)
     return np.maximum(x, 0) + alpha * np.expm1(np.minimum(x, 0) / alpha)
 
 
 def gelu(x: npt.ArrayLike, approximate: bool = False) -> FloatArray:
-    """Gaussian error linear unit; ``approximate=True`` uses the tanh formula."""
+    """Gaussian error linear unit; ``approximate=True`` uses the tanh formula.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> np.round(activations.gelu(x), 4)
+    array([-0.0455, -0.1543,  0.    ,  0.3457,  1.9545])
+    >>> np.round(activations.gelu(x, approximate=True), 4)
+    array([-0.0454, -0.1543,  0.    ,  0.3457,  1.9546])
+    """
     x = _float(x)
     if approximate:
         # TensorFlow casts the cubic coefficient through float32; Keras uses it.
@@ -153,7 +227,16 @@ def gelu(x: npt.ArrayLike, approximate: bool = False) -> FloatArray:
 
 
 def sigmoid(x: npt.ArrayLike) -> FloatArray:
-    """``1 / (1 + exp(-x))``."""
+    """``1 / (1 + exp(-x))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> np.round(activations.sigmoid(x), 4)
+    array([0.1192, 0.3775, 0.5   , 0.6225, 0.8808])
+    """
     from scipy import special
 
     x = _float(x)
@@ -161,121 +244,301 @@ def sigmoid(x: npt.ArrayLike) -> FloatArray:
 
 
 def hard_sigmoid(x: npt.ArrayLike) -> FloatArray:
-    """Piecewise-linear sigmoid: ``clip(x / 6 + 0.5, 0, 1)``."""
+    """Piecewise-linear sigmoid: ``clip(x / 6 + 0.5, 0, 1)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> activations.hard_sigmoid(np.array([-4.0, 0.0, 1.5, 4.0]))
+    array([0.  , 0.5 , 0.75, 1.  ])
+    """
     x = _float(x)
     return np.clip(x / _const(6, x) + _const(0.5, x), _const(0, x), _const(1, x))
 
 
 def sparse_sigmoid(x: npt.ArrayLike) -> FloatArray:
-    """0 below -1, 1 above 1, ``(x + 1) / 2`` between."""
+    """0 below -1, 1 above 1, ``(x + 1) / 2`` between.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> activations.sparse_sigmoid(x)
+    array([0.  , 0.25, 0.5 , 0.75, 1.  ])
+    """
     x = _float(x)
     return np.clip((x + 1) / _const(2, x), _const(0, x), _const(1, x))
 
 
 def log_sigmoid(x: npt.ArrayLike) -> FloatArray:
-    """``log(sigmoid(x)) = -softplus(-x)``."""
+    """``log(sigmoid(x)) = -softplus(-x)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> np.round(activations.log_sigmoid(x), 4)
+    array([-2.1269, -0.9741, -0.6931, -0.4741, -0.1269])
+    """
     return -softplus(-_float(x))
 
 
 def silu(x: npt.ArrayLike) -> FloatArray:
-    """``x * sigmoid(x)`` (also called swish)."""
+    """``x * sigmoid(x)`` (also called swish).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> np.round(activations.silu(x), 4)
+    array([-0.2384, -0.1888,  0.    ,  0.3112,  1.7616])
+    """
     x = _float(x)
     return x * sigmoid(x)
 
 
 def hard_silu(x: npt.ArrayLike) -> FloatArray:
-    """``x * hard_sigmoid(x)`` (also called hard_swish)."""
+    """``x * hard_sigmoid(x)`` (also called hard_swish).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> activations.hard_silu(np.array([-4.0, 0.0, 1.5, 4.0]))
+    array([-0.   ,  0.   ,  1.125,  4.   ])
+    """
     x = _float(x)
     return x * hard_sigmoid(x)
 
 
 def mish(x: npt.ArrayLike) -> FloatArray:
-    """``x * tanh(softplus(x))``."""
+    """``x * tanh(softplus(x))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> np.round(activations.mish(x), 4)
+    array([-0.2525, -0.2207,  0.    ,  0.3752,  1.944 ])
+    """
     x = _float(x)
     return x * np.tanh(softplus(x))
 
 
 def softplus(x: npt.ArrayLike) -> FloatArray:
-    """``log(1 + exp(x))``, computed without overflow."""
+    """``log(1 + exp(x))``, computed without overflow.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> np.round(activations.softplus(x), 4)
+    array([0.1269, 0.4741, 0.6931, 0.9741, 2.1269])
+    """
     x = _float(x)
     return np.logaddexp(x, _const(0, x))
 
 
 def softsign(x: npt.ArrayLike) -> FloatArray:
-    """``x / (1 + |x|)``."""
+    """``x / (1 + |x|)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> activations.softsign(np.array([-3.0, 0.0, 1.0]))
+    array([-0.75,  0.  ,  0.5 ])
+    """
     x = _float(x)
     return x / (np.abs(x) + 1)
 
 
 def squareplus(x: npt.ArrayLike, b: float = 4) -> FloatArray:
-    """``(x + sqrt(x**2 + b)) / 2``."""
+    """``(x + sqrt(x**2 + b)) / 2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> activations.squareplus(np.array([0.0, 1.5]))
+    array([1., 2.])
+    """
     x = _float(x)
     return (x + np.sqrt(x**2 + _const(b, x))) / 2
 
 
 def sparse_plus(x: npt.ArrayLike) -> FloatArray:
-    """0 below -1, ``x`` above 1, ``(x + 1)**2 / 4`` between."""
+    """0 below -1, ``x`` above 1, ``(x + 1)**2 / 4`` between.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> activations.sparse_plus(x)
+    array([0.    , 0.0625, 0.25  , 0.5625, 2.    ])
+    """
     x = _float(x)
     return np.where(x <= -1, _const(0, x), np.where(x < 1, (x + 1) ** 2 / 4, x))
 
 
 def tanh(x: npt.ArrayLike) -> FloatArray:
-    """Hyperbolic tangent."""
+    """Hyperbolic tangent.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> np.round(activations.tanh(x), 4)
+    array([-0.964 , -0.4621,  0.    ,  0.4621,  0.964 ])
+    """
     return np.tanh(_float(x))
 
 
 def tanh_shrink(x: npt.ArrayLike) -> FloatArray:
-    """``x - tanh(x)``."""
+    """``x - tanh(x)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> np.round(activations.tanh_shrink(x), 4)
+    array([-1.036 , -0.0379,  0.    ,  0.0379,  1.036 ])
+    """
     x = _float(x)
     return x - np.tanh(x)
 
 
 def hard_tanh(x: npt.ArrayLike) -> FloatArray:
-    """``clip(x, -1, 1)``."""
+    """``clip(x, -1, 1)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> activations.hard_tanh(x)
+    array([-1. , -0.5,  0. ,  0.5,  1. ])
+    """
     x = _float(x)
     return np.clip(x, _const(-1, x), _const(1, x))
 
 
 def soft_shrink(x: npt.ArrayLike, threshold: float = 0.5) -> FloatArray:
-    """``x`` moved ``threshold`` towards zero, 0 within ``threshold`` of it."""
+    """``x`` moved ``threshold`` towards zero, 0 within ``threshold`` of it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> activations.soft_shrink(x)
+    array([-1.5,  0. ,  0. ,  0. ,  1.5])
+    """
     x = _float(x)
     t = _const(threshold, x)
     return np.where(x > t, x - t, np.where(x < -t, x + t, _const(0, x)))
 
 
 def hard_shrink(x: npt.ArrayLike, threshold: float = 0.5) -> FloatArray:
-    """``x`` where ``|x| > threshold``, 0 elsewhere."""
+    """``x`` where ``|x| > threshold``, 0 elsewhere.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> activations.hard_shrink(x)
+    array([-2.,  0.,  0.,  0.,  2.])
+    """
     x = _float(x)
     return np.where(np.abs(x) > _const(threshold, x), x, _const(0, x))
 
 
 def threshold(x: npt.ArrayLike, threshold: float, default_value: float) -> FloatArray:
-    """``x`` where ``x > threshold``, ``default_value`` elsewhere."""
+    """``x`` where ``x > threshold``, ``default_value`` elsewhere.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> activations.threshold(x, 0.1, -1.0)
+    array([-1. , -1. , -1. ,  0.5,  2. ])
+    """
     x = _float(x)
     return np.where(x > threshold, x, _const(default_value, x))
 
 
 def exponential(x: npt.ArrayLike) -> FloatArray:
-    """``exp(x)``."""
+    """``exp(x)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> np.round(activations.exponential(x), 4)
+    array([0.1353, 0.6065, 1.    , 1.6487, 7.3891])
+    """
     return np.exp(_float(x))
 
 
 def softmax(x: npt.ArrayLike, axis: int = -1) -> FloatArray:
-    """Softmax over ``axis``."""
+    """Softmax over ``axis``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> y = activations.softmax(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]))
+    >>> np.round(y, 4)
+    array([[0.09  , 0.2447, 0.6652],
+           [0.3333, 0.3333, 0.3333]])
+    >>> np.allclose(y.sum(axis=-1), 1.0)
+    True
+    """
     x = _float(x)
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(x: npt.ArrayLike, axis: int = -1) -> FloatArray:
-    """Log of the softmax over ``axis``, computed stably."""
+    """Log of the softmax over ``axis``, computed stably.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> y = activations.log_softmax(np.array([[1.0, 2.0, 3.0]]))
+    >>> np.round(y, 4)
+    array([[-2.4076, -1.4076, -0.4076]])
+    >>> np.allclose(np.exp(y).sum(axis=-1), 1.0)
+    True
+    """
     x = _float(x)
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def sparsemax(x: npt.ArrayLike, axis: int = -1) -> FloatArray:
-    """Euclidean projection of ``x`` onto the simplex along ``axis`` (Martins & Astudillo)."""
+    """Euclidean projection of ``x`` onto the simplex along ``axis`` (Martins & Astudillo).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> activations.sparsemax(np.array([[2.0, 1.0, -1.0]]))
+    array([[1., 0., 0.]])
+    """
     x = _float(x)
     ranked = -np.sort(-x, axis=axis)
     cumulative = np.cumsum(ranked, axis=axis)
@@ -295,6 +558,13 @@ def glu(x: npt.ArrayLike, axis: int = -1) -> FloatArray:
     ------
     ValueError
         If the size of ``axis`` is odd.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> activations.glu(np.array([[1.0, 2.0, 0.0, 0.0]]))
+    array([[0.5, 1. ]])
     """
     x = _float(x)
     if x.shape[axis] % 2:
@@ -358,6 +628,18 @@ def get(identifier: Activation | dict[str, Any]) -> Callable[..., Any]:
     ------
     ValueError
         If ``identifier`` names no activation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> activations.get("relu") is activations.relu
+    True
+    >>> activations.get("swish") is activations.silu
+    True
+    >>> activations.get(None)(x)
+    array([-2. , -0.5,  0. ,  0.5,  2. ])
     """
     if identifier is None:
         return linear
@@ -375,6 +657,13 @@ def serialize(activation: Callable[..., Any]) -> str | dict[str, Any]:
     ------
     ValueError
         For a callable without a usable name (a lambda, a partial).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> activations.serialize(activations.relu)
+    'relu'
     """
     for builtin, fn in _BUILTINS.items():
         if activation is fn:
@@ -404,6 +693,16 @@ def deserialize(
     ------
     ValueError
         For a name that is neither built-in nor in ``custom_objects``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> activations.deserialize("gelu") is activations.gelu
+    True
+    >>> config = {"class_name": "function", "config": "relu", "module": "keras.activations"}
+    >>> activations.deserialize(config) is activations.relu
+    True
     """
     name = config
     if isinstance(config, dict):
@@ -527,6 +826,17 @@ def gradient(activation: Callable[..., Any], x: npt.ArrayLike, dy: npt.ArrayLike
     ValueError
         For an activation without a derivative here (a user function,
         ``sparsemax``, ``glu``, ``threshold``); the message names it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import activations
+    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    >>> activations.gradient(activations.relu, x, np.ones_like(x))
+    array([0., 0., 0., 1., 1.])
+    >>> dy = activations.gradient(activations.tanh, x, np.ones_like(x))
+    >>> np.allclose(dy, 1 - np.tanh(x) ** 2)
+    True
     """
     x = _float(x)
     dy = np.asarray(dy, dtype=x.dtype)

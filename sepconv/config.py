@@ -34,7 +34,14 @@ def _from_keras_json():
 
 
 def image_data_format() -> DataFormat:
-    """Return the default image data format, ``"channels_last"`` or ``"channels_first"``."""
+    """Return the default image data format, ``"channels_last"`` or ``"channels_first"``.
+
+    Examples
+    --------
+    >>> from sepconv import config
+    >>> config.image_data_format() in ('channels_last', 'channels_first')
+    True
+    """
     if "image_data_format" not in _state:
         _state["image_data_format"] = _from_keras_json()
     # choice() returned one of DATA_FORMATS, the values DataFormat names
@@ -52,15 +59,38 @@ def set_image_data_format(data_format: DataFormat) -> None:
     ------
     ValueError
         If ``data_format`` is not one of the two.
+
+    Examples
+    --------
+    >>> from sepconv import config
+    >>> previous = config.image_data_format()
+    >>> config.set_image_data_format("channels_first")
+    >>> config.image_data_format()
+    'channels_first'
+    >>> config.set_image_data_format(previous)
     """
     _state["image_data_format"] = choice(data_format, "data_format", DATA_FORMATS)
 
 
 def floatx() -> str:
-    """Return the default float type of layer weights, ``"float32"`` (Keras's default)."""
+    """Return the default float type of layer weights, ``"float32"`` (Keras's default).
+
+    Examples
+    --------
+    >>> from sepconv import config
+    >>> config.floatx()
+    'float32'
+    """
     return "float32"
 
 
 def epsilon() -> float:
-    """Return the fuzz factor used by the norm constraints, ``1e-7`` (Keras's default)."""
+    """Return the fuzz factor used by the norm constraints, ``1e-7`` (Keras's default).
+
+    Examples
+    --------
+    >>> from sepconv import config
+    >>> config.epsilon()
+    1e-07
+    """
     return 1e-7

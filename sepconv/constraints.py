@@ -38,7 +38,18 @@ __all__ = [
 
 
 class Constraint(Serializable):
-    """Base class: ``constraint(w)`` returns the constrained weight (same dtype)."""
+    """Base class: ``constraint(w)`` returns the constrained weight (same dtype).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import constraints
+    >>> constraint = constraints.NonNeg()
+    >>> isinstance(constraint, constraints.Constraint)
+    True
+    >>> constraint(np.array([-1.0, 2.0]))
+    array([0., 2.])
+    """
 
     def __call__(self, w: npt.ArrayLike) -> FloatArray:
         w = np.asarray(w)
@@ -64,7 +75,19 @@ class _NormConstraint(Constraint):
 
 
 class MaxNorm(_NormConstraint):
-    """Norms along ``axis`` clipped to at most ``max_value``."""
+    """Norms along ``axis`` clipped to at most ``max_value``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import constraints
+    >>> w = np.array([[3.0, 0.5], [4.0, 0.0]])
+    >>> np.round(constraints.MaxNorm(max_value=2.0)(w), 4)
+    array([[1.2, 0.5],
+           [1.6, 0. ]])
+    >>> constraints.MaxNorm(2.0).get_config()
+    {'max_value': 2.0, 'axis': 0}
+    """
 
     def __init__(self, max_value: float = 2, axis: int | Sequence[int] = 0) -> None:
         self.max_value = max_value
@@ -78,7 +101,16 @@ class MaxNorm(_NormConstraint):
 
 
 class MinMaxNorm(_NormConstraint):
-    """Norms along ``axis`` moved towards ``[min_value, max_value]`` at ``rate``."""
+    """Norms along ``axis`` moved towards ``[min_value, max_value]`` at ``rate``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import constraints
+    >>> w = np.array([[3.0, 0.1], [4.0, 0.0]])
+    >>> np.round(np.linalg.norm(constraints.MinMaxNorm(0.5, 1.0)(w), axis=0), 4)
+    array([1. , 0.5])
+    """
 
     def __init__(
         self,
@@ -105,7 +137,16 @@ class MinMaxNorm(_NormConstraint):
 
 
 class UnitNorm(_NormConstraint):
-    """Norms along ``axis`` set to one."""
+    """Norms along ``axis`` set to one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import constraints
+    >>> w = np.array([[3.0, 1.0], [4.0, 1.0]])
+    >>> np.round(np.linalg.norm(constraints.UnitNorm()(w), axis=0), 4)
+    array([1., 1.])
+    """
 
     def _desired(self, norms):
         return 1.0
@@ -115,7 +156,15 @@ class UnitNorm(_NormConstraint):
 
 
 class NonNeg(Constraint):
-    """Negative entries set to zero."""
+    """Negative entries set to zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import constraints
+    >>> constraints.NonNeg()(np.array([-1.0, 0.0, 2.0]))
+    array([0., 0., 2.])
+    """
 
     def _project(self, w):
         return np.maximum(w, 0)
@@ -145,17 +194,46 @@ def get(identifier: object) -> Constraint | Callable[..., Any] | None:
     ------
     ValueError
         If ``identifier`` names no constraint.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import constraints
+    >>> constraints.get("max_norm")
+    MaxNorm(max_value=2, axis=0)
+    >>> constraints.get(None) is None
+    True
     """
     return _VOCABULARY.get(identifier)
 
 
 def serialize(constraint: Constraint) -> dict[str, Any]:
-    """Return the Keras 3 config dict of ``constraint`` (None for None)."""
+    """Return the Keras 3 config dict of ``constraint`` (None for None).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import constraints
+    >>> constraints.serialize(constraints.MaxNorm(3))
+    {'module': 'keras.constraints', 'class_name': 'MaxNorm',
+     'config': {'max_value': 3, 'axis': 0}, 'registered_name': None}
+    """
     return _VOCABULARY.serialize(constraint)
 
 
 def deserialize(
     config: str | dict[str, Any], custom_objects: dict[str, Any] | None = None
 ) -> Constraint | Callable[..., Any]:
-    """Build a constraint from a config dict or name; ``custom_objects`` adds names."""
+    """Build a constraint from a config dict or name; ``custom_objects`` adds names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import constraints
+    >>> config = constraints.serialize(constraints.MaxNorm(3))
+    >>> constraints.deserialize(config) == constraints.MaxNorm(3)
+    True
+    >>> constraints.deserialize("non_neg")
+    NonNeg()
+    """
     return _VOCABULARY.deserialize(config, custom_objects)

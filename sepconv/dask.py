@@ -79,6 +79,24 @@ def separable_conv2d(
     ValueError, TypeError
         As the NumPy function does, with its messages, before any compute;
         ValueError for chunk sizes that are not known.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> import sepconv
+    >>> from sepconv import dask as sepconv_dask
+    >>> rng = np.random.default_rng(0)
+    >>> images = rng.standard_normal((4, 16, 16, 3)).astype(np.float32)
+    >>> x = da.from_array(images, chunks=(2, 8, 8, 3))
+    >>> dk = rng.standard_normal((3, 3, 3, 2)).astype(np.float32)
+    >>> pk = rng.standard_normal((1, 1, 6, 4)).astype(np.float32)
+    >>> y = sepconv_dask.separable_conv2d(x, dk, pk, padding="same")
+    >>> y.shape, y.chunks[1]
+    ((4, 16, 16, 4), (8, 8))
+    >>> expected = sepconv.separable_conv2d(images, dk, pk, padding="same")
+    >>> np.allclose(y.compute(scheduler="threads"), expected, atol=1e-5)
+    True
     """
     return _convolve(
         "separable_conv2d",
@@ -128,6 +146,22 @@ def depthwise_conv2d(
     ------
     ValueError, TypeError
         As in :func:`separable_conv2d`.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> import sepconv
+    >>> from sepconv import dask as sepconv_dask
+    >>> rng = np.random.default_rng(0)
+    >>> images = rng.standard_normal((4, 16, 16, 3)).astype(np.float32)
+    >>> x = da.from_array(images, chunks=(2, 8, 8, 3))
+    >>> dk = rng.standard_normal((3, 3, 3, 2)).astype(np.float32)
+    >>> y = sepconv_dask.depthwise_conv2d(x, dk)
+    >>> y.shape
+    (4, 14, 14, 6)
+    >>> np.allclose(y.compute(scheduler="threads"), sepconv.depthwise_conv2d(images, dk), atol=1e-5)
+    True
     """
     return _convolve(
         "depthwise_conv2d",
@@ -172,6 +206,22 @@ def pointwise_conv2d(
     ------
     ValueError, TypeError
         As in :func:`separable_conv2d`.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> import sepconv
+    >>> from sepconv import dask as sepconv_dask
+    >>> rng = np.random.default_rng(0)
+    >>> images = rng.standard_normal((4, 16, 16, 3)).astype(np.float32)
+    >>> x = da.from_array(images, chunks=(2, 8, 8, 3))
+    >>> pk = rng.standard_normal((1, 1, 3, 5)).astype(np.float32)
+    >>> y = sepconv_dask.pointwise_conv2d(x, pk)
+    >>> y.shape, y.dtype
+    ((4, 16, 16, 5), dtype('float32'))
+    >>> np.allclose(y.compute(scheduler="threads"), sepconv.pointwise_conv2d(images, pk), atol=1e-5)
+    True
     """
     x, fmt = _image_batch(x, data_format)
     options = {"data_format": fmt, "activation": activation}
@@ -223,6 +273,23 @@ def transform(estimator: SeparableConvFeatures, X: da.Array | npt.ArrayLike) -> 
         If ``X`` is neither 2-D nor 4-D.
     sklearn.exceptions.NotFittedError
         If ``estimator`` is not fitted.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> import sepconv
+    >>> from sepconv import dask as sepconv_dask
+    >>> rng = np.random.default_rng(0)
+    >>> images = rng.standard_normal((4, 16, 16, 3)).astype(np.float32)
+    >>> x = da.from_array(images, chunks=(2, 8, 8, 3))
+    >>> from sepconv.transformer import SeparableConvFeatures
+    >>> features = SeparableConvFeatures(random_state=0).fit(images)
+    >>> lazy = sepconv_dask.transform(features, x)
+    >>> lazy.shape == (4, features.n_features_out_)
+    True
+    >>> np.allclose(lazy.compute(scheduler="threads"), features.transform(images), atol=1e-5)
+    True
     """
     import dask
     import dask.array as da

@@ -94,6 +94,21 @@ def separable_conv2d(
         argument and the value.
     TypeError
         For operands that are not real numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sepconv
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 8, 8, 3)).astype(np.float32)
+    >>> dk = rng.standard_normal((3, 3, 3, 2)).astype(np.float32)
+    >>> pk = rng.standard_normal((1, 1, 6, 4)).astype(np.float32)
+    >>> y = sepconv.separable_conv2d(x, dk, pk, padding="same", activation="relu")
+    >>> y.shape, y.dtype
+    ((2, 8, 8, 4), dtype('float32'))
+    >>> two_steps = sepconv.pointwise_conv2d(sepconv.depthwise_conv2d(x, dk, padding="same"), pk)
+    >>> np.allclose(y, np.maximum(two_steps, 0), atol=1e-5)
+    True
     """
     fmt = _args.data_format(data_format)
     x, depthwise_kernel, pointwise_kernel, bias = _operands(
@@ -172,6 +187,18 @@ def depthwise_conv2d(
     ------
     ValueError, TypeError
         As in :func:`separable_conv2d`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sepconv
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 8, 8, 3)).astype(np.float32)
+    >>> dk = rng.standard_normal((3, 3, 3, 2)).astype(np.float32)
+    >>> sepconv.depthwise_conv2d(x, dk).shape
+    (2, 6, 6, 6)
+    >>> sepconv.depthwise_conv2d(x, dk, strides=2, padding="same").shape
+    (2, 4, 4, 6)
     """
     fmt = _args.data_format(data_format)
     x, depthwise_kernel, bias = _operands(x=x, depthwise_kernel=depthwise_kernel, bias=bias)
@@ -231,6 +258,19 @@ def pointwise_conv2d(
     ------
     ValueError, TypeError
         As in :func:`separable_conv2d`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sepconv
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 8, 8, 3)).astype(np.float32)
+    >>> pk = rng.standard_normal((1, 1, 3, 5)).astype(np.float32)
+    >>> y = sepconv.pointwise_conv2d(x, pk, bias=np.ones(5, dtype=np.float32))
+    >>> y.shape
+    (2, 8, 8, 5)
+    >>> np.allclose(y, x @ pk[0, 0] + 1, atol=1e-5)
+    True
     """
     fmt = _args.data_format(data_format)
     x, pointwise_kernel, bias = _operands(x=x, pointwise_kernel=pointwise_kernel, bias=bias)

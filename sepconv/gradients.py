@@ -81,6 +81,27 @@ def separable_conv2d_grad(
         known derivative.
     TypeError
         For operands (``dy`` included) that are not real numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sepconv
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 8, 8, 3))
+    >>> dk = rng.standard_normal((3, 3, 3, 1))
+    >>> pk = rng.standard_normal((1, 1, 3, 4))
+    >>> y = sepconv.separable_conv2d(x, dk, pk, padding="same")
+    >>> grads = sepconv.separable_conv2d_grad(np.ones_like(y), x, dk, pk, padding="same")
+    >>> sorted(grads)
+    ['depthwise_kernel', 'pointwise_kernel', 'x']
+    >>> grads["depthwise_kernel"].shape, grads["pointwise_kernel"].shape
+    ((3, 3, 3, 1), (1, 1, 3, 4))
+    >>> step = np.zeros_like(dk)
+    >>> step[1, 1, 0, 0] = 1e-6
+    >>> y_step = sepconv.separable_conv2d(x, dk + step, pk, padding="same")
+    >>> finite_difference = (y_step.sum() - y.sum()) / 1e-6
+    >>> bool(np.isclose(finite_difference, grads["depthwise_kernel"][1, 1, 0, 0], rtol=1e-4))
+    True
     """
     fmt = _args.data_format(data_format)
     wanted = _wrt(wrt, SEPARABLE_WRT)
@@ -183,6 +204,20 @@ def depthwise_conv2d_grad(
     ------
     ValueError, TypeError
         As in :func:`separable_conv2d_grad`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sepconv
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 8, 8, 3))
+    >>> dk = rng.standard_normal((3, 3, 3, 2))
+    >>> y = sepconv.depthwise_conv2d(x, dk)
+    >>> grads = sepconv.depthwise_conv2d_grad(np.ones_like(y), x, dk, wrt=("depthwise_kernel",))
+    >>> sorted(grads)
+    ['depthwise_kernel']
+    >>> grads["depthwise_kernel"].shape
+    (3, 3, 3, 2)
     """
     fmt = _args.data_format(data_format)
     wanted = _wrt(wrt, DEPTHWISE_WRT)
@@ -268,6 +303,20 @@ def pointwise_conv2d_grad(
     ------
     ValueError, TypeError
         As in :func:`separable_conv2d_grad`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sepconv
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 8, 8, 3))
+    >>> pk = rng.standard_normal((1, 1, 3, 4))
+    >>> dy = np.ones((2, 8, 8, 4))
+    >>> grads = sepconv.pointwise_conv2d_grad(dy, x, pk, bias=np.zeros(4))
+    >>> grads["x"].shape, grads["pointwise_kernel"].shape, grads["bias"].shape
+    ((2, 8, 8, 3), (1, 1, 3, 4), (4,))
+    >>> np.allclose(grads["pointwise_kernel"][0, 0], x.reshape(-1, 3).T @ dy.reshape(-1, 4))
+    True
     """
     fmt = _args.data_format(data_format)
     wanted = _wrt(wrt, POINTWISE_WRT)

@@ -92,6 +92,24 @@ class SeparableConv2D:
         For a bad value of any argument; the message names it.
     TypeError
         For an unknown keyword.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sepconv
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 8, 8, 3)).astype(np.float32)
+    >>> layer = sepconv.SeparableConv2D(4, 3, padding="same", depth_multiplier=2, activation="relu")
+    >>> y = layer(x)
+    >>> y.shape
+    (2, 8, 8, 4)
+    >>> [w.shape for w in layer.get_weights()]
+    [(3, 3, 3, 2), (1, 1, 6, 4), (4,)]
+    >>> clone = sepconv.SeparableConv2D.from_config(layer.get_config())
+    >>> clone.build(x.shape)
+    >>> clone.set_weights(layer.get_weights())
+    >>> np.array_equal(clone(x), y)
+    True
     """
 
     def __init__(

@@ -46,6 +46,20 @@ class Optimizer:
 
     Subclasses define ``_slots`` (the state arrays one variable needs) and
     ``_update_step``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import optimizers
+    >>> opt = optimizers.SGD(learning_rate=0.1)
+    >>> isinstance(opt, optimizers.Optimizer)
+    True
+    >>> w = np.array([1.0, -2.0])
+    >>> opt.apply([2 * w], [w])
+    >>> w
+    array([ 0.8       , -1.59999999])
+    >>> opt.iterations
+    1
     """
 
     def __init__(
@@ -246,6 +260,19 @@ class SGD(Optimizer):
         ``clipvalue``, ``global_clipnorm``, ``loss_scale_factor`` (and
         ``use_ema``, ``ema_momentum``, ``ema_overwrite_frequency``,
         ``gradient_accumulation_steps`` at their defaults).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import optimizers
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = optimizers.SGD(learning_rate=0.1, momentum=0.9)
+    >>> for _ in range(200):
+    ...     opt.apply([2 * w], [w])
+    >>> np.allclose(w, 0, atol=1e-3)
+    True
+    >>> opt.get_config()["momentum"]
+    0.9
     """
 
     def __init__(
@@ -301,6 +328,17 @@ class Adam(Optimizer):
     name : str, default="adam"
     **kwargs
         Keras's base optimizer arguments, as in :class:`SGD`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import optimizers
+    >>> w = np.array([1.0, -2.0])
+    >>> opt = optimizers.Adam(learning_rate=0.1)
+    >>> for _ in range(300):
+    ...     opt.apply([2 * w], [w])
+    >>> np.allclose(w, 0, atol=1e-2)
+    True
     """
 
     def __init__(
@@ -358,6 +396,15 @@ def get(identifier: str | dict[str, Any] | Optimizer) -> Optimizer:
     ------
     ValueError
         For an identifier that names no optimizer here.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import optimizers
+    >>> type(optimizers.get("adam")).__name__
+    'Adam'
+    >>> optimizers.get({"class_name": "SGD", "config": {"learning_rate": 0.5}}).learning_rate
+    0.5
     """
     if isinstance(identifier, Optimizer):
         return identifier
@@ -369,7 +416,16 @@ def get(identifier: str | dict[str, Any] | Optimizer) -> Optimizer:
 
 
 def serialize(optimizer: Optimizer) -> dict[str, Any]:
-    """Return the Keras 3 config dict of ``optimizer``."""
+    """Return the Keras 3 config dict of ``optimizer``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import optimizers
+    >>> config = optimizers.serialize(optimizers.SGD(learning_rate=0.5))
+    >>> config["class_name"], config["config"]["learning_rate"]
+    ('SGD', 0.5)
+    """
     return {
         "module": "keras.optimizers",
         "class_name": type(optimizer).__name__,
@@ -387,6 +443,15 @@ def deserialize(config: dict[str, Any]) -> Optimizer:
     ------
     ValueError
         For a class name other than SGD and Adam.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sepconv import optimizers
+    >>> config = optimizers.serialize(optimizers.Adam(learning_rate=0.01, amsgrad=True))
+    >>> opt = optimizers.deserialize(config)
+    >>> type(opt).__name__, opt.amsgrad
+    ('Adam', True)
     """
     cls = _BY_NAME.get(str(config.get("class_name")).lower())
     if cls is None:

@@ -31,6 +31,19 @@ def set_random_seed(seed: int) -> None:
     ------
     ValueError
         If ``seed`` is not an integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sepconv
+    >>> sepconv.set_random_seed(42)
+    >>> a = sepconv.SeparableConv2D(4, 3)
+    >>> a.build((1, 8, 8, 3))
+    >>> sepconv.set_random_seed(42)
+    >>> b = sepconv.SeparableConv2D(4, 3)
+    >>> b.build((1, 8, 8, 3))
+    >>> all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+    True
     """
     _state["generator"] = _generator(seed, "seed")
 

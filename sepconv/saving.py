@@ -110,6 +110,19 @@ class KerasLayers(dict[str, "SeparableConv2D"]):
     skipped : list of (str, str)
         The model's other layers as (name, class name), in model order; they
         are not loaded.  Nested models are walked into, not listed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sepconv
+    >>> layer = sepconv.SeparableConv2D(4, 3, padding="same", name="conv")
+    >>> y = layer(np.ones((1, 8, 8, 3), dtype=np.float32))
+    >>> sepconv.save_keras_model([layer], "model.keras", input_shape=(8, 8, 3))
+    >>> layers = sepconv.load_keras_layers("model.keras")
+    >>> isinstance(layers, sepconv.saving.KerasLayers), isinstance(layers, dict)
+    (True, True)
+    >>> list(layers), layers.skipped
+    (['conv'], [('input_layer', 'InputLayer')])
     """
 
     def __init__(self) -> None:
@@ -154,6 +167,19 @@ def load_keras_layers(
         If ``path`` does not exist.
     ImportError
         If h5py is not installed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sepconv
+    >>> layer = sepconv.SeparableConv2D(4, 3, padding="same", name="conv")
+    >>> y = layer(np.ones((1, 8, 8, 3), dtype=np.float32))
+    >>> sepconv.save_keras_model([layer], "model.keras", input_shape=(8, 8, 3))
+    >>> layers = sepconv.load_keras_layers("model.keras")
+    >>> type(layers).__name__, list(layers), layers.skipped
+    ('KerasLayers', ['conv'], [('input_layer', 'InputLayer')])
+    >>> np.array_equal(layers["conv"](np.ones((1, 8, 8, 3), dtype=np.float32)), y)
+    True
     """
     h5py = _h5py()
     path = os.fspath(path)
@@ -194,6 +220,19 @@ def save_layer_weights(layer: SeparableConv2D, path: str | os.PathLike[str]) -> 
     ------
     ValueError
         If the layer is not built or the suffix is not ``.weights.h5``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sepconv
+    >>> layer = sepconv.SeparableConv2D(4, 3, padding="same", name="conv")
+    >>> y = layer(np.ones((1, 8, 8, 3), dtype=np.float32))
+    >>> from sepconv import saving
+    >>> saving.save_layer_weights(layer, "conv.weights.h5")
+    >>> other = sepconv.SeparableConv2D(4, 3, padding="same")
+    >>> saving.load_layer_weights(other, "conv.weights.h5")
+    >>> all(np.array_equal(a, b) for a, b in zip(other.get_weights(), layer.get_weights()))
+    True
     """
     h5py = _h5py()
     path = _checked_path(path, ".weights.h5")
@@ -230,6 +269,19 @@ def save_keras_model(
         If a layer is not built, the layers do not chain on ``input_shape``,
         a layer has a config Keras cannot read (a custom callable), or the
         suffix is not ``.keras``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sepconv
+    >>> layer = sepconv.SeparableConv2D(4, 3, padding="same", name="conv")
+    >>> y = layer(np.ones((1, 8, 8, 3), dtype=np.float32))
+    >>> sepconv.save_keras_model([layer], "model.keras", input_shape=(8, 8, 3))
+    >>> loaded = sepconv.load_keras_layers("model.keras")
+    >>> list(loaded)
+    ['conv']
+    >>> all(np.array_equal(a, b) for a, b in zip(loaded["conv"].get_weights(), layer.get_weights()))
+    True
     """
     h5py = _h5py()
     path = _checked_path(path, ".keras")
@@ -336,6 +388,21 @@ def load_layer_weights(layer: SeparableConv2D, path: str | os.PathLike[str]) -> 
     ValueError
         For a damaged file or weights whose count or shapes do not fit the
         layer; the message names the file.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sepconv
+    >>> layer = sepconv.SeparableConv2D(4, 3, padding="same", name="conv")
+    >>> y = layer(np.ones((1, 8, 8, 3), dtype=np.float32))
+    >>> from sepconv import saving
+    >>> saving.save_layer_weights(layer, "conv.weights.h5")
+    >>> other = sepconv.SeparableConv2D(4, 3, padding="same")
+    >>> saving.load_layer_weights(other, "conv.weights.h5")
+    >>> [w.shape for w in other.get_weights()]
+    [(3, 3, 3, 1), (1, 1, 3, 4), (4,)]
+    >>> np.array_equal(other(np.ones((1, 8, 8, 3), dtype=np.float32)), y)
+    True
     """
     path = os.fspath(path)
     shape_config = {

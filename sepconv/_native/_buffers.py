@@ -108,7 +108,19 @@ def _keep_returned():
 
 
 def clear() -> None:
-    """Release every kept buffer to the system."""
+    """Release every kept buffer to the system.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sepconv
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.standard_normal((2, 8, 8, 3)).astype(np.float32)
+    >>> dk = rng.standard_normal((3, 3, 3, 1)).astype(np.float32)
+    >>> pk = rng.standard_normal((1, 1, 3, 4)).astype(np.float32)
+    >>> y = sepconv.separable_conv2d(x, dk, pk)
+    >>> sepconv.release_buffers()
+    """
     global _free_bytes
     with _lock:
         _returned.clear()
