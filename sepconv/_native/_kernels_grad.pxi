@@ -108,6 +108,76 @@ cdef void _sum_pixels(const floating* g, Py_ssize_t ldg, bint g_planar, Py_ssize
                 acc[f] = acc[f] + g[i * ldg + f]
 
 
+cdef extern from *:
+    """
+    #include <string.h>
+    /* The pointwise step's three gradients for few channels (K <= SMALL_K_),
+       from gradient rows g (M pixels of F, ld ldg) and a planar depthwise
+       output z (ld ldz), in one pass over g instead of two BLAS calls whose
+       packing of g outweighs their K multiply-adds per element:
+         db += the sum of the rows of g,  dp (K x F) += z^T g,
+         dz[k * ldz + i] = g_i . pk_k  (planar).
+       A NULL dz, dp or db is not computed.  Vectors run along F; each dz is
+       a vector sum folded at the end. */
+    #define SEPCONV_SMALL_PW_GRAD(NAME, T, VT, VL)                                  \
+    static void NAME(const T* g, Py_ssize_t ldg, Py_ssize_t M, Py_ssize_t F,       \
+                     const T* z, Py_ssize_t ldz, Py_ssize_t K, const T* pk,        \
+                     T* dz, T* dp, T* db) {                                        \
+        Py_ssize_t Fv = F - F % (VL);                                              \
+        for (Py_ssize_t i = 0; i < M; i++) {                                       \
+            const T* gi = g + i * ldg;                                             \
+            if (db) {                                                              \
+                Py_ssize_t f = 0;                                                  \
+                for (; f < Fv; f += (VL))                                          \
+                    *(VT*) (db + f) += *(const VT*) (gi + f);                      \
+                for (; f < F; f++) db[f] += gi[f];                                 \
+            }                                                                      \
+            for (Py_ssize_t k = 0; k < K; k++) {                                   \
+                const T* pkk = pk + k * F;                                         \
+                T* dpk = dp ? dp + k * F : NULL;                                   \
+                T zk = dp ? z[k * ldz + i] : 0;                                    \
+                VT acc = (VT) {0}, v;                                              \
+                T lanes[VL], s = 0;                                                \
+                Py_ssize_t f = 0;                                                  \
+                for (; f < Fv; f += (VL)) {                                        \
+                    v = *(const VT*) (gi + f);                                     \
+                    acc += v * *(const VT*) (pkk + f);                             \
+                    if (dpk) *(VT*) (dpk + f) += zk * v;                           \
+                }                                                                  \
+                memcpy(lanes, &acc, sizeof acc);                                   \
+                for (Py_ssize_t l = 0; l < (VL); l++) s += lanes[l];               \
+                for (; f < F; f++) {                                               \
+                    s += gi[f] * pkk[f];                                           \
+                    if (dpk) dpk[f] += zk * gi[f];                                 \
+                }                                                                  \
+                if (dz) dz[k * ldz + i] = s;                                       \
+            }                                                                      \
+        }                                                                          \
+    }
+    SEPCONV_SMALL_PW_GRAD(sepconv_small_pw_grad_f32, float, sepconv_vf32, SEPCONV_VL32)
+    SEPCONV_SMALL_PW_GRAD(sepconv_small_pw_grad_f64, double, sepconv_vf64, SEPCONV_VL64)
+    """
+    void _small_pw_grad_f32 "sepconv_small_pw_grad_f32"(
+        const float* g, Py_ssize_t ldg, Py_ssize_t M, Py_ssize_t F, const float* z,
+        Py_ssize_t ldz, Py_ssize_t K, const float* pk, float* dz, float* dp,
+        float* db) noexcept nogil
+    void _small_pw_grad_f64 "sepconv_small_pw_grad_f64"(
+        const double* g, Py_ssize_t ldg, Py_ssize_t M, Py_ssize_t F, const double* z,
+        Py_ssize_t ldz, Py_ssize_t K, const double* pk, double* dz, double* dp,
+        double* db) noexcept nogil
+
+
+cdef inline void _small_pw_grad(const floating* g, Py_ssize_t ldg, Py_ssize_t M, Py_ssize_t F,
+                                const floating* z, Py_ssize_t ldz, Py_ssize_t K,
+                                const floating* pk, floating* dz, floating* dp,
+                                floating* db) noexcept nogil:
+    """The pointwise gradients of few channels in one pass (see sepconv_small_pw_grad)."""
+    if floating is float:
+        _small_pw_grad_f32(g, ldg, M, F, z, ldz, K, pk, dz, dp, db)
+    else:
+        _small_pw_grad_f64(g, ldg, M, F, z, ldz, K, pk, dz, dp, db)
+
+
 cdef void _reduce_partials(const floating* parts, Py_ssize_t n_parts, Py_ssize_t stride,
                            Py_ssize_t n, floating* out) noexcept nogil:
     """out[i] = sum of parts[t * stride + i] over t = 0, 1, ... in that order."""
@@ -306,6 +376,39 @@ cdef inline void _owned_rows(const Geometry* g, Py_ssize_t r0, Py_ssize_t r1,
     own1[0] = g.H if r1 == g.Ho else max(0, min(g.H, r1 * g.sh - g.pt))
 
 
+cdef inline Py_ssize_t _at(Py_ssize_t i, Py_ssize_t ld, bint planar) noexcept nogil:
+    """Offset of pixel i in a tile: planar (channel planes of ld) or rows (pixels of ld)."""
+    return i if planar else i * ld
+
+
+cdef void _keep_halo(floating* dz, Py_ssize_t ldz, bint planar, const Tile* tl,
+                     const Geometry* g, Py_ssize_t K, bint reuse, floating* kept) noexcept nogil:
+    """Swap the tile's halo dz with the thread's kept rows: ``kept`` in, the tile's last out.
+
+    The halo of the tile below, [r1 - halo, r1) clipped at row 0, is this
+    tile's last rows (its dz covers the same clipped halo above it, so
+    there are enough), kept when the tile below follows on the same thread
+    rather than computed again.  With ``reuse`` this tile follows the one
+    above (its dz computed from pixel ``off`` on only), and its rows
+    [rs, r0) are copied in first.  ``kept`` holds K planes of halo * Wo pixels (planar) or pixels of K.
+    """
+    cdef Py_ssize_t j, room = _halo(g) * g.Wo
+    cdef Py_ssize_t n = min(_halo(g), tl.r1 - tl.rs) * g.Wo
+    if reuse:
+        if planar:
+            for j in range(K):
+                _copy(dz + j * ldz, kept + j * room, tl.off * sizeof(floating))
+        else:
+            _copy(dz, kept, tl.off * K * sizeof(floating))
+    if tl.r1 == g.Ho:
+        return
+    if planar:
+        for j in range(K):
+            _copy(kept + j * room, dz + j * ldz + tl.Ms - n, n * sizeof(floating))
+    else:
+        _copy(kept, dz + (tl.Ms - n) * K, n * K * sizeof(floating))
+
+
 cdef struct Tile:
     Py_ssize_t n, r0, r1, rs      # image; output rows [r0, r1); dz from row rs
     Py_ssize_t M, Ms, off         # pixels of [r0, r1), of [rs, r1); row r0 in [rs, r1)
@@ -371,15 +474,21 @@ def separable_grad(const floating[:, :, :, ::1] x,
     cdef Py_ssize_t z_size = K * ms_max if need_z else 0
     cdef Py_ssize_t a_size = F * ms_max if relu else 0
     cdef Py_ssize_t dz_size = K * ms_max if need_dz else 0
+    # the last halo rows of dz, kept for the thread's next tile (see _keep_halo)
+    cdef Py_ssize_t halo_size = K * _halo(&g) * g.Wo if with_halo else 0
     cdef Py_ssize_t stage = 0 if planar else _stage_scratch(&g, rows_max, sizeof(floating))
     cdef Py_ssize_t scratch = max(_depthwise_backward_scratch(&g, rows_max),
                                   _planar_scratch(&g, rows_max), stage)
     cdef Py_ssize_t n_dk = g.kh * g.kw * K, n_dp = K * F
     cdef Py_ssize_t part_size = n_dk + n_dp + F
+    # few channels, gradient rows: the pointwise gradients without BLAS
+    cdef bint small = planar and not channels_first and K <= SMALL_K_
     dtype = np.asarray(dy).dtype
-    cdef floating[:, ::1] work = _workspace(n_threads, z_size + a_size + dz_size + scratch,
-                                            dtype)
+    cdef floating[:, ::1] work = _workspace(
+        n_threads, z_size + a_size + dz_size + halo_size + scratch, dtype)
     cdef floating[:, ::1] parts = _partials(n_threads, part_size, dtype)
+    # the tile each thread computed last (-2: none)
+    cdef Py_ssize_t[::1] last = np.full(n_threads, -2, dtype=np.intp)
     # zeros: the depthwise step's bias, and the rows path's padding (a chunk)
     cdef floating[::1] zero = np.zeros(max(K, CHUNK), dtype=dtype)
     cdef floating[::1] packed = np.empty(
@@ -392,12 +501,14 @@ def separable_grad(const floating[:, :, :, ::1] x,
     cdef const floating* dyp = &dy[0, 0, 0, 0]
     cdef const floating* zp = &zero[0]
     cdef floating* dxp = &dx[0, 0, 0, 0]
-    cdef Py_ssize_t t, ldg, lda
+    cdef Py_ssize_t t, ldg, lda, zs, z0, h
     cdef Tile tl
+    cdef bint reuse
     cdef floating* buf
     cdef floating* part
     cdef floating* at
     cdef floating* dz
+    cdef floating* kept
     cdef const floating* gp
     cdef const floating* g0
     cdef Control ctl = _control(cancel, poll, blas_set_local, blas_users)
@@ -416,6 +527,16 @@ def separable_grad(const floating[:, :, :, ::1] x,
                 part = &parts[threadid(), 0]
                 at = buf + z_size
                 dz = at + a_size
+                kept = dz + dz_size
+                # the halo rows' dz [rs, r0) is the thread's previous tile's
+                # last rows when that tile was the one above: only rows
+                # [zs, r1) are computed, from pixel h of the tile on
+                reuse = tl.rs < tl.r0 and last[threadid()] == t - 1
+                last[threadid()] = t
+                zs = tl.r0 if reuse else tl.rs
+                h = (zs - tl.rs) * g.Wo
+                # z: rows [r0, r1) for dP, and [zs, r0) too for the ReLU mask
+                z0 = zs if relu else tl.r0
                 # g: the pre-activation's gradient for output rows [rs, r1), dy's layout
                 ldg = g.Ho * g.Wo if channels_first else F
                 gp = dyp + tl.n * image_out + (tl.rs * g.Wo if channels_first
@@ -423,31 +544,48 @@ def separable_grad(const floating[:, :, :, ::1] x,
                 # z and dz: (channel, pixel) with ld Ms, or (pixel, channel) with ld K
                 ldz = tl.Ms if planar else K
                 if need_z and planar:
-                    _depthwise_planar(xp + tl.n * image_in, &g, dkp, zp, tl.rs, tl.r1, buf,
-                                      tl.Ms, dz + dz_size)
+                    _depthwise_planar(xp + tl.n * image_in, &g, dkp, zp, z0, tl.r1,
+                                      buf + (z0 - tl.rs) * g.Wo, tl.Ms, kept + halo_size)
                 elif need_z:
-                    _depthwise_rows(xp + tl.n * image_in, &g, dkp, pp, zp, zp, tl.rs, tl.r1,
-                                    buf, K, dz + dz_size if stage else NULL)
+                    _depthwise_rows(xp + tl.n * image_in, &g, dkp, pp, zp, zp, z0, tl.r1,
+                                    buf + (z0 - tl.rs) * g.Wo * K, K,
+                                    kept + halo_size if stage else NULL)
                 if relu:
                     lda = tl.Ms if channels_first else F
-                    _fill_bias(at, lda, channels_first, tl.Ms, F, bp)
-                    _gemm_tile(buf, ldz, planar, tl.Ms, K, pkp, F, at, lda, channels_first,
+                    _fill_bias(at + _at(h, lda, channels_first), lda, channels_first,
+                               tl.Ms - h, F, bp)
+                    _gemm_tile(buf + _at(h, ldz, planar), ldz, planar, tl.Ms - h, K, pkp, F,
+                               at + _at(h, lda, channels_first), lda, channels_first,
                                gemm_pixels)
-                    _gate(at, lda, channels_first, gp, ldg, channels_first, tl.Ms, F, True)
+                    _gate(at + _at(h, lda, channels_first), lda, channels_first,
+                          gp + _at(h, ldg, channels_first), ldg, channels_first, tl.Ms - h, F,
+                          True)
                     gp = at
                     ldg = lda
-                g0 = gp + (tl.off if channels_first else tl.off * ldg)
-                if want & WANT_BIAS:
-                    _sum_pixels(g0, ldg, channels_first, tl.M, F, part + n_dk + n_dp)
-                if want & WANT_POINTWISE:
-                    _gemm_tn(buf + (tl.off if planar else tl.off * K), ldz, planar, tl.M, K, g0,
-                             ldg, channels_first, F, part + n_dk)
-                if need_dz:
-                    _gemm_nt(gp, ldg, channels_first, tl.Ms, F, pkp, K, dz, ldz, planar)
+                g0 = gp + _at(tl.off, ldg, channels_first)
+                if small:
+                    # dz of the rows [zs, r0) alone, then all three of [r0, r1)
+                    _small_pw_grad(gp + h * ldg, ldg, tl.off - h, F, buf + h, ldz, K, pkp,
+                                   dz + h if need_dz else NULL, NULL, NULL)
+                    _small_pw_grad(g0, ldg, tl.M, F, buf + tl.off, ldz, K, pkp,
+                                   dz + tl.off if need_dz else NULL,
+                                   part + n_dk if want & WANT_POINTWISE else NULL,
+                                   part + n_dk + n_dp if want & WANT_BIAS else NULL)
+                else:
+                    if want & WANT_BIAS:
+                        _sum_pixels(g0, ldg, channels_first, tl.M, F, part + n_dk + n_dp)
+                    if want & WANT_POINTWISE:
+                        _gemm_tn(buf + _at(tl.off, ldz, planar), ldz, planar, tl.M, K, g0,
+                                 ldg, channels_first, F, part + n_dk)
+                    if need_dz:
+                        _gemm_nt(gp + _at(h, ldg, channels_first), ldg, channels_first,
+                                 tl.Ms - h, F, pkp, K, dz + _at(h, ldz, planar), ldz, planar)
+                if with_halo:
+                    _keep_halo(dz, ldz, planar, &tl, &g, K, reuse, kept)
                 if need_dz and planar:
                     _depthwise_backward(xp + tl.n * image_in, &g, dkp, dz, tl.Ms, tl.rs, tl.r0,
                                         tl.r1, tl.own0, tl.own1, dxp + tl.n * image_in, part,
-                                        want, dz + dz_size)
+                                        want, kept + halo_size)
                 elif need_dz:
                     if want & WANT_DEPTHWISE:
                         _rows_kernel_grad(xp + tl.n * image_in, &g, dz + tl.off * K, tl.r0,
