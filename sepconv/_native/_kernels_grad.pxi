@@ -358,6 +358,22 @@ cdef void _rows_input_grad(const Geometry* g, const floating* dk, const floating
                     _vfma1(px, C, dk + (u * g.kw + v) * C, dz + ((oh - rs) * g.Wo + ow) * C)
 
 
+cdef Geometry _input_grad_geometry(const Geometry* g) noexcept nogil:
+    """dx at unit strides as a forward depthwise step: dz under the flipped kernel.
+
+    dx[ih] sums dk[u] * dz[ih + pt - u * dh] over the taps u: with the taps
+    reversed that is dz read from row ih - ((kh - 1) * dh - pt) on, the
+    forward's correlation with that padding.  The register kernels then
+    compute it as they compute z (channels_last, depth multiplier 1).
+    """
+    cdef Geometry t = g[0]
+    t.H, t.W, t.Ho, t.Wo = g.Ho, g.Wo, g.H, g.W
+    t.pt = (g.kh - 1) * g.dh - g.pt
+    t.pl = (g.kw - 1) * g.dw - g.pl
+    t.xs_h = g.Wo * g.C
+    return t
+
+
 cdef inline Py_ssize_t _depthwise_backward_scratch(const Geometry* g,
                                                    Py_ssize_t rows) noexcept nogil:
     """Scratch elements of _depthwise_backward (and, reusing them, _depthwise_planar)."""
@@ -483,6 +499,11 @@ def separable_grad(const floating[:, :, :, ::1] x,
     cdef Py_ssize_t part_size = n_dk + n_dp + F
     # few channels, gradient rows: the pointwise gradients without BLAS
     cdef bint small = planar and not channels_first and K <= SMALL_K_
+    # rows layout at unit strides: dx by the register kernels (see
+    # _input_grad_geometry), unless the padding passes the window
+    cdef Geometry gt = _input_grad_geometry(&g)
+    cdef bint flip = (not planar and g.sh == 1 and g.sw == 1 and gt.pt >= 0 and gt.pl >= 0
+                      and (want & WANT_X))
     dtype = np.asarray(dy).dtype
     cdef floating[:, ::1] work = _workspace(
         n_threads, z_size + a_size + dz_size + halo_size + scratch, dtype)
@@ -494,6 +515,12 @@ def separable_grad(const floating[:, :, :, ::1] x,
     cdef floating[::1] packed = np.empty(
         1 if planar else _ceil_div(K, CHUNK) * g.kh * g.kw * CHUNK, dtype=dtype)
     cdef floating* pp = &packed[0]
+    # the kernel with its taps reversed, as it is and packed, for dx
+    cdef floating[:, :, :, ::1] flipped = np.ascontiguousarray(
+        np.asarray(depthwise_kernel)[::-1, ::-1] if flip else depthwise_kernel[:1, :1])
+    cdef floating[::1] packed_flipped = np.empty_like(packed) if flip else packed
+    cdef const floating* fkp = &flipped[0, 0, 0, 0]
+    cdef floating* fpp = &packed_flipped[0]
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef const floating* dkp = &depthwise_kernel[0, 0, 0, 0]
     cdef const floating* pkp = &pointwise_kernel[0, 0]
@@ -515,6 +542,8 @@ def separable_grad(const floating[:, :, :, ::1] x,
     with nogil:
         if not planar:
             _pack_weights(dkp, g.kh * g.kw, K, pp)
+        if flip:
+            _pack_weights(fkp, g.kh * g.kw, K, fpp)
         # a static schedule: each thread sums the same tiles every run,
         # so the reduced gradients are the same bit for bit
         with parallel(num_threads=n_threads):
@@ -590,7 +619,12 @@ def separable_grad(const floating[:, :, :, ::1] x,
                     if want & WANT_DEPTHWISE:
                         _rows_kernel_grad(xp + tl.n * image_in, &g, dz + tl.off * K, tl.r0,
                                           tl.r1, part)
-                    if want & WANT_X:
+                    if flip:
+                        # dz's rows [rs, r1) as rows of an image of Ho rows
+                        _depthwise_rows(dz - tl.rs * g.Wo * K, &gt, fkp, fpp, zp, zp, tl.own0,
+                                        tl.own1, dxp + tl.n * image_in + tl.own0 * g.W * K, K,
+                                        NULL)
+                    elif want & WANT_X:
                         _rows_input_grad(&g, dkp, dz, tl.rs, tl.r1, tl.own0, tl.own1,
                                          dxp + tl.n * image_in)
             _blas_exit(&ctl)
