@@ -308,25 +308,87 @@ cdef void _depthwise_backward(const floating* x, const Geometry* g, const floati
 # contiguous, and both gradients are vector updates along the channels, the
 # weights read as they lie.
 
+cdef extern from *:
+    """
+    /* One input row's share of the depthwise kernel gradient, rows layout:
+       dk[v * C + c] += sum over the output columns ow that read column
+       ow * sw - pl + v * dw inside the row of x[that column, c] * d[ow, c],
+       for the kw taps v of one kernel row (x: the input row, d: the dz row,
+       C channels contiguous).  Each tap's columns are found first, so the
+       inner loop has no test; four channel vectors at a time keep four
+       sums in registers (four independent chains of multiply-adds). */
+    #define SEPCONV_ROW_KERNEL_GRAD(NAME, T, VT, VL)                                \
+    static void NAME(const T* x, Py_ssize_t W, Py_ssize_t C, const T* d,           \
+                     Py_ssize_t Wo, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,   \
+                     Py_ssize_t pl, T* dk) {                                       \
+        for (Py_ssize_t v = 0; v < kw; v++) {                                      \
+            Py_ssize_t a = pl - v * dw, b = W - 1 + pl - v * dw;                   \
+            Py_ssize_t lo = a <= 0 ? 0 : (a + sw - 1) / sw;                        \
+            Py_ssize_t hi = b < 0 ? 0 : (b / sw + 1 < Wo ? b / sw + 1 : Wo);       \
+            if (lo >= hi) continue;                                                \
+            Py_ssize_t n = hi - lo, sx = sw * C, c = 0;                            \
+            const T* xs = x + (lo * sw - a) * C;                                   \
+            const T* ds = d + lo * C;                                              \
+            T* dkv = dk + v * C;                                                   \
+            for (; c + 4 * (VL) <= C; c += 4 * (VL)) {                             \
+                VT s0 = (VT) {0}, s1 = (VT) {0}, s2 = (VT) {0}, s3 = (VT) {0};     \
+                for (Py_ssize_t i = 0; i < n; i++) {                               \
+                    const T* xi = xs + i * sx + c;                                 \
+                    const T* di = ds + i * C + c;                                  \
+                    s0 += *(const VT*) xi * *(const VT*) di;                       \
+                    s1 += *(const VT*) (xi + (VL)) * *(const VT*) (di + (VL));     \
+                    s2 += *(const VT*) (xi + 2 * (VL)) * *(const VT*) (di + 2 * (VL)); \
+                    s3 += *(const VT*) (xi + 3 * (VL)) * *(const VT*) (di + 3 * (VL)); \
+                }                                                                  \
+                *(VT*) (dkv + c) += s0;                                            \
+                *(VT*) (dkv + c + (VL)) += s1;                                     \
+                *(VT*) (dkv + c + 2 * (VL)) += s2;                                 \
+                *(VT*) (dkv + c + 3 * (VL)) += s3;                                 \
+            }                                                                      \
+            for (; c + (VL) <= C; c += (VL)) {                                     \
+                VT s0 = (VT) {0};                                                  \
+                for (Py_ssize_t i = 0; i < n; i++)                                 \
+                    s0 += *(const VT*) (xs + i * sx + c) * *(const VT*) (ds + i * C + c); \
+                *(VT*) (dkv + c) += s0;                                            \
+            }                                                                      \
+            for (; c < C; c++) {                                                   \
+                T s0 = 0;                                                          \
+                for (Py_ssize_t i = 0; i < n; i++) s0 += xs[i * sx + c] * ds[i * C + c]; \
+                dkv[c] += s0;                                                      \
+            }                                                                      \
+        }                                                                          \
+    }
+    SEPCONV_ROW_KERNEL_GRAD(sepconv_row_kernel_grad_f32, float, sepconv_vf32, SEPCONV_VL32)
+    SEPCONV_ROW_KERNEL_GRAD(sepconv_row_kernel_grad_f64, double, sepconv_vf64, SEPCONV_VL64)
+    """
+    void _row_kernel_grad_f32 "sepconv_row_kernel_grad_f32"(
+        const float* x, Py_ssize_t W, Py_ssize_t C, const float* d, Py_ssize_t Wo,
+        Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pl, float* dk) noexcept nogil
+    void _row_kernel_grad_f64 "sepconv_row_kernel_grad_f64"(
+        const double* x, Py_ssize_t W, Py_ssize_t C, const double* d, Py_ssize_t Wo,
+        Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pl, double* dk) noexcept nogil
+
+
 cdef void _rows_kernel_grad(const floating* x, const Geometry* g, const floating* dz,
                             Py_ssize_t r0, Py_ssize_t r1, floating* dk_part) noexcept nogil:
     """dk_part[t * C + c] += x under tap t times dz, over the output rows [r0, r1).
 
     ``dz`` holds row r0 first, one pixel of C channels after the other.
     """
-    cdef Py_ssize_t r, ow, u, v, ih, iw, C = g.C
+    cdef Py_ssize_t r, u, ih, C = g.C
     cdef const floating* d
     for r in range(r0, r1):
+        d = dz + (r - r0) * g.Wo * C
         for u in range(g.kh):
             ih = r * g.sh - g.pt + u * g.dh
             if ih < 0 or ih >= g.H:
                 continue
-            for ow in range(g.Wo):
-                d = dz + ((r - r0) * g.Wo + ow) * C
-                for v in range(g.kw):
-                    iw = ow * g.sw - g.pl + v * g.dw
-                    if 0 <= iw < g.W:
-                        _vfma1(dk_part + (u * g.kw + v) * C, C, x + ih * g.xs_h + iw * C, d)
+            if floating is float:
+                _row_kernel_grad_f32(x + ih * g.xs_h, g.W, C, d, g.Wo, g.kw, g.sw, g.dw, g.pl,
+                                     dk_part + u * g.kw * C)
+            else:
+                _row_kernel_grad_f64(x + ih * g.xs_h, g.W, C, d, g.Wo, g.kw, g.sw, g.dw, g.pl,
+                                     dk_part + u * g.kw * C)
 
 
 cdef void _rows_input_grad(const Geometry* g, const floating* dk, const floating* dz,
