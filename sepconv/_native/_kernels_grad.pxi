@@ -507,6 +507,41 @@ cdef inline Tile _tile(const Geometry* g, Py_ssize_t t, Py_ssize_t tiles_per_ima
     return tl
 
 
+cdef bint _flips(const Geometry* g, bint planar, int want) noexcept nogil:
+    """Whether dx goes through the register kernels (see _input_grad_geometry).
+
+    The rows layout at unit strides, unless the padding passes the window.
+    """
+    cdef Geometry gt = _input_grad_geometry(g)
+    return (not planar and g.sh == 1 and g.sw == 1 and gt.pt >= 0 and gt.pl >= 0
+            and (want & WANT_X) != 0)
+
+
+cdef tuple _flipped_weights(depthwise_kernel, bint flip, Py_ssize_t packed_size):
+    """The kernel with its taps reversed and room to pack it (placeholders without ``flip``)."""
+    kernel = np.asarray(depthwise_kernel)
+    if not flip:
+        return kernel[:1, :1].copy(), np.empty(1, dtype=kernel.dtype)
+    return np.ascontiguousarray(kernel[::-1, ::-1]), np.empty(packed_size, dtype=kernel.dtype)
+
+
+cdef void _rows_dx(const Geometry* g, bint flip, const floating* dk, const floating* fk,
+                   const floating* fpacked, const floating* zero, const floating* dz,
+                   const Tile* tl, floating* dx) noexcept nogil:
+    """Input rows own0..own1-1 of one image's dx from dz rows [rs, r1), rows layout.
+
+    With ``flip`` the register kernels run on dz as rows of an image of Ho
+    rows under the flipped kernel ``fk`` (packed: ``fpacked``); else the gather.
+    """
+    cdef Geometry gt
+    if flip:
+        gt = _input_grad_geometry(g)
+        _depthwise_rows(dz - tl.rs * g.Wo * g.C, &gt, fk, fpacked, zero, zero, tl.own0, tl.own1,
+                        dx + tl.own0 * g.W * g.C, g.C, NULL)
+    else:
+        _rows_input_grad(g, dk, dz, tl.rs, tl.r1, tl.own0, tl.own1, dx)
+
+
 def _partials(Py_ssize_t n_threads, Py_ssize_t size, dtype):
     """One zeroed row of ``size`` partial sums per thread (at least one element)."""
     return np.zeros((n_threads, max(size, 1)), dtype=dtype)
@@ -561,11 +596,7 @@ def separable_grad(const floating[:, :, :, ::1] x,
     cdef Py_ssize_t part_size = n_dk + n_dp + F
     # few channels, gradient rows: the pointwise gradients without BLAS
     cdef bint small = planar and not channels_first and K <= SMALL_K_
-    # rows layout at unit strides: dx by the register kernels (see
-    # _input_grad_geometry), unless the padding passes the window
-    cdef Geometry gt = _input_grad_geometry(&g)
-    cdef bint flip = (not planar and g.sh == 1 and g.sw == 1 and gt.pt >= 0 and gt.pl >= 0
-                      and (want & WANT_X))
+    cdef bint flip = _flips(&g, planar, want)
     dtype = np.asarray(dy).dtype
     cdef floating[:, ::1] work = _workspace(
         n_threads, z_size + a_size + dz_size + halo_size + scratch, dtype)
@@ -578,9 +609,9 @@ def separable_grad(const floating[:, :, :, ::1] x,
         1 if planar else _ceil_div(K, CHUNK) * g.kh * g.kw * CHUNK, dtype=dtype)
     cdef floating* pp = &packed[0]
     # the kernel with its taps reversed, as it is and packed, for dx
-    cdef floating[:, :, :, ::1] flipped = np.ascontiguousarray(
-        np.asarray(depthwise_kernel)[::-1, ::-1] if flip else depthwise_kernel[:1, :1])
-    cdef floating[::1] packed_flipped = np.empty_like(packed) if flip else packed
+    flipped_arrays = _flipped_weights(depthwise_kernel, flip, packed.shape[0])
+    cdef floating[:, :, :, ::1] flipped = flipped_arrays[0]
+    cdef floating[::1] packed_flipped = flipped_arrays[1]
     cdef const floating* fkp = &flipped[0, 0, 0, 0]
     cdef floating* fpp = &packed_flipped[0]
     cdef const floating* xp = &x[0, 0, 0, 0]
@@ -681,14 +712,8 @@ def separable_grad(const floating[:, :, :, ::1] x,
                     if want & WANT_DEPTHWISE:
                         _rows_kernel_grad(xp + tl.n * image_in, &g, dz + tl.off * K, tl.r0,
                                           tl.r1, part)
-                    if flip:
-                        # dz's rows [rs, r1) as rows of an image of Ho rows
-                        _depthwise_rows(dz - tl.rs * g.Wo * K, &gt, fkp, fpp, zp, zp, tl.own0,
-                                        tl.own1, dxp + tl.n * image_in + tl.own0 * g.W * K, K,
-                                        NULL)
-                    elif want & WANT_X:
-                        _rows_input_grad(&g, dkp, dz, tl.rs, tl.r1, tl.own0, tl.own1,
-                                         dxp + tl.n * image_in)
+                    if want & WANT_X:
+                        _rows_dx(&g, flip, dkp, fkp, fpp, zp, dz, &tl, dxp + tl.n * image_in)
             _blas_exit(&ctl)
         if want & WANT_DEPTHWISE:
             _reduce_partials(&parts[0, 0], n_threads, part_size, n_dk, &d_depthwise[0])
@@ -719,8 +744,12 @@ def depthwise_grad(const floating[:, :, :, ::1] x,
     cdef bint relu = activation == ACT_RELU
     cdef bint with_halo = (want & WANT_X) != 0
     cdef Py_ssize_t rows_max = min(g.Ho, rows_per_tile + (_halo(&g) if with_halo else 0))
+    # dz and x in the forward's layout: "rows" (then dy is dz, unless ReLU
+    # masks it) or "planar"
+    cdef bint planar = _planar(&g, channels_first)
+    cdef bint flip = _flips(&g, planar, want)
     # per thread: dz (planar) unless dy, channels_first and no ReLU, is it already
-    cdef bint copy_dz = relu or not channels_first
+    cdef bint copy_dz = relu or (planar and not channels_first)
     cdef Py_ssize_t dz_size = K * rows_max * g.Wo if copy_dz else 0
     cdef Py_ssize_t scratch = max(_depthwise_backward_scratch(&g, rows_max),
                                   _planar_scratch(&g, rows_max))
@@ -728,6 +757,18 @@ def depthwise_grad(const floating[:, :, :, ::1] x,
     dtype = np.asarray(dy).dtype
     cdef floating[:, ::1] work = _workspace(n_threads, dz_size + scratch, dtype)
     cdef floating[:, ::1] parts = _partials(n_threads, part_size, dtype)
+    # zeros for the register kernels' padding; the kernel packed for them,
+    # and reversed for dx
+    cdef floating[::1] zero = np.zeros(max(K, CHUNK), dtype=dtype)
+    cdef floating[::1] packed = np.empty(
+        1 if planar else _ceil_div(K, CHUNK) * g.kh * g.kw * CHUNK, dtype=dtype)
+    flipped_arrays = _flipped_weights(depthwise_kernel, flip, packed.shape[0])
+    cdef floating[:, :, :, ::1] flipped = flipped_arrays[0]
+    cdef floating[::1] packed_flipped = flipped_arrays[1]
+    cdef const floating* fkp = &flipped[0, 0, 0, 0]
+    cdef floating* fpp = &packed_flipped[0]
+    cdef floating* pp = &packed[0]
+    cdef const floating* zp = &zero[0]
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef const floating* dkp = &depthwise_kernel[0, 0, 0, 0]
     cdef const floating* bp = &bias[0]
@@ -741,6 +782,10 @@ def depthwise_grad(const floating[:, :, :, ::1] x,
     cdef const floating* dz
     cdef Control ctl = _control(cancel, poll, blas_set_local, blas_users)
     with nogil:
+        if not planar:
+            _pack_weights(dkp, g.kh * g.kw, K, pp)
+        if flip:
+            _pack_weights(fkp, g.kh * g.kw, K, fpp)
         # a static schedule: each thread sums the same tiles every run,
         # so the reduced gradients are the same bit for bit
         with parallel(num_threads=n_threads):
@@ -754,6 +799,22 @@ def depthwise_grad(const floating[:, :, :, ::1] x,
                 ldy = g.Ho * g.Wo if channels_first else K
                 src = dyp + tl.n * image_out + (tl.rs * g.Wo if channels_first
                                                 else tl.rs * g.Wo * K)
+                if not planar:
+                    # rows: dy is dz, or the ReLU mask's copy of it
+                    dz = src
+                    if relu:
+                        _depthwise_rows(xp + tl.n * image_in, &g, dkp, pp, bp, zp, tl.rs, tl.r1,
+                                        buf, K, NULL)
+                        _gate(buf, K, False, src, K, False, tl.Ms, K, True)
+                        dz = buf
+                    if want & WANT_BIAS:
+                        _sum_pixels(dz + tl.off * K, K, False, tl.M, K, part + n_dk)
+                    if want & WANT_DEPTHWISE:
+                        _rows_kernel_grad(xp + tl.n * image_in, &g, dz + tl.off * K, tl.r0,
+                                          tl.r1, part)
+                    if want & WANT_X:
+                        _rows_dx(&g, flip, dkp, fkp, fpp, zp, dz, &tl, dxp + tl.n * image_in)
+                    continue
                 if copy_dz:
                     if relu:
                         _depthwise_planar(xp + tl.n * image_in, &g, dkp, bp, tl.rs, tl.r1, buf,
