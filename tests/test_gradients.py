@@ -131,7 +131,11 @@ def test_separable_grad_matches_reference(case, dtype, layout, activation, use_b
     n_threads=st.integers(1, 3),
 )
 def test_depthwise_grad_matches_reference(case, dtype, layout, activation, use_bias, n_threads):
-    act = ACTIVATIONS[activation]
+    check_depthwise(case, dtype, layout, ACTIVATIONS[activation], use_bias, n_threads)
+
+
+def check_depthwise(case, dtype, layout, act, use_bias, n_threads):
+    """depthwise_conv2d_grad of ``case`` against the reference gradients."""
     x, dk, _, _ = case.arrays(dtype)
     bias = np.linspace(-0.5, 0.5, case.k).astype(dtype) if use_bias else None
     pre = case.expected_depthwise(x, dk) + (0 if bias is None else bias)
@@ -369,6 +373,35 @@ def test_bitwise_deterministic_at_fixed_threads(dtype, n_threads, monkeypatch):
         again, _ = run_separable(case, dtype, "channels_last", "relu", n_threads=n_threads)
         for name in first:
             assert first[name].tobytes() == again[name].tobytes(), name
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        dict(strides=(1, 1), dilation=(1, 1), padding="same"),
+        dict(strides=(1, 1), dilation=(2, 3), padding="valid"),
+        dict(strides=(2, 1), dilation=(1, 1), padding="same"),
+    ],
+    ids=["unit", "dilation", "strides"],
+)
+def test_depthwise_rows_layout(geometry, activation, dtype, monkeypatch):
+    # channels_last, depth multiplier 1, more than 8 channels: the "rows"
+    # layout (dy is dz; dx by the register kernels at unit strides, else
+    # gathered); small tiles, so the halo spans tiles and threads
+    monkeypatch.setattr(_tiling, "TILE_BYTES", 4096)
+    case = Case(
+        n=2,
+        hw=(21, 27),
+        channels=17,
+        depth_multiplier=1,
+        filters=1,
+        kernel=(3, 3),
+        seed=4,
+        **geometry,
+    )
+    check_depthwise(case, dtype, "channels_last", activation, True, 2)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

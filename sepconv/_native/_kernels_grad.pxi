@@ -108,6 +108,76 @@ cdef void _sum_pixels(const floating* g, Py_ssize_t ldg, bint g_planar, Py_ssize
                 acc[f] = acc[f] + g[i * ldg + f]
 
 
+cdef extern from *:
+    """
+    #include <string.h>
+    /* The pointwise step's three gradients for few channels (K <= SMALL_K_),
+       from gradient rows g (M pixels of F, ld ldg) and a planar depthwise
+       output z (ld ldz), in one pass over g instead of two BLAS calls whose
+       packing of g outweighs their K multiply-adds per element:
+         db += the sum of the rows of g,  dp (K x F) += z^T g,
+         dz[k * ldz + i] = g_i . pk_k  (planar).
+       A NULL dz, dp or db is not computed.  Vectors run along F; each dz is
+       a vector sum folded at the end. */
+    #define SEPCONV_SMALL_PW_GRAD(NAME, T, VT, VL)                                  \
+    static void NAME(const T* g, Py_ssize_t ldg, Py_ssize_t M, Py_ssize_t F,       \
+                     const T* z, Py_ssize_t ldz, Py_ssize_t K, const T* pk,        \
+                     T* dz, T* dp, T* db) {                                        \
+        Py_ssize_t Fv = F - F % (VL);                                              \
+        for (Py_ssize_t i = 0; i < M; i++) {                                       \
+            const T* gi = g + i * ldg;                                             \
+            if (db) {                                                              \
+                Py_ssize_t f = 0;                                                  \
+                for (; f < Fv; f += (VL))                                          \
+                    *(VT*) (db + f) += *(const VT*) (gi + f);                      \
+                for (; f < F; f++) db[f] += gi[f];                                 \
+            }                                                                      \
+            for (Py_ssize_t k = 0; k < K; k++) {                                   \
+                const T* pkk = pk + k * F;                                         \
+                T* dpk = dp ? dp + k * F : NULL;                                   \
+                T zk = dp ? z[k * ldz + i] : 0;                                    \
+                VT acc = (VT) {0}, v;                                              \
+                T lanes[VL], s = 0;                                                \
+                Py_ssize_t f = 0;                                                  \
+                for (; f < Fv; f += (VL)) {                                        \
+                    v = *(const VT*) (gi + f);                                     \
+                    acc += v * *(const VT*) (pkk + f);                             \
+                    if (dpk) *(VT*) (dpk + f) += zk * v;                           \
+                }                                                                  \
+                memcpy(lanes, &acc, sizeof acc);                                   \
+                for (Py_ssize_t l = 0; l < (VL); l++) s += lanes[l];               \
+                for (; f < F; f++) {                                               \
+                    s += gi[f] * pkk[f];                                           \
+                    if (dpk) dpk[f] += zk * gi[f];                                 \
+                }                                                                  \
+                if (dz) dz[k * ldz + i] = s;                                       \
+            }                                                                      \
+        }                                                                          \
+    }
+    SEPCONV_SMALL_PW_GRAD(sepconv_small_pw_grad_f32, float, sepconv_vf32, SEPCONV_VL32)
+    SEPCONV_SMALL_PW_GRAD(sepconv_small_pw_grad_f64, double, sepconv_vf64, SEPCONV_VL64)
+    """
+    void _small_pw_grad_f32 "sepconv_small_pw_grad_f32"(
+        const float* g, Py_ssize_t ldg, Py_ssize_t M, Py_ssize_t F, const float* z,
+        Py_ssize_t ldz, Py_ssize_t K, const float* pk, float* dz, float* dp,
+        float* db) noexcept nogil
+    void _small_pw_grad_f64 "sepconv_small_pw_grad_f64"(
+        const double* g, Py_ssize_t ldg, Py_ssize_t M, Py_ssize_t F, const double* z,
+        Py_ssize_t ldz, Py_ssize_t K, const double* pk, double* dz, double* dp,
+        double* db) noexcept nogil
+
+
+cdef inline void _small_pw_grad(const floating* g, Py_ssize_t ldg, Py_ssize_t M, Py_ssize_t F,
+                                const floating* z, Py_ssize_t ldz, Py_ssize_t K,
+                                const floating* pk, floating* dz, floating* dp,
+                                floating* db) noexcept nogil:
+    """The pointwise gradients of few channels in one pass (see sepconv_small_pw_grad)."""
+    if floating is float:
+        _small_pw_grad_f32(g, ldg, M, F, z, ldz, K, pk, dz, dp, db)
+    else:
+        _small_pw_grad_f64(g, ldg, M, F, z, ldz, K, pk, dz, dp, db)
+
+
 cdef void _reduce_partials(const floating* parts, Py_ssize_t n_parts, Py_ssize_t stride,
                            Py_ssize_t n, floating* out) noexcept nogil:
     """out[i] = sum of parts[t * stride + i] over t = 0, 1, ... in that order."""
@@ -238,25 +308,87 @@ cdef void _depthwise_backward(const floating* x, const Geometry* g, const floati
 # contiguous, and both gradients are vector updates along the channels, the
 # weights read as they lie.
 
+cdef extern from *:
+    """
+    /* One input row's share of the depthwise kernel gradient, rows layout:
+       dk[v * C + c] += sum over the output columns ow that read column
+       ow * sw - pl + v * dw inside the row of x[that column, c] * d[ow, c],
+       for the kw taps v of one kernel row (x: the input row, d: the dz row,
+       C channels contiguous).  Each tap's columns are found first, so the
+       inner loop has no test; four channel vectors at a time keep four
+       sums in registers (four independent chains of multiply-adds). */
+    #define SEPCONV_ROW_KERNEL_GRAD(NAME, T, VT, VL)                                \
+    static void NAME(const T* x, Py_ssize_t W, Py_ssize_t C, const T* d,           \
+                     Py_ssize_t Wo, Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw,   \
+                     Py_ssize_t pl, T* dk) {                                       \
+        for (Py_ssize_t v = 0; v < kw; v++) {                                      \
+            Py_ssize_t a = pl - v * dw, b = W - 1 + pl - v * dw;                   \
+            Py_ssize_t lo = a <= 0 ? 0 : (a + sw - 1) / sw;                        \
+            Py_ssize_t hi = b < 0 ? 0 : (b / sw + 1 < Wo ? b / sw + 1 : Wo);       \
+            if (lo >= hi) continue;                                                \
+            Py_ssize_t n = hi - lo, sx = sw * C, c = 0;                            \
+            const T* xs = x + (lo * sw - a) * C;                                   \
+            const T* ds = d + lo * C;                                              \
+            T* dkv = dk + v * C;                                                   \
+            for (; c + 4 * (VL) <= C; c += 4 * (VL)) {                             \
+                VT s0 = (VT) {0}, s1 = (VT) {0}, s2 = (VT) {0}, s3 = (VT) {0};     \
+                for (Py_ssize_t i = 0; i < n; i++) {                               \
+                    const T* xi = xs + i * sx + c;                                 \
+                    const T* di = ds + i * C + c;                                  \
+                    s0 += *(const VT*) xi * *(const VT*) di;                       \
+                    s1 += *(const VT*) (xi + (VL)) * *(const VT*) (di + (VL));     \
+                    s2 += *(const VT*) (xi + 2 * (VL)) * *(const VT*) (di + 2 * (VL)); \
+                    s3 += *(const VT*) (xi + 3 * (VL)) * *(const VT*) (di + 3 * (VL)); \
+                }                                                                  \
+                *(VT*) (dkv + c) += s0;                                            \
+                *(VT*) (dkv + c + (VL)) += s1;                                     \
+                *(VT*) (dkv + c + 2 * (VL)) += s2;                                 \
+                *(VT*) (dkv + c + 3 * (VL)) += s3;                                 \
+            }                                                                      \
+            for (; c + (VL) <= C; c += (VL)) {                                     \
+                VT s0 = (VT) {0};                                                  \
+                for (Py_ssize_t i = 0; i < n; i++)                                 \
+                    s0 += *(const VT*) (xs + i * sx + c) * *(const VT*) (ds + i * C + c); \
+                *(VT*) (dkv + c) += s0;                                            \
+            }                                                                      \
+            for (; c < C; c++) {                                                   \
+                T s0 = 0;                                                          \
+                for (Py_ssize_t i = 0; i < n; i++) s0 += xs[i * sx + c] * ds[i * C + c]; \
+                dkv[c] += s0;                                                      \
+            }                                                                      \
+        }                                                                          \
+    }
+    SEPCONV_ROW_KERNEL_GRAD(sepconv_row_kernel_grad_f32, float, sepconv_vf32, SEPCONV_VL32)
+    SEPCONV_ROW_KERNEL_GRAD(sepconv_row_kernel_grad_f64, double, sepconv_vf64, SEPCONV_VL64)
+    """
+    void _row_kernel_grad_f32 "sepconv_row_kernel_grad_f32"(
+        const float* x, Py_ssize_t W, Py_ssize_t C, const float* d, Py_ssize_t Wo,
+        Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pl, float* dk) noexcept nogil
+    void _row_kernel_grad_f64 "sepconv_row_kernel_grad_f64"(
+        const double* x, Py_ssize_t W, Py_ssize_t C, const double* d, Py_ssize_t Wo,
+        Py_ssize_t kw, Py_ssize_t sw, Py_ssize_t dw, Py_ssize_t pl, double* dk) noexcept nogil
+
+
 cdef void _rows_kernel_grad(const floating* x, const Geometry* g, const floating* dz,
                             Py_ssize_t r0, Py_ssize_t r1, floating* dk_part) noexcept nogil:
     """dk_part[t * C + c] += x under tap t times dz, over the output rows [r0, r1).
 
     ``dz`` holds row r0 first, one pixel of C channels after the other.
     """
-    cdef Py_ssize_t r, ow, u, v, ih, iw, C = g.C
+    cdef Py_ssize_t r, u, ih, C = g.C
     cdef const floating* d
     for r in range(r0, r1):
+        d = dz + (r - r0) * g.Wo * C
         for u in range(g.kh):
             ih = r * g.sh - g.pt + u * g.dh
             if ih < 0 or ih >= g.H:
                 continue
-            for ow in range(g.Wo):
-                d = dz + ((r - r0) * g.Wo + ow) * C
-                for v in range(g.kw):
-                    iw = ow * g.sw - g.pl + v * g.dw
-                    if 0 <= iw < g.W:
-                        _vfma1(dk_part + (u * g.kw + v) * C, C, x + ih * g.xs_h + iw * C, d)
+            if floating is float:
+                _row_kernel_grad_f32(x + ih * g.xs_h, g.W, C, d, g.Wo, g.kw, g.sw, g.dw, g.pl,
+                                     dk_part + u * g.kw * C)
+            else:
+                _row_kernel_grad_f64(x + ih * g.xs_h, g.W, C, d, g.Wo, g.kw, g.sw, g.dw, g.pl,
+                                     dk_part + u * g.kw * C)
 
 
 cdef void _rows_input_grad(const Geometry* g, const floating* dk, const floating* dz,
@@ -288,6 +420,22 @@ cdef void _rows_input_grad(const Geometry* g, const floating* dk, const floating
                     _vfma1(px, C, dk + (u * g.kw + v) * C, dz + ((oh - rs) * g.Wo + ow) * C)
 
 
+cdef Geometry _input_grad_geometry(const Geometry* g) noexcept nogil:
+    """dx at unit strides as a forward depthwise step: dz under the flipped kernel.
+
+    dx[ih] sums dk[u] * dz[ih + pt - u * dh] over the taps u: with the taps
+    reversed that is dz read from row ih - ((kh - 1) * dh - pt) on, the
+    forward's correlation with that padding.  The register kernels then
+    compute it as they compute z (channels_last, depth multiplier 1).
+    """
+    cdef Geometry t = g[0]
+    t.H, t.W, t.Ho, t.Wo = g.Ho, g.Wo, g.H, g.W
+    t.pt = (g.kh - 1) * g.dh - g.pt
+    t.pl = (g.kw - 1) * g.dw - g.pl
+    t.xs_h = g.Wo * g.C
+    return t
+
+
 cdef inline Py_ssize_t _depthwise_backward_scratch(const Geometry* g,
                                                    Py_ssize_t rows) noexcept nogil:
     """Scratch elements of _depthwise_backward (and, reusing them, _depthwise_planar)."""
@@ -304,6 +452,39 @@ cdef inline void _owned_rows(const Geometry* g, Py_ssize_t r0, Py_ssize_t r1,
     """Input rows whose dx the tile of output rows [r0, r1) writes: a partition of 0..H-1."""
     own0[0] = 0 if r0 == 0 else max(0, min(g.H, r0 * g.sh - g.pt))
     own1[0] = g.H if r1 == g.Ho else max(0, min(g.H, r1 * g.sh - g.pt))
+
+
+cdef inline Py_ssize_t _at(Py_ssize_t i, Py_ssize_t ld, bint planar) noexcept nogil:
+    """Offset of pixel i in a tile: planar (channel planes of ld) or rows (pixels of ld)."""
+    return i if planar else i * ld
+
+
+cdef void _keep_halo(floating* dz, Py_ssize_t ldz, bint planar, const Tile* tl,
+                     const Geometry* g, Py_ssize_t K, bint reuse, floating* kept) noexcept nogil:
+    """Swap the tile's halo dz with the thread's kept rows: ``kept`` in, the tile's last out.
+
+    The halo of the tile below, [r1 - halo, r1) clipped at row 0, is this
+    tile's last rows (its dz covers the same clipped halo above it, so
+    there are enough), kept when the tile below follows on the same thread
+    rather than computed again.  With ``reuse`` this tile follows the one
+    above (its dz computed from pixel ``off`` on only), and its rows
+    [rs, r0) are copied in first.  ``kept`` holds K planes of halo * Wo pixels (planar) or pixels of K.
+    """
+    cdef Py_ssize_t j, room = _halo(g) * g.Wo
+    cdef Py_ssize_t n = min(_halo(g), tl.r1 - tl.rs) * g.Wo
+    if reuse:
+        if planar:
+            for j in range(K):
+                _copy(dz + j * ldz, kept + j * room, tl.off * sizeof(floating))
+        else:
+            _copy(dz, kept, tl.off * K * sizeof(floating))
+    if tl.r1 == g.Ho:
+        return
+    if planar:
+        for j in range(K):
+            _copy(kept + j * room, dz + j * ldz + tl.Ms - n, n * sizeof(floating))
+    else:
+        _copy(kept, dz + (tl.Ms - n) * K, n * K * sizeof(floating))
 
 
 cdef struct Tile:
@@ -324,6 +505,41 @@ cdef inline Tile _tile(const Geometry* g, Py_ssize_t t, Py_ssize_t tiles_per_ima
     tl.off = (tl.r0 - tl.rs) * g.Wo
     _owned_rows(g, tl.r0, tl.r1, &tl.own0, &tl.own1)
     return tl
+
+
+cdef bint _flips(const Geometry* g, bint planar, int want) noexcept nogil:
+    """Whether dx goes through the register kernels (see _input_grad_geometry).
+
+    The rows layout at unit strides, unless the padding passes the window.
+    """
+    cdef Geometry gt = _input_grad_geometry(g)
+    return (not planar and g.sh == 1 and g.sw == 1 and gt.pt >= 0 and gt.pl >= 0
+            and (want & WANT_X) != 0)
+
+
+cdef tuple _flipped_weights(depthwise_kernel, bint flip, Py_ssize_t packed_size):
+    """The kernel with its taps reversed and room to pack it (placeholders without ``flip``)."""
+    kernel = np.asarray(depthwise_kernel)
+    if not flip:
+        return kernel[:1, :1].copy(), np.empty(1, dtype=kernel.dtype)
+    return np.ascontiguousarray(kernel[::-1, ::-1]), np.empty(packed_size, dtype=kernel.dtype)
+
+
+cdef void _rows_dx(const Geometry* g, bint flip, const floating* dk, const floating* fk,
+                   const floating* fpacked, const floating* zero, const floating* dz,
+                   const Tile* tl, floating* dx) noexcept nogil:
+    """Input rows own0..own1-1 of one image's dx from dz rows [rs, r1), rows layout.
+
+    With ``flip`` the register kernels run on dz as rows of an image of Ho
+    rows under the flipped kernel ``fk`` (packed: ``fpacked``); else the gather.
+    """
+    cdef Geometry gt
+    if flip:
+        gt = _input_grad_geometry(g)
+        _depthwise_rows(dz - tl.rs * g.Wo * g.C, &gt, fk, fpacked, zero, zero, tl.own0, tl.own1,
+                        dx + tl.own0 * g.W * g.C, g.C, NULL)
+    else:
+        _rows_input_grad(g, dk, dz, tl.rs, tl.r1, tl.own0, tl.own1, dx)
 
 
 def _partials(Py_ssize_t n_threads, Py_ssize_t size, dtype):
@@ -371,20 +587,33 @@ def separable_grad(const floating[:, :, :, ::1] x,
     cdef Py_ssize_t z_size = K * ms_max if need_z else 0
     cdef Py_ssize_t a_size = F * ms_max if relu else 0
     cdef Py_ssize_t dz_size = K * ms_max if need_dz else 0
+    # the last halo rows of dz, kept for the thread's next tile (see _keep_halo)
+    cdef Py_ssize_t halo_size = K * _halo(&g) * g.Wo if with_halo else 0
     cdef Py_ssize_t stage = 0 if planar else _stage_scratch(&g, rows_max, sizeof(floating))
     cdef Py_ssize_t scratch = max(_depthwise_backward_scratch(&g, rows_max),
                                   _planar_scratch(&g, rows_max), stage)
     cdef Py_ssize_t n_dk = g.kh * g.kw * K, n_dp = K * F
     cdef Py_ssize_t part_size = n_dk + n_dp + F
+    # few channels, gradient rows: the pointwise gradients without BLAS
+    cdef bint small = planar and not channels_first and K <= SMALL_K_
+    cdef bint flip = _flips(&g, planar, want)
     dtype = np.asarray(dy).dtype
-    cdef floating[:, ::1] work = _workspace(n_threads, z_size + a_size + dz_size + scratch,
-                                            dtype)
+    cdef floating[:, ::1] work = _workspace(
+        n_threads, z_size + a_size + dz_size + halo_size + scratch, dtype)
     cdef floating[:, ::1] parts = _partials(n_threads, part_size, dtype)
+    # the tile each thread computed last (-2: none)
+    cdef Py_ssize_t[::1] last = np.full(n_threads, -2, dtype=np.intp)
     # zeros: the depthwise step's bias, and the rows path's padding (a chunk)
     cdef floating[::1] zero = np.zeros(max(K, CHUNK), dtype=dtype)
     cdef floating[::1] packed = np.empty(
         1 if planar else _ceil_div(K, CHUNK) * g.kh * g.kw * CHUNK, dtype=dtype)
     cdef floating* pp = &packed[0]
+    # the kernel with its taps reversed, as it is and packed, for dx
+    flipped_arrays = _flipped_weights(depthwise_kernel, flip, packed.shape[0])
+    cdef floating[:, :, :, ::1] flipped = flipped_arrays[0]
+    cdef floating[::1] packed_flipped = flipped_arrays[1]
+    cdef const floating* fkp = &flipped[0, 0, 0, 0]
+    cdef floating* fpp = &packed_flipped[0]
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef const floating* dkp = &depthwise_kernel[0, 0, 0, 0]
     cdef const floating* pkp = &pointwise_kernel[0, 0]
@@ -392,18 +621,22 @@ def separable_grad(const floating[:, :, :, ::1] x,
     cdef const floating* dyp = &dy[0, 0, 0, 0]
     cdef const floating* zp = &zero[0]
     cdef floating* dxp = &dx[0, 0, 0, 0]
-    cdef Py_ssize_t t, ldg, lda
+    cdef Py_ssize_t t, ldg, lda, zs, z0, h
     cdef Tile tl
+    cdef bint reuse
     cdef floating* buf
     cdef floating* part
     cdef floating* at
     cdef floating* dz
+    cdef floating* kept
     cdef const floating* gp
     cdef const floating* g0
     cdef Control ctl = _control(cancel, poll, blas_set_local, blas_users)
     with nogil:
         if not planar:
             _pack_weights(dkp, g.kh * g.kw, K, pp)
+        if flip:
+            _pack_weights(fkp, g.kh * g.kw, K, fpp)
         # a static schedule: each thread sums the same tiles every run,
         # so the reduced gradients are the same bit for bit
         with parallel(num_threads=n_threads):
@@ -416,6 +649,16 @@ def separable_grad(const floating[:, :, :, ::1] x,
                 part = &parts[threadid(), 0]
                 at = buf + z_size
                 dz = at + a_size
+                kept = dz + dz_size
+                # the halo rows' dz [rs, r0) is the thread's previous tile's
+                # last rows when that tile was the one above: only rows
+                # [zs, r1) are computed, from pixel h of the tile on
+                reuse = tl.rs < tl.r0 and last[threadid()] == t - 1
+                last[threadid()] = t
+                zs = tl.r0 if reuse else tl.rs
+                h = (zs - tl.rs) * g.Wo
+                # z: rows [r0, r1) for dP, and [zs, r0) too for the ReLU mask
+                z0 = zs if relu else tl.r0
                 # g: the pre-activation's gradient for output rows [rs, r1), dy's layout
                 ldg = g.Ho * g.Wo if channels_first else F
                 gp = dyp + tl.n * image_out + (tl.rs * g.Wo if channels_first
@@ -423,38 +666,54 @@ def separable_grad(const floating[:, :, :, ::1] x,
                 # z and dz: (channel, pixel) with ld Ms, or (pixel, channel) with ld K
                 ldz = tl.Ms if planar else K
                 if need_z and planar:
-                    _depthwise_planar(xp + tl.n * image_in, &g, dkp, zp, tl.rs, tl.r1, buf,
-                                      tl.Ms, dz + dz_size)
+                    _depthwise_planar(xp + tl.n * image_in, &g, dkp, zp, z0, tl.r1,
+                                      buf + (z0 - tl.rs) * g.Wo, tl.Ms, kept + halo_size)
                 elif need_z:
-                    _depthwise_rows(xp + tl.n * image_in, &g, dkp, pp, zp, zp, tl.rs, tl.r1,
-                                    buf, K, dz + dz_size if stage else NULL)
+                    _depthwise_rows(xp + tl.n * image_in, &g, dkp, pp, zp, zp, z0, tl.r1,
+                                    buf + (z0 - tl.rs) * g.Wo * K, K,
+                                    kept + halo_size if stage else NULL)
                 if relu:
                     lda = tl.Ms if channels_first else F
-                    _fill_bias(at, lda, channels_first, tl.Ms, F, bp)
-                    _gemm_tile(buf, ldz, planar, tl.Ms, K, pkp, F, at, lda, channels_first,
+                    _fill_bias(at + _at(h, lda, channels_first), lda, channels_first,
+                               tl.Ms - h, F, bp)
+                    _gemm_tile(buf + _at(h, ldz, planar), ldz, planar, tl.Ms - h, K, pkp, F,
+                               at + _at(h, lda, channels_first), lda, channels_first,
                                gemm_pixels)
-                    _gate(at, lda, channels_first, gp, ldg, channels_first, tl.Ms, F, True)
+                    _gate(at + _at(h, lda, channels_first), lda, channels_first,
+                          gp + _at(h, ldg, channels_first), ldg, channels_first, tl.Ms - h, F,
+                          True)
                     gp = at
                     ldg = lda
-                g0 = gp + (tl.off if channels_first else tl.off * ldg)
-                if want & WANT_BIAS:
-                    _sum_pixels(g0, ldg, channels_first, tl.M, F, part + n_dk + n_dp)
-                if want & WANT_POINTWISE:
-                    _gemm_tn(buf + (tl.off if planar else tl.off * K), ldz, planar, tl.M, K, g0,
-                             ldg, channels_first, F, part + n_dk)
-                if need_dz:
-                    _gemm_nt(gp, ldg, channels_first, tl.Ms, F, pkp, K, dz, ldz, planar)
+                g0 = gp + _at(tl.off, ldg, channels_first)
+                if small:
+                    # dz of the rows [zs, r0) alone, then all three of [r0, r1)
+                    _small_pw_grad(gp + h * ldg, ldg, tl.off - h, F, buf + h, ldz, K, pkp,
+                                   dz + h if need_dz else NULL, NULL, NULL)
+                    _small_pw_grad(g0, ldg, tl.M, F, buf + tl.off, ldz, K, pkp,
+                                   dz + tl.off if need_dz else NULL,
+                                   part + n_dk if want & WANT_POINTWISE else NULL,
+                                   part + n_dk + n_dp if want & WANT_BIAS else NULL)
+                else:
+                    if want & WANT_BIAS:
+                        _sum_pixels(g0, ldg, channels_first, tl.M, F, part + n_dk + n_dp)
+                    if want & WANT_POINTWISE:
+                        _gemm_tn(buf + _at(tl.off, ldz, planar), ldz, planar, tl.M, K, g0,
+                                 ldg, channels_first, F, part + n_dk)
+                    if need_dz:
+                        _gemm_nt(gp + _at(h, ldg, channels_first), ldg, channels_first,
+                                 tl.Ms - h, F, pkp, K, dz + _at(h, ldz, planar), ldz, planar)
+                if with_halo:
+                    _keep_halo(dz, ldz, planar, &tl, &g, K, reuse, kept)
                 if need_dz and planar:
                     _depthwise_backward(xp + tl.n * image_in, &g, dkp, dz, tl.Ms, tl.rs, tl.r0,
                                         tl.r1, tl.own0, tl.own1, dxp + tl.n * image_in, part,
-                                        want, dz + dz_size)
+                                        want, kept + halo_size)
                 elif need_dz:
                     if want & WANT_DEPTHWISE:
                         _rows_kernel_grad(xp + tl.n * image_in, &g, dz + tl.off * K, tl.r0,
                                           tl.r1, part)
                     if want & WANT_X:
-                        _rows_input_grad(&g, dkp, dz, tl.rs, tl.r1, tl.own0, tl.own1,
-                                         dxp + tl.n * image_in)
+                        _rows_dx(&g, flip, dkp, fkp, fpp, zp, dz, &tl, dxp + tl.n * image_in)
             _blas_exit(&ctl)
         if want & WANT_DEPTHWISE:
             _reduce_partials(&parts[0, 0], n_threads, part_size, n_dk, &d_depthwise[0])
@@ -485,8 +744,12 @@ def depthwise_grad(const floating[:, :, :, ::1] x,
     cdef bint relu = activation == ACT_RELU
     cdef bint with_halo = (want & WANT_X) != 0
     cdef Py_ssize_t rows_max = min(g.Ho, rows_per_tile + (_halo(&g) if with_halo else 0))
+    # dz and x in the forward's layout: "rows" (then dy is dz, unless ReLU
+    # masks it) or "planar"
+    cdef bint planar = _planar(&g, channels_first)
+    cdef bint flip = _flips(&g, planar, want)
     # per thread: dz (planar) unless dy, channels_first and no ReLU, is it already
-    cdef bint copy_dz = relu or not channels_first
+    cdef bint copy_dz = relu or (planar and not channels_first)
     cdef Py_ssize_t dz_size = K * rows_max * g.Wo if copy_dz else 0
     cdef Py_ssize_t scratch = max(_depthwise_backward_scratch(&g, rows_max),
                                   _planar_scratch(&g, rows_max))
@@ -494,6 +757,18 @@ def depthwise_grad(const floating[:, :, :, ::1] x,
     dtype = np.asarray(dy).dtype
     cdef floating[:, ::1] work = _workspace(n_threads, dz_size + scratch, dtype)
     cdef floating[:, ::1] parts = _partials(n_threads, part_size, dtype)
+    # zeros for the register kernels' padding; the kernel packed for them,
+    # and reversed for dx
+    cdef floating[::1] zero = np.zeros(max(K, CHUNK), dtype=dtype)
+    cdef floating[::1] packed = np.empty(
+        1 if planar else _ceil_div(K, CHUNK) * g.kh * g.kw * CHUNK, dtype=dtype)
+    flipped_arrays = _flipped_weights(depthwise_kernel, flip, packed.shape[0])
+    cdef floating[:, :, :, ::1] flipped = flipped_arrays[0]
+    cdef floating[::1] packed_flipped = flipped_arrays[1]
+    cdef const floating* fkp = &flipped[0, 0, 0, 0]
+    cdef floating* fpp = &packed_flipped[0]
+    cdef floating* pp = &packed[0]
+    cdef const floating* zp = &zero[0]
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef const floating* dkp = &depthwise_kernel[0, 0, 0, 0]
     cdef const floating* bp = &bias[0]
@@ -507,6 +782,10 @@ def depthwise_grad(const floating[:, :, :, ::1] x,
     cdef const floating* dz
     cdef Control ctl = _control(cancel, poll, blas_set_local, blas_users)
     with nogil:
+        if not planar:
+            _pack_weights(dkp, g.kh * g.kw, K, pp)
+        if flip:
+            _pack_weights(fkp, g.kh * g.kw, K, fpp)
         # a static schedule: each thread sums the same tiles every run,
         # so the reduced gradients are the same bit for bit
         with parallel(num_threads=n_threads):
@@ -520,6 +799,22 @@ def depthwise_grad(const floating[:, :, :, ::1] x,
                 ldy = g.Ho * g.Wo if channels_first else K
                 src = dyp + tl.n * image_out + (tl.rs * g.Wo if channels_first
                                                 else tl.rs * g.Wo * K)
+                if not planar:
+                    # rows: dy is dz, or the ReLU mask's copy of it
+                    dz = src
+                    if relu:
+                        _depthwise_rows(xp + tl.n * image_in, &g, dkp, pp, bp, zp, tl.rs, tl.r1,
+                                        buf, K, NULL)
+                        _gate(buf, K, False, src, K, False, tl.Ms, K, True)
+                        dz = buf
+                    if want & WANT_BIAS:
+                        _sum_pixels(dz + tl.off * K, K, False, tl.M, K, part + n_dk)
+                    if want & WANT_DEPTHWISE:
+                        _rows_kernel_grad(xp + tl.n * image_in, &g, dz + tl.off * K, tl.r0,
+                                          tl.r1, part)
+                    if want & WANT_X:
+                        _rows_dx(&g, flip, dkp, fkp, fpp, zp, dz, &tl, dxp + tl.n * image_in)
+                    continue
                 if copy_dz:
                     if relu:
                         _depthwise_planar(xp + tl.n * image_in, &g, dkp, bp, tl.rs, tl.r1, buf,
