@@ -516,7 +516,9 @@ cdef extern from *:
         }                                                                           \
         for (int u = 0; u < U; u++) *(V *)(dst + u * VL) = acc[u];                 \
     }                                                                               \
-    /* 3x3 windows: the nine weights stay in registers for the whole row */       \
+    /* 3x3 windows: the nine weights stay in registers for the whole row.  Every \
+       output is summed in the same order wherever it falls in a row, so that  \
+       tiles of any height (thread counts) give the same numbers. */             \
     static void sepconv_plane_row3_##SUFFIX(T *dst, Py_ssize_t n, const T *src,    \
             Py_ssize_t wp, Py_ssize_t dh, Py_ssize_t dw, const T *w,               \
             Py_ssize_t w_stride, T bias)                                           \
@@ -534,16 +536,26 @@ cdef extern from *:
             sepconv_plane3_block_##SUFFIX(1, dst + i, src + i, wp, dh, dw, wv, bias); \
             i += VL;                                                                \
         }                                                                           \
-        if (i < n)                                                                  \
+        if (i < n && n >= VL)                                                       \
             sepconv_plane3_block_##SUFFIX(1, dst + n - VL, src + n - VL, wp, dh, dw, \
                                           wv, bias);                                \
+        /* rows shorter than a vector: the same sums in the same order */          \
+        for (; i < n && n < VL; i++) {                                              \
+            T acc = bias;                                                           \
+            for (int p = 0; p < 3; p++) {                                           \
+                const T *s = src + p * dh * wp + i;                                 \
+                acc += w[3 * p * w_stride] * s[0] + w[(3 * p + 1) * w_stride] * s[dw] \
+                       + w[(3 * p + 2) * w_stride] * s[2 * dw];                     \
+            }                                                                       \
+            dst[i] = acc;                                                           \
+        }                                                                           \
     }                                                                               \
     static void sepconv_plane_row_##SUFFIX(T *dst, Py_ssize_t n, const T *src,     \
             Py_ssize_t wp, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t dh,            \
             Py_ssize_t dw, const T *w, Py_ssize_t w_stride, T bias)                \
     {                                                                               \
         Py_ssize_t i = 0;                                                           \
-        if (kh == 3 && kw == 3 && n >= VL) {                                        \
+        if (kh == 3 && kw == 3) {                                                   \
             sepconv_plane_row3_##SUFFIX(dst, n, src, wp, dh, dw, w, w_stride, bias); \
             return;                                                                 \
         }                                                                           \
