@@ -828,9 +828,19 @@ cdef void _pointwise_tile(const floating* a, Py_ssize_t lda, bint a_planar, Py_s
     """c = activation(a @ pk + bias) for one tile, ``chunk`` pixels a BLAS call."""
     if c_planar and K <= SMALL_K_:
         _small_pointwise_tile(a, lda, a_planar, M, K, pk, F, bias, c, ldc, c_planar)
+        _activate(c, ldc, c_planar, M, F, activation)
     else:
-        _fill_bias(c, ldc, c_planar, M, F, bias)
-        _gemm_tile(a, lda, a_planar, M, K, pk, F, c, ldc, c_planar, chunk)
+        _gemm_pointwise(a, lda, a_planar, M, K, pk, F, F, bias, c, ldc, c_planar, activation,
+                        chunk)
+
+
+cdef void _gemm_pointwise(const floating* a, Py_ssize_t lda, bint a_planar, Py_ssize_t M,
+                          Py_ssize_t K, const floating* pk, Py_ssize_t ldp, Py_ssize_t F,
+                          const floating* bias, floating* c, Py_ssize_t ldc, bint c_planar,
+                          int activation, Py_ssize_t chunk) noexcept nogil:
+    """_pointwise_tile through BLAS, for F columns of a matrix whose rows are ``ldp`` apart."""
+    _fill_bias(c, ldc, c_planar, M, F, bias)
+    _gemm_columns(a, lda, a_planar, M, K, pk, ldp, F, c, ldc, c_planar, chunk)
     _activate(c, ldc, c_planar, M, F, activation)
 
 
@@ -934,10 +944,8 @@ cdef void _separable_sliced(const floating* x, const Geometry* g, const floating
             f0 = min(F, s * width)
             f1 = min(F, f0 + width)
             if f1 > f0:
-                _fill_bias(out + f0, F, False, M, f1 - f0, bias + f0)
-                _gemm_columns(whole, K, False, M, K, pk + f0, F, f1 - f0, out + f0, F, False,
-                              gemm_pixels)
-                _activate(out + f0, F, False, M, f1 - f0, activation)
+                _gemm_pointwise(whole, K, False, M, K, pk + f0, F, f1 - f0, bias + f0, out + f0,
+                                F, False, activation, gemm_pixels)
         _blas_exit(ctl)
 
 
