@@ -62,6 +62,15 @@ FORK_VARIANTS = {
 }
 
 
+def _assert_child_equals_parent(result):
+    """The child's result (printed "child V") equals the parent's before and after ("parent V W")."""
+    assert result.returncode == 0, result.stderr
+    words = result.stdout.split()
+    child = float(words[words.index("child") + 1])
+    parent, again = (float(v) for v in words[words.index("parent") + 1 :][:2])
+    assert child == parent == again
+
+
 @needs_fork
 @pytest.mark.parametrize("variant", sorted(FORK_VARIANTS))
 def test_fork_child_computes_after_the_parent(run_python, variant):
@@ -72,12 +81,27 @@ def test_fork_child_computes_after_the_parent(run_python, variant):
         print("parent", parent, conv())
     """)
     )
-    result = run_python("-c", code)
-    assert result.returncode == 0, result.stderr
-    words = result.stdout.split()
-    child = float(words[words.index("child") + 1])
-    parent, again = (float(v) for v in words[words.index("parent") + 1 :][:2])
-    assert child == parent == again
+    _assert_child_equals_parent(run_python("-c", code))
+
+
+@needs_fork
+def test_fork_child_computes_a_wide_layer_in_filter_slices(run_python):
+    # the schedule with a barrier between its depthwise and pointwise loops
+    from sepconv._native import _tiling
+
+    assert _tiling.filter_slices(1, (19, 19), 728, 728, 4, 2) > 0
+    code = (
+        FORK_PRELUDE
+        + textwrap.dedent("""
+        x = rng.standard_normal((1, 19, 19, 728)).astype(np.float32)
+        dk = rng.standard_normal((3, 3, 728, 1)).astype(np.float32)
+        pk = rng.standard_normal((728, 728)).astype(np.float32)
+        parent = conv()
+    """)
+        + textwrap.dedent(FORK_VARIANTS["os.fork"])
+        + 'print("parent", parent, conv())\n'
+    )
+    _assert_child_equals_parent(run_python("-c", code))
 
 
 @needs_fork
