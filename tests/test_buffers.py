@@ -165,3 +165,17 @@ def test_live_outputs_are_not_returned_at_interpreter_exit(run_python):
     result = run_python("-c", code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["free", "0", "0"]
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_kernel_scratch_memory_returns_and_is_reused(n_threads):
+    # scratch of 128 KiB and more would otherwise be mapped and faulted in
+    # fresh on every call (always so in a Dask worker)
+    x = np.ones((4, 128, 128, 64), np.float32)
+    dk = np.ones((3, 3, 64, 1), np.float32)
+    pk = np.ones((64, 64), np.float32)
+    kept = [sepconv.separable_conv2d(x, dk, pk, padding="same", n_threads=n_threads)]
+    scratch = _buffers._free_bytes
+    assert scratch >= _buffers.MIN_BYTES
+    kept.append(sepconv.separable_conv2d(x, dk, pk, padding="same", n_threads=n_threads))
+    assert _buffers._free_bytes == scratch

@@ -1,4 +1,4 @@
-"""Reuse of output memory between calls.
+"""Reuse of output and scratch memory between calls.
 
 A fresh multi-megabyte NumPy array is fresh memory from the kernel: every
 page is faulted in and zeroed on its first write, which for a large output
@@ -29,8 +29,11 @@ import weakref
 
 import numpy as np
 
-# Outputs smaller than this are allocated the ordinary way.
-MIN_BYTES = 1 << 20
+# Buffers smaller than this are allocated the ordinary way.  It is glibc's
+# default mmap threshold: a larger block is mapped fresh from the kernel and
+# unmapped when freed (always so under MALLOC_TRIM_THRESHOLD_, which Dask's
+# workers set), so only those cost page faults on every call.
+MIN_BYTES = 128 << 10
 
 # Dropped buffers kept for reuse, at most this many bytes in all.
 MAX_FREE_BYTES = 1 << 30

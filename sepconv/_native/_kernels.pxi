@@ -32,6 +32,8 @@
 
 import numpy as np
 
+from sepconv._native._buffers import empty as _reused_empty
+
 from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
 from scipy.linalg.cython_blas cimport sgemm, dgemm
@@ -888,8 +890,14 @@ cdef void _pack_weights(const floating* dk, Py_ssize_t taps, Py_ssize_t K,
 
 
 cdef object _workspace(Py_ssize_t n_threads, Py_ssize_t per_thread, dtype):
-    """One row of ``per_thread`` scratch elements per thread (at least one element)."""
-    return np.empty((n_threads, max(per_thread, 1)), dtype=dtype)
+    """One row of ``per_thread`` scratch elements per thread (at least one element).
+
+    From the reused memory of _buffers: a batch job calls again and again
+    with scratch of the same size, which fresh memory would fault in anew
+    each call (in a Dask worker, whose MALLOC_TRIM_THRESHOLD_ has glibc map
+    and unmap every such block, that was 5% of the time).
+    """
+    return _reused_empty((n_threads, max(per_thread, 1)), dtype)
 
 
 cdef tuple _buffers(const Geometry* g, bint planar, Py_ssize_t n_threads,
@@ -1006,7 +1014,7 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     cdef floating* ctile
     cdef floating[::1] whole
     if filter_slices > 0:
-        whole = np.empty(N * g.Ho * g.Wo * K, dtype=np.asarray(out).dtype)
+        whole = _reused_empty((N * g.Ho * g.Wo * K,), np.asarray(out).dtype)
     with nogil:
         if not planar:
             _pack_weights(dkp, g.kh * g.kw, K, pp)
