@@ -249,6 +249,23 @@ def test_huge_strides_and_kernels():
     np.testing.assert_allclose(y, d @ pk, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("channels", [16, 256])
+def test_a_dilation_past_the_image_reads_only_padding(isa_level, channels):
+    # "same" with a width dilation of 2**40: every tap of a column reads the
+    # padding, the one kept right of the image (the fuzzer's wide calls found
+    # the register kernels reading it as inside the image: a crash)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3, 9, 9, channels))
+    dk = rng.standard_normal((2, 200, channels, 1))
+    pk = rng.standard_normal((channels, 1100))
+    bias = rng.standard_normal(1100)
+    geometry = {"strides": (7, 1), "dilation_rate": (7, 2**40), "padding": "same"}
+    y = sepconv.separable_conv2d(x, dk, pk, bias, **geometry)
+    d = fuzzing.direct_depthwise(x, dk, *geometry.values())
+    assert not d.any()
+    np.testing.assert_allclose(y, np.broadcast_to(bias, y.shape), rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("n_threads", [10**9, 2**31, 64])
 def test_more_threads_than_anyone_has(n_threads):
     rng = np.random.default_rng(4)
@@ -291,6 +308,16 @@ def test_any_storage_of_the_input(tmp_path, storage, dtype):
 )
 @given(call=fuzzing.calls())
 def test_fuzz_every_entry_point(tmp_path, call):
+    fuzzing.run(call, tmp_path)
+
+
+@settings(
+    max_examples=int(os.environ.get("SEPCONV_FUZZ_EXAMPLES", 300)) // 3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(call=fuzzing.calls(wide=True))
+def test_fuzz_wide_layers(tmp_path, call):
     fuzzing.run(call, tmp_path)
 
 

@@ -238,8 +238,11 @@ cdef void _depthwise_block(const floating* x, const Geometry* g, const floating*
     cdef Py_ssize_t p0 = min(g.kh, max(0, _ceil_div(-ih0, g.dh)))
     cdef Py_ssize_t p1 = max(p0, min(g.kh, _ceil_div(g.H - ih0, g.dh)))
     cdef Py_ssize_t span = (BLOCK - 1) * sw + (g.kw - 1) * dw + 1
-    cdef Py_ssize_t j0 = max(0, _ceil_div(-iw0, step))
-    cdef Py_ssize_t j1 = min(span, _ceil_div(g.W - iw0, step))
+    # (clamped as p0, p1 are: a window wholly right of the image, a live tap
+    # that reads only padding, has j1 = j0, not a negative j1, which
+    # _dw_block would read as "all inside")
+    cdef Py_ssize_t j0 = min(span, max(0, _ceil_div(-iw0, step)))
+    cdef Py_ssize_t j1 = max(j0, min(span, _ceil_div(g.W - iw0, step)))
     cdef Py_ssize_t c0 = 0, n, lanes = _vector_lanes(x)
     cdef const floating* base
     cdef const floating* w
