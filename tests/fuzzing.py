@@ -149,11 +149,14 @@ def expected(entry, x, dk, pk, kwargs):
     return d if entry == "depthwise_conv2d" else np.einsum("nhwk,kf->nhwf", d, pk[0, 0])
 
 
-def run(call, tmp_path):
-    """Make one call; return its outcome ("result", "result, not checked" or an
-    exception's name) or raise AssertionError where the call went wrong."""
-    import sepconv
+def _prepared(call, tmp_path):
+    """The call's arguments as sepconv gets them, and the oracle's float64 NHWC input.
 
+    Returns ``(args, kwargs, reference_x, wide, dk, pk)``: ``reference_x``
+    is None for inputs that are not real numbers (the call must refuse
+    them); ``dk`` and ``pk`` are both kernels as given, whichever the entry
+    point takes.
+    """
     entry, x, dk, pk, dtype, storage, kwargs = call
     wide = np.dtype(dtype) == np.float64
     kernel_dtype = np.float64 if wide else np.float32
@@ -173,6 +176,16 @@ def run(call, tmp_path):
         if entry == "pointwise_conv2d"
         else (given, dk) + ((pk,) if entry == "separable_conv2d" else ())
     )
+    return args, kwargs, reference_x, wide, dk, pk
+
+
+def run(call, tmp_path):
+    """Make one call; return its outcome ("result", "result, not checked" or an
+    exception's name) or raise AssertionError where the call went wrong."""
+    import sepconv
+
+    entry = call[0]
+    args, kwargs, reference_x, wide, dk, pk = _prepared(call, tmp_path)
     try:
         y = getattr(sepconv, entry)(*args, **kwargs)
     except DOCUMENTED as exc:
@@ -190,6 +203,80 @@ def run(call, tmp_path):
     tolerance = (1e-12 if wide else 1e-5) * taps
     np.testing.assert_allclose(y, want, rtol=tolerance, atol=tolerance)
     return "result"
+
+
+# The gradient function of each entry point, and the names of its gradients
+# in the order of the entry point's arguments.
+GRADIENTS = {
+    "separable_conv2d": ("separable_conv2d_grad", ("x", "depthwise_kernel", "pointwise_kernel")),
+    "depthwise_conv2d": ("depthwise_conv2d_grad", ("x", "depthwise_kernel")),
+    "pointwise_conv2d": ("pointwise_conv2d_grad", ("x", "pointwise_kernel")),
+}
+
+
+def run_grad(call, tmp_path):
+    """The gradients of one call with ``dy`` shaped like its output.
+
+    Returns the outcome as :func:`run` does.  A call the forward function
+    refuses is not made; otherwise the gradient function must give every
+    gradient shaped like its argument in the output's dtype (or refuse with
+    a message: the backward pass may need more memory than the forward), and
+    the reference's values where its padded copy of the input is small.
+    """
+    import reference_grad
+
+    import sepconv
+
+    entry = call[0]
+    args, kwargs, reference_x, wide, _, _ = _prepared(call, tmp_path)
+    try:
+        y = getattr(sepconv, entry)(*args, **kwargs)
+    except DOCUMENTED:
+        return "forward refused"
+    dy = np.random.default_rng(0).uniform(-1, 1, y.shape).astype(y.dtype)
+    function, names = GRADIENTS[entry]
+    try:
+        grads = getattr(sepconv, function)(dy, *args, **kwargs)
+    except DOCUMENTED as exc:
+        assert str(exc), f"{type(exc).__name__} without a message"
+        return "gradients: " + type(exc).__name__
+    for name, arg in zip(names, args, strict=True):
+        assert grads[name].shape == np.shape(arg), (name, grads[name].shape, np.shape(arg))
+        assert grads[name].dtype == y.dtype, (name, grads[name].dtype, y.dtype)
+    want = _reference_grads(reference_grad, entry, dy, reference_x, args, kwargs)
+    if want is None:
+        return "gradients, not checked"
+    first = kwargs["data_format"] == "channels_first"
+    got = dict(grads, x=np.moveaxis(grads["x"], 1, 3) if first else grads["x"])
+    # each gradient is a sum of at most this many products of values in [-1, 1]
+    terms = max(y.size, np.size(args[0])) * max(1, *(np.size(a) for a in args[1:]))
+    tolerance = (1e-15 if wide else 1e-7) * terms
+    for name in names:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-6, atol=tolerance)
+    return "gradients"
+
+
+def _reference_grads(reference_grad, entry, dy, x, args, kwargs):
+    """reference_grad's gradients in NHWC float64, or None where they would be too costly."""
+    if x.size == 0 or dy.size == 0:
+        return None  # (the reference needs values; the shapes are checked)
+    first = kwargs["data_format"] == "channels_first"
+    dy = np.moveaxis(dy, 1, 3) if first else dy
+    if entry == "pointwise_conv2d":
+        dx, dpk, _ = reference_grad.pointwise_grad(dy, x, args[1])
+        return {"x": dx, "pointwise_kernel": dpk.reshape(np.shape(args[1]))}
+    dk = np.asarray(args[1], dtype=np.float64)
+    geometry = (kwargs["strides"], kwargs["padding"].lower(), kwargs["dilation_rate"])
+    _, pads = reference_grad._padded_geometry(x.shape, dk.shape, *geometry)
+    padded = (x.shape[1] + sum(pads[1])) * (x.shape[2] + sum(pads[2])) * x.shape[0] * x.shape[3]
+    if padded * dk.shape[0] * dk.shape[1] > 20 * ORACLE_MACS:
+        return None
+    if entry == "depthwise_conv2d":
+        dx, ddk = reference_grad.depthwise_grad(dy, x, dk, *geometry)
+        return {"x": dx, "depthwise_kernel": ddk}
+    want = reference_grad.separable_grad(dy, x, dk, args[2], None, *geometry)
+    want["pointwise_kernel"] = want["pointwise_kernel"].reshape(np.shape(args[2]))
+    return want
 
 
 # Constructor values for the layer and the transformer, sensible and not.

@@ -324,6 +324,16 @@ def test_fuzz_wide_layers(tmp_path, call):
 @settings(
     max_examples=int(os.environ.get("SEPCONV_FUZZ_EXAMPLES", 300)) // 3,
     deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(call=fuzzing.calls())
+def test_fuzz_every_gradient(tmp_path, call):
+    fuzzing.run_grad(call, tmp_path)
+
+
+@settings(
+    max_examples=int(os.environ.get("SEPCONV_FUZZ_EXAMPLES", 300)) // 3,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(call=fuzzing.face_calls())
