@@ -277,6 +277,19 @@ def test_more_threads_than_anyone_has(n_threads):
     np.testing.assert_allclose(y, d @ pk, rtol=1e-12, atol=1e-12)
 
 
+def test_gradients_needing_more_memory_than_addresses_raise_memory_error():
+    # found by the gradient fuzz: the backward pass keeps the taps before the
+    # first live one, so its scratch grows with the dilation
+    x = np.zeros((8, 16, 9, 8), np.float32)
+    dk = np.zeros((7, 7, 16, 1), np.float32)
+    step = {"strides": 2**31 - 1, "dilation_rate": 2**31 - 1}
+    y = sepconv.depthwise_conv2d(x, dk, padding="same", data_format="channels_first", **step)
+    with pytest.raises(MemoryError, match=r"TiB for an array with shape"):
+        sepconv.depthwise_conv2d_grad(
+            y, x, dk, padding="same", data_format="channels_first", **step
+        )
+
+
 def test_huge_shapes_raise_memory_error_with_what_was_asked():
     x = np.broadcast_to(np.float32(1), (1 << 20, 1 << 12, 1 << 8, 1))
     with pytest.raises(MemoryError, match="TiB"):

@@ -2,8 +2,8 @@
 
 The strategy and the checks are those of ``tests/test_robustness.py``
 (``tests/fuzzing.py``), with as many examples as asked (default 20000) for
-the functions and a quarter as many for their gradients, the layer and the
-transformer.
+the functions and a quarter as many for wide layers, the gradients, the layer
+and the transformer.
 Prints the calls made, the time taken and the outcomes by kind; exits
 non-zero on the first wrong result or undocumented exception, after
 hypothesis has shrunk it.
@@ -39,6 +39,11 @@ def main(examples):
             outcomes["functions: " + fuzzing.run(call, Path(tmp))] += 1
 
         @_settings(examples // 4)
+        @given(call=fuzzing.calls(wide=True))
+        def fuzz_wide(call):
+            outcomes["wide layers: " + fuzzing.run(call, Path(tmp))] += 1
+
+        @_settings(examples // 4)
         @given(call=fuzzing.calls())
         def fuzz_gradients(call):
             outcomes["gradients: " + fuzzing.run_grad(call, Path(tmp))] += 1
@@ -50,6 +55,7 @@ def main(examples):
 
         start = time.perf_counter()
         fuzz()
+        fuzz_wide()
         fuzz_gradients()
         fuzz_faces()
         seconds = time.perf_counter() - start

@@ -24,6 +24,7 @@ does.
 from __future__ import annotations
 
 import collections
+import math
 import threading
 import weakref
 
@@ -57,9 +58,21 @@ def empty(shape, dtype):
     Returns
     -------
     numpy.ndarray
+
+    Raises
+    ------
+    MemoryError
+        As NumPy's, naming the size and shape, also where the size exceeds
+        what an address can hold (NumPy says only "array is too big" then):
+        scratch of a backward pass at an extreme dilation can.
     """
     dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > np.iinfo(np.intp).max:
+        raise MemoryError(
+            f"Unable to allocate {nbytes / 2**40:.3g} TiB for an array with shape "
+            f"{tuple(shape)} and data type {dtype}"
+        )
     if nbytes < MIN_BYTES:
         return np.empty(shape, dtype=dtype)
     buffer = _take(nbytes)
