@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import collections
 import math
+import os
 import threading
 import weakref
 
@@ -42,9 +43,31 @@ MAX_FREE_BYTES = 1 << 30
 _lock = threading.Lock()
 # id(buffer) -> buffer, oldest first
 _free: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
+# nbytes -> the ids in _free of that size, oldest first (a lookup, not a scan
+# of _free: blocks from 128 KiB up to MAX_FREE_BYTES can be thousands)
+_by_size: dict[int, dict[int, None]] = {}
 _free_bytes = 0
 # dropped buffers not yet in _free: deque.append is atomic, and takes no lock
 _returned: collections.deque[np.ndarray] = collections.deque()
+
+
+def _after_fork_in_child():
+    """A fresh, empty pool in a forked child.
+
+    The lock may have been held by a thread of the parent that the child
+    does not have (every kernel call takes it for its scratch), and the pool
+    be halfway through a change; the parent's kept buffers are only dropped.
+    """
+    global _lock, _free, _by_size, _free_bytes, _returned
+    _lock = threading.Lock()
+    _free = collections.OrderedDict()
+    _by_size = {}
+    _free_bytes = 0
+    _returned = collections.deque()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def empty(shape, dtype):
@@ -90,12 +113,21 @@ def _take(nbytes):
     global _free_bytes
     with _lock:
         _keep_returned()
-        for key, buffer in _free.items():
-            if buffer.nbytes == nbytes:
-                del _free[key]
-                _free_bytes -= nbytes
-                return buffer
+        same_size = _by_size.get(nbytes)
+        if same_size:
+            key = next(iter(same_size))
+            _forget(key, nbytes)
+            _free_bytes -= nbytes
+            return _free.pop(key)
     return np.empty(nbytes, dtype=np.uint8)
+
+
+def _forget(key, nbytes):
+    """Drop ``key`` from the size index (called with the lock held)."""
+    same_size = _by_size[nbytes]
+    del same_size[key]
+    if not same_size:
+        del _by_size[nbytes]
 
 
 def _give_back(buffer):
@@ -117,9 +149,11 @@ def _keep_returned():
     while _returned:
         buffer = _returned.popleft()
         _free[id(buffer)] = buffer
+        _by_size.setdefault(buffer.nbytes, {})[id(buffer)] = None
         _free_bytes += buffer.nbytes
     while _free_bytes > MAX_FREE_BYTES:
-        _, oldest = _free.popitem(last=False)
+        key, oldest = _free.popitem(last=False)
+        _forget(key, oldest.nbytes)
         _free_bytes -= oldest.nbytes
 
 
@@ -141,4 +175,5 @@ def clear() -> None:
     with _lock:
         _returned.clear()
         _free.clear()
+        _by_size.clear()
         _free_bytes = 0
