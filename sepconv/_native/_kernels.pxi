@@ -423,9 +423,29 @@ cdef inline Py_ssize_t _plane_width(const Geometry* g) noexcept nogil:
     return (g.Wo - 1) * g.sw + g.dw * (g.kw - 1) + 1
 
 
+cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
+
+# Scratch sizes at or above this many elements stand for "more than exists":
+# far below Py_ssize_t's limit, so that the few bounded sizes added to one
+# cannot wrap it, and far above any memory (the allocation raises MemoryError).
+cdef Py_ssize_t SCRATCH_CAP = PY_SSIZE_T_MAX >> 4
+
+
+cdef inline Py_ssize_t _scratch_product(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    """a * b for sizes a, b >= 0, or SCRATCH_CAP where that is more.
+
+    The backward kernels keep the padding's taps, so a dilation of 2**31 - 1
+    makes planes of 2**40 elements a side, whose product would wrap.
+    """
+    if a != 0 and b >= SCRATCH_CAP // a:
+        return SCRATCH_CAP
+    return a * b
+
+
 cdef Py_ssize_t _planar_scratch(const Geometry* g, Py_ssize_t rows) noexcept nogil:
     """Elements of scratch _depthwise_planar needs for tiles of ``rows`` output rows."""
-    return (_input_rows(g, rows) + rows) * _plane_width(g)
+    return _scratch_product(_input_rows(g, rows) + rows, _plane_width(g))
 
 
 cdef Py_ssize_t _depthwise_scratch(const Geometry* g, Py_ssize_t rows, bint planar,

@@ -439,7 +439,7 @@ cdef Geometry _input_grad_geometry(const Geometry* g) noexcept nogil:
 cdef inline Py_ssize_t _depthwise_backward_scratch(const Geometry* g,
                                                    Py_ssize_t rows) noexcept nogil:
     """Scratch elements of _depthwise_backward (and, reusing them, _depthwise_planar)."""
-    return 2 * _input_rows(g, rows) * _plane_width(g) + g.Wo
+    return _scratch_product(2 * _input_rows(g, rows), _plane_width(g)) + g.Wo
 
 
 cdef inline Py_ssize_t _halo(const Geometry* g) noexcept nogil:
