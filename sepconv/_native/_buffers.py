@@ -158,7 +158,7 @@ def _keep_returned():
 
 
 def clear() -> None:
-    """Release every kept buffer to the system.
+    """Release every kept buffer (dropped outputs, ended calls' scratch) to the system.
 
     Examples
     --------
