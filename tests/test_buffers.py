@@ -1,10 +1,7 @@
 """Output memory reuse (sepconv._native._buffers): reuse must never hand out memory in use."""
 
 import gc
-import os
-import signal
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -182,42 +179,3 @@ def test_kernel_scratch_memory_returns_and_is_reused(n_threads):
     assert scratch >= _buffers.MIN_BYTES
     kept.append(sepconv.separable_conv2d(x, dk, pk, padding="same", n_threads=n_threads))
     assert _buffers._free_bytes == scratch
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")
-def test_a_child_forked_while_the_pool_is_locked_computes():
-    # another thread of the parent holds the pool's lock at the fork: the
-    # child has no such thread, and must not wait for it
-    x, dk, pk = _big_case()
-    expected = sepconv.separable_conv2d(x, dk, pk, padding="same")
-    held, release = threading.Event(), threading.Event()
-
-    def hold():
-        with _buffers._lock:
-            held.set()
-            release.wait()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait()
-    try:
-        pid = os.fork()
-        if pid == 0:  # the child: exit 0 only if it computed the right thing
-            try:
-                y = sepconv.separable_conv2d(x, dk, pk, padding="same")
-                os._exit(0 if np.array_equal(y, expected) else 1)
-            finally:
-                os._exit(2)
-    finally:
-        release.set()
-        holder.join()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            assert os.waitstatus_to_exitcode(status) == 0
-            return
-        time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    pytest.fail("the forked child hung on the pool's lock")

@@ -105,6 +105,35 @@ def test_fork_child_computes_a_wide_layer_in_filter_slices(run_python):
 
 
 @needs_fork
+def test_fork_child_computes_while_a_parent_thread_holds_the_memory_pool(run_python):
+    # another thread of the parent holds the reused-memory pool's lock at the
+    # fork (every call takes it, for its output and scratch): the child has no
+    # such thread, and must not wait for it
+    code = (
+        FORK_PRELUDE
+        + textwrap.dedent("""
+        import threading
+        from sepconv._native import _buffers
+        held, release = threading.Event(), threading.Event()
+        def hold():
+            with _buffers._lock:
+                held.set()
+                release.wait()
+        holder = threading.Thread(target=hold)
+        holder.start()
+        held.wait()
+    """)
+        + textwrap.dedent(FORK_VARIANTS["os.fork"])
+        + textwrap.dedent("""
+        release.set()
+        holder.join()
+        print("parent", parent, conv())
+    """)
+    )
+    _assert_child_equals_parent(run_python("-c", code))
+
+
+@needs_fork
 def test_fork_child_runs_on_a_fresh_thread_with_every_thread(run_python):
     # the forking thread hands its calls to a thread made in the child; the
     # parent's own calls stay where they are

@@ -52,18 +52,15 @@ _returned: collections.deque[np.ndarray] = collections.deque()
 
 
 def _after_fork_in_child():
-    """A fresh, empty pool in a forked child.
+    """A fresh lock and an empty pool in a forked child.
 
     The lock may have been held by a thread of the parent that the child
     does not have (every kernel call takes it for its scratch), and the pool
     be halfway through a change; the parent's kept buffers are only dropped.
     """
-    global _lock, _free, _by_size, _free_bytes, _returned
+    global _lock
     _lock = threading.Lock()
-    _free = collections.OrderedDict()
-    _by_size = {}
-    _free_bytes = 0
-    _returned = collections.deque()
+    clear()
 
 
 if hasattr(os, "register_at_fork"):
