@@ -11,6 +11,7 @@ cost nothing; nothing here imports sepconv's internals.
 import math
 
 import numpy as np
+import reference_grad
 from hypothesis import strategies as st
 
 # The exceptions a call may raise on a bad or impossible request.
@@ -223,8 +224,6 @@ def run_grad(call, tmp_path):
     a message: the backward pass may need more memory than the forward), and
     the reference's values where its padded copy of the input is small.
     """
-    import reference_grad
-
     import sepconv
 
     entry = call[0]
@@ -243,7 +242,7 @@ def run_grad(call, tmp_path):
     for name, arg in zip(names, args, strict=True):
         assert grads[name].shape == np.shape(arg), (name, grads[name].shape, np.shape(arg))
         assert grads[name].dtype == y.dtype, (name, grads[name].dtype, y.dtype)
-    want = _reference_grads(reference_grad, entry, dy, reference_x, args, kwargs)
+    want = _reference_grads(entry, dy, reference_x, args, kwargs)
     if want is None:
         return "gradients, not checked"
     first = kwargs["data_format"] == "channels_first"
@@ -256,7 +255,7 @@ def run_grad(call, tmp_path):
     return "gradients"
 
 
-def _reference_grads(reference_grad, entry, dy, x, args, kwargs):
+def _reference_grads(entry, dy, x, args, kwargs):
     """reference_grad's gradients in NHWC float64, or None where they would be too costly."""
     if x.size == 0 or dy.size == 0:
         return None  # (the reference needs values; the shapes are checked)
