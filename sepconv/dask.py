@@ -303,12 +303,21 @@ def transform(estimator: SeparableConvFeatures, X: da.Array | npt.ArrayLike) -> 
         )
     X = X.rechunk({axis: -1 for axis in range(1, X.ndim)})
     dtype = np.dtype(np.float32 if X.dtype == np.float32 else np.float64)
-    return X.map_blocks(
+    # Each block's axes past the samples are one chunk, summed away into the
+    # new feature axis "f".  With concatenate=False the task gets that one
+    # block as it is, in nested lists; map_blocks' drop_axis would copy every
+    # block through concatenate3 first (7.5% of a worker's task time on 256 x
+    # 256 images).
+    return da.blockwise(
         _transform_block,
+        "nf",
+        X,
+        "n" + "abc"[: X.ndim - 1],
         dask.delayed(estimator, pure=True),
+        None,
+        new_axes={"f": estimator.n_features_out_},
+        concatenate=False,
         dtype=dtype,
-        chunks=(X.chunks[0], (estimator.n_features_out_,)),
-        drop_axis=list(range(2, X.ndim)),
         meta=np.empty((0, 0), dtype),
     )
 
@@ -472,6 +481,8 @@ def _transform_block(block, estimator):
     ``verbose`` reports on the eager path only: one report per block would
     interleave across workers; Dask's own progress bar follows the graph.
     """
+    while isinstance(block, list):  # blockwise's nesting of the single block
+        (block,) = block
     estimator = copy.copy(estimator)
     estimator.n_jobs = task_threads(estimator.n_jobs)
     estimator.verbose = 0

@@ -4,6 +4,8 @@ The output is compared with ``SeparableConvFeatures(...).fit(X).transform(X)``
 on the whole array in memory.
 """
 
+import argparse
+import os
 import pickle
 import re
 
@@ -12,8 +14,10 @@ import pytest
 from numpy.testing import assert_allclose
 
 from sepconv.__main__ import main
+from sepconv._cli.features import _client
 from sepconv.transformer import SeparableConvFeatures
 
+dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 zarr = pytest.importorskip("zarr")
@@ -114,6 +118,24 @@ def test_npy_rows_with_a_saved_estimator_and_the_default_cluster(tmp_path, capsy
     assert result.dtype == np.float64
     assert_allclose(result, estimator.transform(rows), rtol=1e-10)
     assert "5 tasks of 7 images" in capsys.readouterr().out
+
+
+def test_the_local_cluster_workers_reuse_large_blocks(monkeypatch):
+    # Dask's MALLOC_TRIM_THRESHOLD_ made every large block of a task a fresh
+    # mapping, faulted in again each task: a fifth of the throughput.
+    names = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+    for name in names:
+        # As in the command's own process: a nanny writes its variables into
+        # the process that starts it (this module's cluster did), and such a
+        # variable wins over the configuration.  Restored after the test.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    dasks_own = dask.config.get("distributed.nanny.pre-spawn-environ")
+    with _client(argparse.Namespace(scheduler=None, n_workers=1)) as client:
+        (environ,) = client.run(lambda: [os.environ.get(name) for name in names]).values()
+    assert environ == [str(32 * 2**20), str(64 * 2**20)]
+    # the user's process keeps its configuration
+    assert dask.config.get("distributed.nanny.pre-spawn-environ") == dasks_own
 
 
 def test_a_finished_run_is_not_redone_and_another_is_refused(

@@ -68,7 +68,8 @@ def add_arguments(parser):
         "--scheduler",
         metavar="ADDRESS",
         help="address of a running Dask scheduler (default: start a local "
-        "cluster of one-thread worker processes)",
+        "cluster of one-thread worker processes, without the memory "
+        "allocator setting Dask's nanny gives workers: see the scaling docs)",
     )
     run_group.add_argument(
         "--n-workers",
@@ -445,9 +446,26 @@ def _write(block, target, rows):
     target[rows] = block
 
 
+# Dask's nanny starts every worker with MALLOC_TRIM_THRESHOLD_=65536, which
+# also pins glibc's mmap threshold at 128 KiB: every large block of a task
+# (the chunk zarr reads, the feature maps) is then mapped fresh and its pages
+# faulted in again on every task.  On the 4 GB benchmark (docs/scaling.md)
+# that took a fifth of a worker's throughput and lowered no worker's peak
+# memory.  This command's own cluster runs one job: its workers reuse blocks
+# of up to 32 MiB and keep up to 64 MiB free at a heap's top, the most
+# glibc's own adaptive thresholds reach.  Set explicitly rather than unset,
+# so that it is visible; a variable already in this process's environment
+# wins over the configuration (the user's, or one a nanny wrote there).
+_LOCAL_WORKER_ENVIRON = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 32 * 2**20,
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 64 * 2**20,
+}
+
+
 @contextlib.contextmanager
 def _client(args):
     """Yield a ``distributed.Client``: of ``--scheduler``, or of a local cluster closed after."""
+    import dask
     from distributed import Client, LocalCluster
 
     if args.scheduler:
@@ -455,6 +473,8 @@ def _client(args):
             yield client
         return
     with (
+        # for the cluster's whole life: a nanny reads it again to restart a worker
+        dask.config.set(_LOCAL_WORKER_ENVIRON),
         LocalCluster(
             n_workers=args.n_workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
