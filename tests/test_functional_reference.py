@@ -328,13 +328,24 @@ def test_tiles_hold_a_pointwise_matrix_larger_than_the_tile_budget():
     assert wide > narrow == _tiling.rows_per_tile(2, (40, 40), 800 * 4, 1)
 
 
+def test_whole_image_tiles_are_shared_equally():
+    # MobileNet's (32, 7, 7, 1024) -> 1024: eight tiles of four images on two
+    # threads (halving gave eleven of three, one thread doing six); the
+    # tile budget still caps a tile (ten of these images) on one thread
+    per_pixel, matrix = 2 * 1024 * 4, 1024 * 1024 * 4
+    assert _tiling.images_per_tile(32, (7, 7), per_pixel, 2, matrix) == 4
+    assert _tiling.images_per_tile(32, (7, 7), per_pixel, 1, matrix) == 8
+    assert _tiling.images_per_tile(320, (7, 7), per_pixel, 1, matrix) == 10
+
+
 @pytest.mark.parametrize("channels,depth_multiplier", [(20, 1), (6, 2), (3, 1)])
 @pytest.mark.parametrize("n", [1, 5, 9])
 def test_several_images_per_tile(isa_level, monkeypatch, channels, depth_multiplier, n):
     # small images share a tile's GEMM (channels_last): the rows path, the
     # planar path, and a last tile with fewer images
     monkeypatch.setattr(_tiling, "TILE_BYTES", 1 << 20)
-    assert _tiling.images_per_tile(9, (4, 5), 100, 1, 0) == 2
+    assert _tiling.images_per_tile(9, (4, 5), 100, 1, 0) == 3
+    assert _tiling.images_per_tile(5, (4, 5), 100, 1, 0) == 2  # a last tile of one image
     case = Case(
         n=n,
         hw=(4, 5),

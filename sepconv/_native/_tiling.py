@@ -63,11 +63,15 @@ def images_per_tile(n_images, out_hw, bytes_per_pixel, n_threads, matrix_bytes):
     """
     out_h, out_w = out_hw
     per_image = out_h * out_w * bytes_per_pixel
-    images = max(1, min(n_images, _budget(matrix_bytes) // max(1, per_image)))
-    wanted = TILES_PER_THREAD * n_threads
-    while images > 1 and math.ceil(n_images / images) < wanted:
-        images = (images + 1) // 2
-    return images
+    most = max(1, min(n_images, _budget(matrix_bytes) // max(1, per_image)))
+    # At least the tiles wanted, a multiple of the threads, and as few as
+    # the budget allows: equal tiles keep the threads' shares equal (halving
+    # the images until there were enough tiles gave MobileNet's (32, 7, 7,
+    # 1024) -> 1024 on two threads 11 tiles of 3 images, one thread doing
+    # six, and packed its 4 MiB matrix for each of them).
+    tiles = max(TILES_PER_THREAD * n_threads, math.ceil(n_images / most))
+    tiles = -(-tiles // n_threads) * n_threads
+    return max(1, math.ceil(n_images / tiles))
 
 
 def filter_slices(n_images, out_hw, channels, filters, itemsize, n_threads):
