@@ -344,41 +344,42 @@ def test_any_storage_of_the_input(tmp_path, storage, dtype):
     np.testing.assert_allclose(y, want, rtol=tolerance, atol=tolerance)
 
 
-@settings(
-    max_examples=int(os.environ.get("SEPCONV_FUZZ_EXAMPLES", 300)),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+# Examples of the main fuzz test (the others run a third as many);
+# SEPCONV_FUZZ_EXAMPLES sets another count for a longer run.
+FUZZ_EXAMPLES = int(os.environ.get("SEPCONV_FUZZ_EXAMPLES", 300))
+
+
+def _fuzz_settings(examples, *, tmp_path=True):
+    """Hypothesis settings of a fuzz test: no deadline, slow examples allowed.
+
+    ``tmp_path``: the test takes pytest's function-scoped ``tmp_path``
+    fixture (shared by its examples, which write nothing they read back).
+    """
+    checks = [HealthCheck.too_slow]
+    if tmp_path:
+        checks.append(HealthCheck.function_scoped_fixture)
+    return settings(max_examples=examples, deadline=None, suppress_health_check=checks)
+
+
+@_fuzz_settings(FUZZ_EXAMPLES)
 @given(call=fuzzing.calls())
 def test_fuzz_every_entry_point(tmp_path, call):
     fuzzing.run(call, tmp_path)
 
 
-@settings(
-    max_examples=int(os.environ.get("SEPCONV_FUZZ_EXAMPLES", 300)) // 3,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@_fuzz_settings(FUZZ_EXAMPLES // 3)
 @given(call=fuzzing.calls(wide=True))
 def test_fuzz_wide_layers(tmp_path, call):
     fuzzing.run(call, tmp_path)
 
 
-@settings(
-    max_examples=int(os.environ.get("SEPCONV_FUZZ_EXAMPLES", 300)) // 3,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@_fuzz_settings(FUZZ_EXAMPLES // 3)
 @given(call=fuzzing.calls())
 def test_fuzz_every_gradient(tmp_path, call):
     fuzzing.run_grad(call, tmp_path)
 
 
-@settings(
-    max_examples=int(os.environ.get("SEPCONV_FUZZ_EXAMPLES", 300)) // 3,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@_fuzz_settings(FUZZ_EXAMPLES // 3, tmp_path=False)
 @given(call=fuzzing.face_calls())
 def test_fuzz_the_layer_and_the_transformer(call):
     fuzzing.run_face(call)
