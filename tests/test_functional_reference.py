@@ -431,6 +431,41 @@ def test_staged_tiles_read_the_rows_they_need(
         _check_depthwise(case, dtype, "channels_last")
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize(
+    "hw,channels,filters",
+    [
+        ((16, 16), 16, 24),  # whole 8 x 8 blocks; planes a power of two apart
+        ((9, 13), 11, 13),  # partial blocks on every side
+        ((5, 3), 9, 8),  # rows narrower than a register block of pixels
+        ((1, 1), 17, 9),  # one pixel: planes one element apart
+    ],
+)
+@pytest.mark.parametrize("strides,dilation", [((1, 1), (1, 1)), ((1, 1), (2, 2)), ((2, 2), (1, 1))])
+def test_channels_first_input_through_the_rows_path(
+    isa_level, monkeypatch, dtype, n_threads, hw, channels, filters, strides, dilation
+):
+    # channels_first, more than 8 channels, depth multiplier 1: each tile's
+    # input rows are staged transposed to channels-last, and its GEMM result
+    # transposed into the output planes; tiles of a few rows (small tile
+    # budget) start anywhere in the image
+    monkeypatch.setattr(_tiling, "TILE_BYTES", 4096)
+    case = Case(
+        n=2,
+        hw=hw,
+        channels=channels,
+        depth_multiplier=1,
+        filters=filters,
+        kernel=(3, 3),
+        strides=strides,
+        dilation=dilation,
+        padding="same",
+        seed=8,
+    )
+    _check_separable(case, dtype, "channels_first", activation="relu", n_threads=n_threads)
+
+
 def test_rows_too_wide_to_stage_are_read_in_place(isa_level):
     # three input rows of 1100 pixels x 128 float64 channels (3.4 MB): past
     # what a tile stages, so the kernels read the input array itself

@@ -22,13 +22,15 @@
 #
 # Two layouts of the depthwise result exist:
 #   "rows"   (pixels x channels, channels contiguous): vectorises over channels;
-#            used for channels_last input with enough channels and depth
-#            multiplier 1; output pixels go eight at a time through
-#            register kernels (see _kernels_blocks.pxi);
+#            used where there are enough channels and depth multiplier 1:
+#            channels_last input, and in ``separable`` channels_first input
+#            too, whose tiles are transposed on the way in (staging) and out
+#            (the GEMM's result, into the output planes); output pixels go
+#            eight at a time through register kernels (see _kernels_blocks.pxi);
 #   "planar" (channels x pixels, pixels contiguous): vectorises over the image
 #            width; used for everything else.
 # The GEMM consumes either layout and writes either output layout through
-# BLAS transpose flags, so channels_first needs no transposed copies.
+# BLAS transpose flags.
 
 import numpy as np
 
@@ -282,13 +284,54 @@ cdef inline Py_ssize_t _input_rows(const Geometry* g, Py_ssize_t rows) noexcept 
     return (rows - 1) * g.sh + g.dh * (g.kh - 1) + 1
 
 
+cdef inline bint _channels_last(const Geometry* g) noexcept nogil:
+    """Whether ``g`` is of channels_last input (of a 1 x 1 image, xs_c is 1 either way)."""
+    return g.xs_w == g.C and g.xs_c == 1
+
+
 cdef Py_ssize_t _stage_scratch(const Geometry* g, Py_ssize_t rows,
                                Py_ssize_t itemsize) noexcept nogil:
-    """Elements of scratch to stage a tile of ``rows`` output rows (0: read in place)."""
-    cdef Py_ssize_t n = min(g.H, _input_rows(g, rows)) * g.xs_h
-    if n * itemsize > STAGE_BYTES_ or g.kh * g.kw >= STAGE_TAPS:
+    """Elements of scratch to stage a tile of ``rows`` output rows (0: read in place).
+
+    Channels-first input is always staged: the rows path reads it transposed.
+    """
+    cdef Py_ssize_t n = min(g.H, _input_rows(g, rows)) * g.W * g.C
+    if _channels_last(g) and (n * itemsize > STAGE_BYTES_ or g.kh * g.kw >= STAGE_TAPS):
         return 0
     return n + ALIGN_BYTES // itemsize
+
+
+cdef void _transpose(const floating* src, Py_ssize_t lds, Py_ssize_t rows, Py_ssize_t cols,
+                     floating* dst, Py_ssize_t ldd) noexcept nogil:
+    """dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols.
+
+    Between the layouts: channels-first input rows staged channels-last,
+    a GEMM's rows written out as channels-first planes, a planar depthwise
+    tile written as rows.  In bands of eight rows of whichever side has
+    rows far apart (image planes), swept along them: eight streams through
+    memory, where a sweep across would touch a new plane at every step,
+    and planes a power of two apart share the L1 cache's sets (the output
+    planes of S7 on NCHW input, 16 KiB apart: the write-out took 30% of
+    the call).  float32 in blocks of 8 x 8 transposed in registers (one
+    value at a time, staging alone took 10% of S1's time on NCHW input).
+    """
+    cdef bint by_cols = ldd > lds     # the destination's rows are the planes
+    cdef Py_ssize_t outer = cols if by_cols else rows, inner = rows if by_cols else cols
+    # (o, p) is (j, i) by columns, else (i, j)
+    cdef Py_ssize_t so = 1 if by_cols else lds, sp = lds if by_cols else 1
+    cdef Py_ssize_t do = ldd if by_cols else 1, dp = 1 if by_cols else ldd
+    cdef Py_ssize_t o0 = 0, n, p0, p, o
+    while o0 < outer:
+        n = min(8, outer - o0)
+        p0 = 0
+        if floating is float and n == 8:
+            while p0 + 8 <= inner:
+                _transpose8_f32(src + o0 * so + p0 * sp, lds, dst + o0 * do + p0 * dp, ldd)
+                p0 += 8
+        for p in range(p0, inner):
+            for o in range(o0, o0 + n):
+                dst[o * do + p * dp] = src[o * so + p * sp]
+        o0 += 8
 
 
 cdef const floating* _stage_rows(const floating* x, const Geometry* g, Py_ssize_t r0,
@@ -298,7 +341,8 @@ cdef const floating* _stage_rows(const floating* x, const Geometry* g, Py_ssize_
 
     Returns the copy; ``staged`` becomes ``g`` as seen from it: the rows
     before the copy count as padding, which they are or which the tile
-    does not read.
+    does not read.  Channels-first input is copied channels-last, as the
+    rows path reads it.
     """
     cdef Py_ssize_t first = max(0, r0 * g.sh - g.pt)
     cdef Py_ssize_t last = min(g.H, r0 * g.sh - g.pt + _input_rows(g, r1 - r0))
@@ -307,7 +351,11 @@ cdef const floating* _stage_rows(const floating* x, const Geometry* g, Py_ssize_
     staged[0] = g[0]
     staged.H = max(0, last - first)
     staged.pt = g.pt + first
-    _copy(copy, x + first * g.xs_h, staged.H * g.xs_h * <Py_ssize_t> sizeof(floating))
+    if _channels_last(g):
+        _copy(copy, x + first * g.xs_h, staged.H * g.xs_h * <Py_ssize_t> sizeof(floating))
+    else:
+        _transpose(x + first * g.xs_h, g.xs_c, g.C, staged.H * g.W, copy, g.C)
+        staged.xs_c, staged.xs_h, staged.xs_w = 1, g.W * g.C, g.C
     return copy
 
 
@@ -886,15 +934,6 @@ def uses_blas(bint channels_first, Py_ssize_t n_channels):
     return not (channels_first and n_channels <= SMALL_K_)
 
 
-cdef void _planar_to_rows(const floating* src, Py_ssize_t M, Py_ssize_t K, floating* dst,
-                          Py_ssize_t ldd) noexcept nogil:
-    """dst[i * ldd + j] = src[j * M + i]: a planar tile transposed into rows."""
-    cdef Py_ssize_t i, j
-    for i in range(M):
-        for j in range(K):
-            dst[i * ldd + j] = src[j * M + i]
-
-
 cdef void _pack_weights(const floating* dk, Py_ssize_t taps, Py_ssize_t K,
                         floating* packed) noexcept nogil:
     """The depthwise kernel by channel chunk, for the register kernels.
@@ -1011,15 +1050,23 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     cdef Py_ssize_t N = x.shape[0]
     cdef Py_ssize_t tiles_per_image = _ceil_div(g.Ho, rows_per_tile)
     cdef Py_ssize_t image_in = g.H * g.W * g.C, image_out = g.Ho * g.Wo * F
-    cdef bint planar = _planar(&g, channels_first)
+    # channels_first input with many channels takes the rows path too: its
+    # input rows staged channels-last (_stage_rows), and each tile's GEMM
+    # written channels-last into scratch and from there transposed into the
+    # output planes (``rows_out``).  The planar path's per-channel gathers
+    # and taps took twice the rows path's time, and its GEMM, pixels on
+    # BLAS's M side, packed them 3x slower (S1 on NCHW input: 67 -> 60 ms)
+    cdef bint planar = _planar(&g, False)
+    cdef bint rows_out = channels_first and not planar
     cdef Py_ssize_t ipt = images_per_tile
     cdef Py_ssize_t n_tiles = _ceil_div(N, ipt) if ipt > 1 else N * tiles_per_image
-    if planar:
-        filter_slices = 0   # the sliced schedule is for the rows path only
+    if planar or channels_first:
+        filter_slices = 0   # the sliced schedule is for channels_last rows only
     # the sliced schedule keeps its depthwise result in ``whole``, not per thread
     cdef Py_ssize_t tile_size = 0 if filter_slices > 0 else rows_per_tile * g.Wo * K * ipt
     cdef Py_ssize_t scratch = _depthwise_scratch(&g, rows_per_tile, planar, sizeof(floating))
-    work_, zero_, packed_ = _buffers(&g, planar, n_threads, tile_size + scratch,
+    cdef Py_ssize_t out_tile = rows_per_tile * g.Wo * F if rows_out else 0
+    work_, zero_, packed_ = _buffers(&g, planar, n_threads, tile_size + scratch + out_tile,
                                      np.asarray(out).dtype)
     cdef floating[:, ::1] work = work_
     cdef floating[::1] zero = zero_
@@ -1073,6 +1120,12 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
                             _depthwise_rows(xp + i * image_in, &g, dkp, pp, zp, zp, r0, r1,
                                             buf + (i - n) * Mi * K, K,
                                             buf + tile_size if scratch else NULL)
+                    if rows_out:
+                        ctile = buf + tile_size + scratch
+                        _pointwise_tile(buf, lda, False, M, K, pkp, F, bp, ctile, F, False,
+                                        activation, gemm_pixels)
+                        _transpose(ctile, F, M, F, op + n * image_out + r0 * g.Wo, g.Ho * g.Wo)
+                        continue
                     if channels_first:
                         ctile = op + n * image_out + r0 * g.Wo
                         ldc = g.Ho * g.Wo
@@ -1143,7 +1196,7 @@ def depthwise(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
                     if planar:
                         _depthwise_planar(xp + n * image_in, &g, dkp, bp, r0, r1, buf, M,
                                           buf + tile_size)
-                        _planar_to_rows(buf, M, K, ctile, K)
+                        _transpose(buf, M, K, M, ctile, K)
                     else:
                         _depthwise_rows(xp + n * image_in, &g, dkp, pp, bp, zp, r0, r1,
                                         ctile, K, buf + tile_size if scratch else NULL)

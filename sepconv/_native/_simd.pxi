@@ -126,3 +126,46 @@ cdef extern from *:
     """
     # copy nbytes from src to dst (not overlapping)
     void _copy "sepconv_copy"(void* dst, const void* src, Py_ssize_t nbytes) noexcept nogil
+
+
+cdef extern from *:
+    """
+    #if defined(__AVX__)
+    #include <immintrin.h>
+    #endif
+    /* d[i * ldd + j] = s[j * lds + i] for i, j < 8: an 8 x 8 block of floats
+       transposed, in eight registers where AVX has them (24 shuffles for 64
+       values, against a load and a store each one at a time). */
+    static inline void sepconv_transpose8_f32(const float* s, Py_ssize_t lds, float* d,
+                                              Py_ssize_t ldd) {
+    #if defined(__AVX__)
+        __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + lds);
+        __m256 r2 = _mm256_loadu_ps(s + 2 * lds), r3 = _mm256_loadu_ps(s + 3 * lds);
+        __m256 r4 = _mm256_loadu_ps(s + 4 * lds), r5 = _mm256_loadu_ps(s + 5 * lds);
+        __m256 r6 = _mm256_loadu_ps(s + 6 * lds), r7 = _mm256_loadu_ps(s + 7 * lds);
+        __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+        __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+        __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+        __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+        /* u0: column 0 of rows 0-3, then column 4; u1: 1 and 5; u2: 2 and 6; u3: 3 and 7 */
+        __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+        __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+        __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+        __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+        _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+        _mm256_storeu_ps(d + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+        _mm256_storeu_ps(d + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+        _mm256_storeu_ps(d + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+        _mm256_storeu_ps(d + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+        _mm256_storeu_ps(d + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+        _mm256_storeu_ps(d + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+        _mm256_storeu_ps(d + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+    #else
+        for (Py_ssize_t i = 0; i < 8; i++)
+            for (Py_ssize_t j = 0; j < 8; j++) d[i * ldd + j] = s[j * lds + i];
+    #endif
+    }
+    """
+    # d[i * ldd + j] = s[j * lds + i] for i, j < 8
+    void _transpose8_f32 "sepconv_transpose8_f32"(const float* s, Py_ssize_t lds, float* d,
+                                                  Py_ssize_t ldd) noexcept nogil
