@@ -331,11 +331,17 @@ def test_tiles_hold_a_pointwise_matrix_larger_than_the_tile_budget():
 def test_whole_image_tiles_are_shared_equally():
     # MobileNet's (32, 7, 7, 1024) -> 1024: eight tiles of four images on two
     # threads (halving gave eleven of three, one thread doing six); the
-    # tile budget still caps a tile (ten of these images) on one thread
+    # tile budget (four matrices' bytes: forty of these images) still caps a
+    # tile on one thread
     per_pixel, matrix = 2 * 1024 * 4, 1024 * 1024 * 4
     assert _tiling.images_per_tile(32, (7, 7), per_pixel, 2, matrix) == 4
     assert _tiling.images_per_tile(32, (7, 7), per_pixel, 1, matrix) == 8
-    assert _tiling.images_per_tile(320, (7, 7), per_pixel, 1, matrix) == 10
+    assert _tiling.images_per_tile(320, (7, 7), per_pixel, 1, matrix) == 40
+    # Xception's (32, 19, 19, 728) -> 728: four images (1444 pixels, twice the
+    # channels) a GEMM, where one matrix's bytes held one image
+    per_pixel, matrix = 2 * 728 * 4, 728 * 728 * 4
+    assert _tiling.rows_per_tile(32, (19, 19), per_pixel, 2, matrix) == 19
+    assert _tiling.images_per_tile(32, (19, 19), per_pixel, 2, matrix) == 4
 
 
 @pytest.mark.parametrize("channels,depth_multiplier", [(20, 1), (6, 2), (3, 1)])
@@ -396,7 +402,8 @@ def test_wide_layer_in_filter_slices(isa_level, dtype, n_threads, strides, filte
     )
     out_hw = (-(-7 // strides[0]), 6)
     itemsize = np.dtype(dtype).itemsize
-    assert _tiling.filter_slices(3, out_hw, 300, filters, itemsize, n_threads) > 0
+    slices = _tiling.filter_slices(3, out_hw, 300, filters, itemsize, n_threads)
+    assert slices == 1 if n_threads == 1 else slices > 1  # one thread: one GEMM
     _check_separable(case, dtype, "channels_last", activation="relu", n_threads=n_threads)
 
 

@@ -13,11 +13,18 @@ TILE_BYTES = 512 * 1024
 
 # Where the pointwise matrix itself is larger than that (wide layers: 728 x 728
 # floats is 2 MiB, 1536 x 2048 is 12 MiB), BLAS packs the whole matrix again
-# for each tile's GEMM, so a tile then holds at least as many bytes as the
-# matrix: packing costs a fixed share of the GEMM, not a multiple of it.
-# Measured on AMD EPYC (AVX2, 2 cores), float32, one thread: Xception's
-# exit flow (8, 10, 10, 1536) -> 2048 151 -> 81 ms, its middle flow
-# (32, 19, 19, 728) -> 728 211 -> 189 ms.
+# for each tile's GEMM, and its kernel runs slower on few pixels, so a tile
+# then holds WIDE_TILE_MATRICES times the matrix's bytes: with as many
+# channels in as out, twice as many pixels as channels.  SciPy's OpenBLAS
+# sgemm alone, one core, AMD Zen 4, in GFLOP/s by pixels per call: 728 x 728
+# 86 (361 pixels), 98 (722), 102 (1444); 1024 x 1024 70 (196), 94 (784), 95
+# (1568).  Whole layers, one thread: Xception's middle flow (32, 19, 19, 728)
+# -> 728 135-141 -> 129-132 ms, MobileNet's (32, 14, 14, 512) -> 512 37-39 ->
+# 35-36 ms, the BLAS packing's samples 2.6x fewer (1 matrix's bytes -> 4).
+# Before that, on AMD EPYC (AVX2, 2 cores), one thread, tiles of the tile
+# budget instead of one matrix: Xception's exit flow (8, 10, 10, 1536) ->
+# 2048 151 -> 81 ms, its middle flow 211 -> 189 ms.
+WIDE_TILE_MATRICES = 4
 
 # Tiles per thread wanted for load balance, when the image allows that many.
 TILES_PER_THREAD = 4
@@ -85,18 +92,23 @@ def filter_slices(n_images, out_hw, channels, filters, itemsize, n_threads):
     wide: each part of the matrix is packed once, not once per tile of rows
     (see ``separable`` in _kernels.pxi).  TILES_PER_THREAD slices per thread,
     taken as threads come free, so that a thread slowed by another process
-    on its core does not hold up the call.
+    on its core does not hold up the call; one slice on one thread, which has
+    no other to share with (each slice packs all of the batch's depthwise
+    result again: one thread, AMD Zen 4, (1, 19, 19, 728) -> 728 4.21-4.26 ->
+    4.04-4.26 ms, (8, 10, 10, 1536) -> 2048 53.6-59.1 -> 51.8-55.1 ms).
     """
     matrix_bytes = channels * filters * itemsize
     whole_bytes = n_images * out_hw[0] * out_hw[1] * channels * itemsize
     if matrix_bytes <= TILE_BYTES or whole_bytes > matrix_bytes:
         return 0
+    if n_threads == 1:
+        return 1
     return max(1, min(TILES_PER_THREAD * n_threads, filters // 64))
 
 
 def _budget(matrix_bytes):
-    """Bytes of working set one tile holds (see TILE_BYTES)."""
-    return max(TILE_BYTES, matrix_bytes)
+    """Bytes of working set one tile holds (see TILE_BYTES and WIDE_TILE_MATRICES)."""
+    return WIDE_TILE_MATRICES * matrix_bytes if matrix_bytes > TILE_BYTES else TILE_BYTES
 
 
 def pixels_per_tile(n_images, n_pixels, bytes_per_pixel, n_threads, matrix_bytes=0):
