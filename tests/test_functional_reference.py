@@ -330,18 +330,22 @@ def test_tiles_hold_a_pointwise_matrix_larger_than_the_tile_budget():
 
 def test_whole_image_tiles_are_shared_equally():
     # MobileNet's (32, 7, 7, 1024) -> 1024: eight tiles of four images on two
-    # threads (halving gave eleven of three, one thread doing six); the
-    # tile budget (four matrices' bytes: forty of these images) still caps a
-    # tile on one thread
+    # threads (halving gave eleven of three, one thread doing six); one
+    # thread wants no more tiles than the tile budget (four matrices' bytes:
+    # forty of these images) makes
     per_pixel, matrix = 2 * 1024 * 4, 1024 * 1024 * 4
     assert _tiling.images_per_tile(32, (7, 7), per_pixel, 2, matrix) == 4
-    assert _tiling.images_per_tile(32, (7, 7), per_pixel, 1, matrix) == 8
+    assert _tiling.images_per_tile(32, (7, 7), per_pixel, 1, matrix) == 32
     assert _tiling.images_per_tile(320, (7, 7), per_pixel, 1, matrix) == 40
     # Xception's (32, 19, 19, 728) -> 728: four images (1444 pixels, twice the
     # channels) a GEMM, where one matrix's bytes held one image
     per_pixel, matrix = 2 * 728 * 4, 728 * 728 * 4
     assert _tiling.rows_per_tile(32, (19, 19), per_pixel, 2, matrix) == 19
     assert _tiling.images_per_tile(32, (19, 19), per_pixel, 2, matrix) == 4
+    # the budget stops growing at WIDE_TILE_CAP: 2048 x 2048 gets 2048 pixels
+    per_pixel, matrix = 2 * 2048 * 4, 2048 * 2048 * 4
+    assert _tiling.rows_per_tile(1, (2048, 1), per_pixel, 1, matrix) == 2048
+    assert _tiling.rows_per_tile(1, (4096, 1), per_pixel, 1, matrix) == 2048
 
 
 @pytest.mark.parametrize("channels,depth_multiplier", [(20, 1), (6, 2), (3, 1)])
@@ -349,9 +353,10 @@ def test_whole_image_tiles_are_shared_equally():
 def test_several_images_per_tile(isa_level, monkeypatch, channels, depth_multiplier, n):
     # small images share a tile's GEMM (channels_last): the rows path, the
     # planar path, and a last tile with fewer images
-    monkeypatch.setattr(_tiling, "TILE_BYTES", 1 << 20)
-    assert _tiling.images_per_tile(9, (4, 5), 100, 1, 0) == 3
-    assert _tiling.images_per_tile(5, (4, 5), 100, 1, 0) == 2  # a last tile of one image
+    # (the budget holds four images in float32, two in float64)
+    monkeypatch.setattr(_tiling, "TILE_BYTES", 10_000)
+    assert _tiling.images_per_tile(9, (4, 5), 100, 1, 0) == 5  # a last tile of four
+    assert _tiling.images_per_tile(9, (4, 5), 100, 2, 0) == 2  # a last tile of one
     case = Case(
         n=n,
         hw=(4, 5),

@@ -25,9 +25,23 @@ TILE_BYTES = 512 * 1024
 # budget instead of one matrix: Xception's exit flow (8, 10, 10, 1536) ->
 # 2048 151 -> 81 ms, its middle flow 211 -> 189 ms.
 WIDE_TILE_MATRICES = 4
+# ... up to this many bytes, so that one tile's GEMM stays short (a call
+# stops between tiles on Ctrl-C): 2048 x 2048 float32, 16 MiB, gets 2048
+# pixels a tile, 17 GFLOP.
+WIDE_TILE_CAP = 32 * 1024 * 1024
 
 # Tiles per thread wanted for load balance, when the image allows that many.
+# One thread wants no more tiles than the budget makes: it has no other to
+# share with, and a tile of more pixels runs a faster GEMM (one thread, AMD
+# Zen 4: MobileNet's (32, 7, 7, 1024) -> 1024 in one tile of 1568 pixels
+# instead of four of 392, 38.3-42.3 -> 36.0-38.7 ms; (32, 14, 14, 512) ->
+# 512 38.7-40.0 -> 36.6-39.1 ms).
 TILES_PER_THREAD = 4
+
+
+def _tiles_wanted(n_threads):
+    """Tiles (or column slices) wanted for ``n_threads`` threads to share."""
+    return TILES_PER_THREAD * n_threads if n_threads > 1 else 1
 
 
 def rows_per_tile(n_images, out_hw, bytes_per_pixel, n_threads, matrix_bytes=0):
@@ -48,7 +62,7 @@ def rows_per_tile(n_images, out_hw, bytes_per_pixel, n_threads, matrix_bytes=0):
     """
     out_h, out_w = out_hw
     rows = max(1, min(out_h, _budget(matrix_bytes) // max(1, out_w * bytes_per_pixel)))
-    wanted = TILES_PER_THREAD * n_threads
+    wanted = _tiles_wanted(n_threads)
     while rows > 1 and n_images * math.ceil(out_h / rows) < wanted:
         rows = (rows + 1) // 2
     if matrix_bytes > TILE_BYTES:
@@ -76,7 +90,7 @@ def images_per_tile(n_images, out_hw, bytes_per_pixel, n_threads, matrix_bytes):
     # the images until there were enough tiles gave MobileNet's (32, 7, 7,
     # 1024) -> 1024 on two threads 11 tiles of 3 images, one thread doing
     # six, and packed its 4 MiB matrix for each of them).
-    tiles = max(TILES_PER_THREAD * n_threads, math.ceil(n_images / most))
+    tiles = max(_tiles_wanted(n_threads), math.ceil(n_images / most))
     tiles = -(-tiles // n_threads) * n_threads
     return max(1, math.ceil(n_images / tiles))
 
@@ -92,23 +106,23 @@ def filter_slices(n_images, out_hw, channels, filters, itemsize, n_threads):
     wide: each part of the matrix is packed once, not once per tile of rows
     (see ``separable`` in _kernels.pxi).  TILES_PER_THREAD slices per thread,
     taken as threads come free, so that a thread slowed by another process
-    on its core does not hold up the call; one slice on one thread, which has
-    no other to share with (each slice packs all of the batch's depthwise
-    result again: one thread, AMD Zen 4, (1, 19, 19, 728) -> 728 4.21-4.26 ->
-    4.04-4.26 ms, (8, 10, 10, 1536) -> 2048 53.6-59.1 -> 51.8-55.1 ms).
+    on its core does not hold up the call; one slice on one thread (each
+    slice packs all of the batch's depthwise result again: one thread, AMD
+    Zen 4, (1, 19, 19, 728) -> 728 4.21-4.26 -> 4.04-4.26 ms, (8, 10, 10,
+    1536) -> 2048 53.6-59.1 -> 51.8-55.1 ms).
     """
     matrix_bytes = channels * filters * itemsize
     whole_bytes = n_images * out_hw[0] * out_hw[1] * channels * itemsize
     if matrix_bytes <= TILE_BYTES or whole_bytes > matrix_bytes:
         return 0
-    if n_threads == 1:
-        return 1
-    return max(1, min(TILES_PER_THREAD * n_threads, filters // 64))
+    return max(1, min(_tiles_wanted(n_threads), filters // 64))
 
 
 def _budget(matrix_bytes):
     """Bytes of working set one tile holds (see TILE_BYTES and WIDE_TILE_MATRICES)."""
-    return WIDE_TILE_MATRICES * matrix_bytes if matrix_bytes > TILE_BYTES else TILE_BYTES
+    if matrix_bytes <= TILE_BYTES:
+        return TILE_BYTES
+    return max(matrix_bytes, min(WIDE_TILE_MATRICES * matrix_bytes, WIDE_TILE_CAP))
 
 
 def pixels_per_tile(n_images, n_pixels, bytes_per_pixel, n_threads, matrix_bytes=0):
