@@ -212,6 +212,10 @@ def summarise(args, runs):
                 if not case.get("check", {"ok": True})["ok"]:
                     checks[key] = case["check"]
     medians = {key: statistics.median(values) for key, values in rounds.items()}
+    # floors (peers.BlasFloor) are shown beside the peers, never taken for one
+    not_peers = {"sepconv"} | {
+        lib for lib in args.libraries if getattr(args.registry[lib], "floor", False)
+    }
     tables = []
     for dtype in args.dtypes:
         for threads in args.threads:
@@ -221,7 +225,7 @@ def summarise(args, runs):
                     lib: medians.get((dtype, threads, shape.name, lib)) for lib in args.libraries
                 }
                 peer_times = {
-                    lib: ms for lib, ms in times.items() if lib != "sepconv" and ms is not None
+                    lib: ms for lib, ms in times.items() if lib not in not_peers and ms is not None
                 }
                 fastest = min(peer_times, key=peer_times.get) if peer_times else None
                 ratio = (
@@ -293,6 +297,8 @@ def memory_all(args):
     threads = max(args.threads)
     results = []
     for library in args.libraries:
+        if getattr(args.registry[library], "floor", False):
+            continue  # not a layer: its memory says nothing
         print(f"memory of {library} ...", file=sys.stderr, flush=True)
         run = run_worker(library, threads, *_mode(args), "--memory", case)
         results.append(

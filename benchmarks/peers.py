@@ -113,6 +113,53 @@ class Library:
         raise NotImplementedError
 
 
+class BlasFloor(Library):
+    """Not a peer: the layer's pointwise GEMM alone through SciPy's BLAS, the floor of sepconv.
+
+    One GEMM of all the layer's pixels (``N * H_out * W_out`` x ``C * dm``
+    times ``C * dm`` x ``F``, channels-last, added onto an output already in
+    memory) on BLAS's own threads (the worker sets ``OPENBLAS_NUM_THREADS``):
+    no depthwise step, no bias fill, no tiles.  A layer whose pointwise step
+    goes through this BLAS does not run faster than this, whatever its
+    schedule; where this is slower than a peer's whole layer, only a faster
+    GEMM than SciPy's BLAS could beat that peer.  Excluded from the fastest
+    peer; its output is not the layer's and is not checked.
+    """
+
+    name = "blas-floor"
+    module = "scipy"
+    floor = True
+
+    def version(self):
+        import scipy
+        import scipy.linalg  # loads SciPy's BLAS, for threadpoolctl to see
+        from threadpoolctl import threadpool_info
+
+        def scipys(info):  # SciPy's own, not NumPy's (numpy.libs/libscipy_openblas64_)
+            folder = os.path.basename(os.path.dirname(info.get("filepath") or ""))
+            return info["user_api"] == "blas" and folder.startswith("scipy")
+
+        blas = [f"{i['internal_api']} {i['version']}" for i in threadpool_info() if scipys(i)]
+        return f"scipy {scipy.__version__} ({', '.join(blas) or 'BLAS unknown'})"
+
+    def prepare(self, shape, data, threads):
+        from scipy.linalg.blas import get_blas_funcs
+
+        pixels = shape.n * shape.out_hw[0] * shape.out_hw[1]
+        matrix = data["pointwise"].reshape(shape.c * shape.dm, shape.f)
+        depthwise = np.random.default_rng(1).standard_normal(
+            (pixels, matrix.shape[0]), dtype=matrix.dtype
+        )
+        out = np.zeros((pixels, shape.f), dtype=matrix.dtype)
+        gemm = get_blas_funcs("gemm", dtype=matrix.dtype)
+
+        def call():
+            # out^T (column-major F x pixels) += matrix^T @ depthwise^T, in place
+            return gemm(1.0, matrix.T, depthwise.T, beta=1.0, c=out.T, overwrite_c=True)
+
+        return call, np.asarray
+
+
 class Sepconv(Library):
     """sepconv itself: the shape's layout in and out, ``n_threads`` per call."""
 
@@ -307,6 +354,7 @@ LIBRARIES = {
     library.name: library
     for library in (
         Sepconv(),
+        BlasFloor(),
         PyTorch("pytorch", "contiguous_format"),
         PyTorch("pytorch-nhwc", "channels_last"),
         TensorFlow(),

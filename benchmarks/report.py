@@ -80,6 +80,16 @@ def _table(table):
                 f"{_goal(table['worst_ratio'], GOALS['ratio'])})"
             )
         text.append(summary)
+    floors = [
+        f"{row['shape']} {row['ms']['blas-floor'] / row['ms'][row['fastest_peer']]:.2f}"
+        for row in table["rows"]
+        if row["ms"].get("blas-floor") is not None and row["fastest_peer"]
+    ]
+    if floors:
+        text.append(
+            "the pointwise GEMM alone (blas-floor) / fastest peer, the lowest ratio "
+            f"any schedule on SciPy's BLAS can reach: {', '.join(floors)}"
+        )
     return "\n".join(text)
 
 
