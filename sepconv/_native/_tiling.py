@@ -34,7 +34,7 @@ WIDE_TILE_CAP = 32 * 1024 * 1024
 # One thread wants no more tiles than the budget makes: it has no other to
 # share with, and a tile of more pixels runs a faster GEMM (one thread, AMD
 # Zen 4: MobileNet's (32, 7, 7, 1024) -> 1024 in one tile of 1568 pixels
-# instead of four of 392, 38.3-42.3 -> 36.0-38.7 ms; (32, 14, 14, 512) ->
+# instead of four of 392, 38.4-42.3 -> 36.1-38.7 ms; (32, 14, 14, 512) ->
 # 512 38.7-40.0 -> 36.6-39.1 ms).
 TILES_PER_THREAD = 4
 
