@@ -213,9 +213,7 @@ def summarise(args, runs):
                     checks[key] = case["check"]
     medians = {key: statistics.median(values) for key, values in rounds.items()}
     # floors (peers.BlasFloor) are shown beside the peers, never taken for one
-    not_peers = {"sepconv"} | {
-        lib for lib in args.libraries if getattr(args.registry[lib], "floor", False)
-    }
+    not_peers = {"sepconv"} | {lib for lib in args.libraries if args.registry[lib].floor}
     tables = []
     for dtype in args.dtypes:
         for threads in args.threads:
@@ -297,7 +295,7 @@ def memory_all(args):
     threads = max(args.threads)
     results = []
     for library in args.libraries:
-        if getattr(args.registry[library], "floor", False):
+        if args.registry[library].floor:
             continue  # not a layer: its memory says nothing
         print(f"memory of {library} ...", file=sys.stderr, flush=True)
         run = run_worker(library, threads, *_mode(args), "--memory", case)

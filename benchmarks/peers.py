@@ -87,10 +87,14 @@ class Library:
         Key used on the command line, in tables and in the JSON.
     module : str
         Import name used to test whether the library is installed.
+    floor : bool
+        Not a peer but a bound (:class:`BlasFloor`): never the fastest peer,
+        its output not checked, its memory not measured.
     """
 
     name = ""
     module = ""
+    floor = False
 
     def available(self):
         """Whether the library can be imported here (without importing it)."""
@@ -132,15 +136,12 @@ class BlasFloor(Library):
 
     def version(self):
         import scipy
-        import scipy.linalg  # loads SciPy's BLAS, for threadpoolctl to see
-        from threadpoolctl import threadpool_info
 
-        def scipys(info):  # SciPy's own, not NumPy's (numpy.libs/libscipy_openblas64_)
-            folder = os.path.basename(os.path.dirname(info.get("filepath") or ""))
-            return info["user_api"] == "blas" and folder.startswith("scipy")
+        from sepconv._native import _blas  # finds SciPy's OpenBLAS, not NumPy's
 
-        blas = [f"{i['internal_api']} {i['version']}" for i in threadpool_info() if scipys(i)]
-        return f"scipy {scipy.__version__} ({', '.join(blas) or 'BLAS unknown'})"
+        blas = _blas._scipys_library()
+        name = f"{blas['internal_api']} {blas['version']}" if blas else "BLAS unknown"
+        return f"scipy {scipy.__version__} ({name})"
 
     def prepare(self, shape, data, threads):
         from scipy.linalg.blas import get_blas_funcs

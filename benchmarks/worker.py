@@ -150,7 +150,7 @@ def run(args):
                     "reason": f"{type(error).__name__}: {error}",
                 }
             result["cases"].append(record)
-        if library.name != "sepconv" and not getattr(library, "floor", False):
+        if library.name != "sepconv" and not library.floor:
             for record in result["cases"]:
                 if record["status"] == "ok":
                     record["check"] = check_case(

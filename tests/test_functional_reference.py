@@ -353,7 +353,7 @@ def test_whole_image_tiles_are_shared_equally():
 def test_several_images_per_tile(isa_level, monkeypatch, channels, depth_multiplier, n):
     # small images share a tile's GEMM (channels_last): the rows path, the
     # planar path, and a last tile with fewer images
-    # (the budget holds four images in float32, two in float64)
+    # (10 kB: four of the 20-channel images a tile in float32, two in float64)
     monkeypatch.setattr(_tiling, "TILE_BYTES", 10_000)
     assert _tiling.images_per_tile(9, (4, 5), 100, 1, 0) == 5  # a last tile of four
     assert _tiling.images_per_tile(9, (4, 5), 100, 2, 0) == 2  # a last tile of one
