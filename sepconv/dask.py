@@ -251,7 +251,9 @@ def transform(estimator: SeparableConvFeatures, X: da.Array | npt.ArrayLike) -> 
     Parameters
     ----------
     estimator : SeparableConvFeatures
-        Fitted; it enters the task graph once.  Its ``n_jobs`` is lowered to
+        Fitted.  Up to 1 MiB pickled it travels inside each task, so that
+        Dask fuses each chunk's read, transform and write into one task;
+        a larger one enters the task graph once.  Its ``n_jobs`` is lowered to
         each task's share of the cores; its ``verbose`` is ignored (follow
         the computation with ``dask.diagnostics.ProgressBar``).
     X : dask.array.Array or array_like
@@ -291,7 +293,6 @@ def transform(estimator: SeparableConvFeatures, X: da.Array | npt.ArrayLike) -> 
     >>> np.allclose(lazy.compute(scheduler="threads"), features.transform(images), atol=1e-5)
     True
     """
-    import dask
     import dask.array as da
 
     check_is_fitted(estimator)
@@ -313,13 +314,35 @@ def transform(estimator: SeparableConvFeatures, X: da.Array | npt.ArrayLike) -> 
         "nf",
         X,
         "n" + "abc"[: X.ndim - 1],
-        dask.delayed(estimator, pure=True),
+        _in_graph(estimator),
         None,
         new_axes={"f": estimator.n_features_out_},
         concatenate=False,
         dtype=dtype,
         meta=np.empty((0, 0), dtype),
     )
+
+
+# An estimator up to this size travels inside every task.  A transform task
+# whose only input key is its chunk ends a linear chain, which Dask's
+# low-level fusion turns into one task a chunk: the read (zarr's, say), the
+# transform and the write.  With the estimator as a key of its own each
+# transform has two inputs, Dask never fuses it with the read, and every
+# chunk costs a second task and a scheduler round trip between the two
+# (on the 4 GB benchmark, docs/scaling.md, one worker ran 7% longer).  A
+# fitted transformer pickles to 4-150 KiB; past 1 MiB, sending it with
+# every task would cost more than the round trip it saves.
+_INLINE_ESTIMATOR_BYTES = 2**20
+
+
+def _in_graph(estimator):
+    """Return ``estimator`` as the graph holds it: itself when small, else a key of its own."""
+    import cloudpickle
+    import dask
+
+    if len(cloudpickle.dumps(estimator)) <= _INLINE_ESTIMATOR_BYTES:
+        return estimator
+    return dask.delayed(estimator, pure=True)
 
 
 # --------------------------------------------------------------------------

@@ -473,6 +473,39 @@ def test_blocks_reach_the_transform_uncopied(monkeypatch, shape):
     assert seen == [True] * 3
 
 
+def test_read_transform_and_write_fuse_into_one_task_a_chunk(tmp_path):
+    # With the estimator as a key of its own, each transform task had two
+    # inputs and Dask kept zarr's read of the chunk a task apart: one
+    # scheduler round trip more a chunk, 7% of a one-worker run.
+    pytest.importorskip("zarr")
+    images = RNG.random((12, 8, 8, 2)).astype(np.float32)
+    da.from_array(images, chunks=(3, 8, 8, 2)).to_zarr(str(tmp_path / "in.zarr"))
+    est = SeparableConvFeatures(filters=3, random_state=0).fit(images)
+    lazy = est.transform(da.from_zarr(str(tmp_path / "in.zarr")))
+    store = lazy.to_zarr(str(tmp_path / "out.zarr"), compute=False)
+    (optimized,) = dask.optimize(store)
+    graph = dict(optimized.__dask_graph__())
+    computing = [key for key, task in graph.items() if type(task).__name__ == "Task"]
+    assert len(computing) == 4, sorted(map(str, computing))
+    store.compute(scheduler="sync")
+    out = da.from_zarr(str(tmp_path / "out.zarr")).compute()
+    assert_allclose(out, expected_features(est, images), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("filters,in_every_task", [(4, True), (2048, False)])
+def test_a_large_estimator_enters_the_graph_once(filters, in_every_task):
+    # 64 x 2048 float64 pointwise weights pickle to just over the 1 MiB
+    # past which the estimator is a key of its own.
+    images = np.zeros((8, 4, 4, 64))
+    est = SeparableConvFeatures(filters=filters, random_state=0).fit(images)
+    lazy = est.transform(da.zeros(images.shape, chunks=2))  # tasks that hold no data
+    graph = dict(lazy.__dask_graph__())
+    size = len(pickle.dumps(est))
+    holding = sum(len(pickle.dumps(task)) >= size for task in graph.values())
+    assert holding == (4 if in_every_task else 1)
+    assert_allclose(lazy[:2].compute(), est.transform(images[:2]), rtol=1e-10)
+
+
 @pytest.mark.parametrize("shape,chunks", [((12, 36), (5, 36)), ((12, 6, 6, 1), (5, 3, 6, 1))])
 def test_fit_on_dask_reads_only_the_shape(shape, chunks):
     lazy_fit = SeparableConvFeatures(filters=3, random_state=0).fit(
