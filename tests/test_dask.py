@@ -493,7 +493,7 @@ def test_read_transform_and_write_fuse_into_one_task_a_chunk(tmp_path):
 
 
 @pytest.mark.parametrize("filters,in_every_task", [(4, True), (2048, False)])
-def test_a_large_estimator_enters_the_graph_once(filters, in_every_task):
+def test_the_estimator_is_in_every_task_unless_over_1_mib(filters, in_every_task):
     # 64 x 2048 float64 pointwise weights pickle to just over the 1 MiB
     # past which the estimator is a key of its own.
     images = np.zeros((8, 4, 4, 64))
