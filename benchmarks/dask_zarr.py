@@ -3,10 +3,19 @@
 Generates (once) a zarr array of random float32 images of at least
 ``--gigabytes``, then computes ``SeparableConvFeatures`` of all of it on a
 ``distributed.LocalCluster`` of one-thread workers with ``--memory-limit``
-each, writing the features to zarr, for each worker count of ``--workers``.
-Reports the data size, each worker's peak resident memory, the throughput
-per core, the in-memory ``transform`` of a slice on as many threads as the
-cluster has cores for comparison, and the speed-up over one worker.
+each, writing the features to zarr, for each worker count of ``--workers``,
+``--repeats`` times.  Reports the data size, each worker's peak resident
+memory, the throughput per core, the in-memory ``transform`` of a slice on
+as many threads as the cluster has cores for comparison (measured before
+and after each repeat), and the speed-up over one worker: for each repeat,
+and their medians, which are the result.
+
+Before the runs every file of the dataset is read once, so that each run
+finds it in the operating system's page cache (the first run would otherwise
+read it from disk and the next from memory); the time of that read is
+reported.  The workers get the memory allocator setting that the batch
+command, ``python -m sepconv features``, gives its own cluster's workers
+(``--worker-env`` replaces it).
 
 Per core means at the same load: a cluster of two one-thread workers is
 compared with the in-memory transform on two threads (divided by two), one
@@ -46,6 +55,8 @@ def main(argv=None):
     from sepconv.transformer import SeparableConvFeatures
 
     images = _dataset(args)
+    if args.worker_env is None:
+        args.worker_env = _batch_command_worker_env()
     data = da.from_zarr(args.data)
     estimator = SeparableConvFeatures(filters=args.filters, random_state=0).fit(data)
     print(
@@ -60,22 +71,22 @@ def main(argv=None):
         "estimator": repr(estimator),
         "memory_limit": args.memory_limit,
         "worker_env": args.worker_env,
+        "page_cache": _read_once(args.data),
     }
-    # the in-memory transform before and after the cluster runs, so that a
-    # shared machine's drift over the minutes between shows in the baseline
+    # Each repeat runs every worker count (rotated, so that none always runs
+    # first) between two in-memory measurements, so that a shared machine's
+    # drift over the minutes shows in the baseline of the runs it spans.
     threads = sorted(set(args.workers) | {1})
-    before = {n: _in_memory(estimator, images, args.rounds, n) for n in threads}
-    report["cluster"] = [_on_cluster(estimator, data, workers, args) for workers in args.workers]
-    after = {n: _in_memory(estimator, images, args.rounds, n) for n in threads}
-    report["in_memory"] = {str(n): _bracket(before[n], after[n]) for n in threads}
-    for n in threads:
-        print(
-            f"in memory, {n} thread(s), {len(images)} images, median of {args.rounds} before "
-            f"and {args.rounds} after: {before[n]['images_per_s']:.1f} and "
-            f"{after[n]['images_per_s']:.1f} images/s, mean per core "
-            f"{report['in_memory'][str(n)]['images_per_s'] / n:.1f}"
-        )
-    _summarise(report)
+    points = [{n: _in_memory(estimator, images, args.rounds, n) for n in threads}]
+    report["repeats"] = []
+    for repeat in range(args.repeats):
+        turn = repeat % len(args.workers)
+        order = args.workers[turn:] + args.workers[:turn]
+        runs = [_on_cluster(estimator, data, workers, args) for workers in order]
+        points.append({n: _in_memory(estimator, images, args.rounds, n) for n in threads})
+        baseline = {str(n): _bracket(points[-2][n], points[-1][n]) for n in threads}
+        report["repeats"].append(_summarise(sorted(runs, key=lambda r: r["workers"]), baseline))
+    report["median"] = _medians(report["repeats"])
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(report, handle, indent=2)
@@ -94,16 +105,27 @@ def _parser():
     parser.add_argument(
         "--slice-chunks", type=int, default=8, help="chunks in the in-memory slice compared with"
     )
-    parser.add_argument("--rounds", type=int, default=5, help="of the in-memory transform")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="of the in-memory transform before and after each repeat",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs of each worker count; the medians are the result",
+    )
     parser.add_argument("--memory-limit", default="1GB", help="per worker")
     parser.add_argument("--workers", type=lambda t: [int(v) for v in t.split(",")], default=[1, 2])
     parser.add_argument(
         "--worker-env",
         action="append",
-        default=[],
         metavar="NAME=VALUE",
         help="set in each worker's environment before it starts (Dask's "
-        "distributed.nanny.pre-spawn-environ; an empty VALUE unsets Dask's default)",
+        "distributed.nanny.pre-spawn-environ; an empty VALUE unsets Dask's default); "
+        "default: the batch command's memory allocator setting",
     )
     parser.add_argument("--json", help="write the figures to this file")
     return parser
@@ -135,6 +157,32 @@ def _dataset(args):
         da.store(source, target, lock=False, scheduler="threads")
         print(f"generated {args.data} in {time.perf_counter() - start:.0f} s")
     return zarr.open_array(args.data, mode="r")[: args.slice_chunks * args.chunk_images]
+
+
+def _batch_command_worker_env():
+    """Return, as ``NAME=VALUE`` items, what the batch command sets in its workers' environment."""
+    from sepconv._cli.features import _LOCAL_WORKER_ENVIRON
+
+    prefix = "distributed.nanny.pre-spawn-environ."
+    return [f"{key.removeprefix(prefix)}={value}" for key, value in _LOCAL_WORKER_ENVIRON.items()]
+
+
+def _read_once(path):
+    """Read every file under ``path``, so that the runs find it in the page cache; time it.
+
+    Otherwise the first run reads the dataset from disk and the next from
+    memory: a one-worker run read from this VM's disk took 91.6 s instead
+    of 52 (docs/scaling.md).
+    """
+    start, total = time.perf_counter(), 0
+    for folder, _, names in os.walk(path):
+        for name in names:
+            with open(os.path.join(folder, name), "rb", buffering=0) as handle:
+                while block := handle.read(16 * MIB):
+                    total += len(block)
+    seconds = time.perf_counter() - start
+    print(f"read {total / 1e9:.2f} GB of {path} into the page cache in {seconds:.1f} s")
+    return {"bytes": total, "seconds": seconds}
 
 
 def _in_memory(estimator, images, rounds, threads):
@@ -236,12 +284,18 @@ def _on_cluster(estimator, data, workers, args):
     return result
 
 
-def _summarise(report):
-    """Print the ratios the goals are stated in."""
-    base = report["in_memory"]
-    runs = {run["workers"]: run for run in report["cluster"]}
-    for workers, run in runs.items():
-        same, alone = base[str(workers)], base["1"]
+def _summarise(runs, baseline):
+    """Return one repeat's runs with the ratios the goals are stated in; print them."""
+    repeat = {"in_memory": baseline, "cluster": runs}
+    for n, base in baseline.items():
+        print(
+            f"in memory, {n} thread(s), {base['images']} images, median of {base['rounds']} "
+            f"before and {base['rounds']} after: {base['before']['images_per_s']:.1f} and "
+            f"{base['after']['images_per_s']:.1f} images/s"
+        )
+    for run in runs:
+        workers = run["workers"]
+        same, alone = baseline[str(workers)], baseline["1"]
         # in memory on as many threads as the cluster has one-thread workers
         run["per_core_vs_in_memory"] = run["images_per_s"] / same["images_per_s"]
         run["per_core_vs_one_thread"] = run["images_per_s_per_core"] / alone["images_per_s"]
@@ -252,9 +306,43 @@ def _summarise(report):
             f"{run['per_cpu_s_vs_in_memory']:.2f} x (per CPU second); "
             f"{run['per_core_vs_one_thread']:.2f} x one thread alone"
         )
-    if 1 in runs and 2 in runs:
-        report["speedup_2_vs_1"] = runs[1]["seconds"] / runs[2]["seconds"]
-        print(f"2 workers vs 1: {report['speedup_2_vs_1']:.2f} x")
+    seconds = {run["workers"]: run["seconds"] for run in runs}
+    if 1 in seconds and 2 in seconds:
+        repeat["speedup_2_vs_1"] = seconds[1] / seconds[2]
+        print(f"2 workers vs 1: {repeat['speedup_2_vs_1']:.2f} x")
+    return repeat
+
+
+def _medians(repeats):
+    """Return the median over ``repeats`` of each ratio and peak memory; print them."""
+    medians = {}
+    for index, first in enumerate(repeats[0]["cluster"]):
+        runs = [repeat["cluster"][index] for repeat in repeats]
+        workers = first["workers"]
+        medians[f"{workers}_workers"] = {
+            key: float(np.median([run[key] for run in runs]))
+            for key in (
+                "seconds",
+                "images_per_s",
+                "per_core_vs_in_memory",
+                "per_cpu_s_vs_in_memory",
+            )
+        } | {"peak_rss_mib_max": max(max(run["peak_rss_mib"]) for run in runs)}
+        ratios = sorted(run["per_core_vs_in_memory"] for run in runs)
+        print(
+            f"{workers} worker(s), median of {len(runs)}: throughput per core "
+            f"{medians[f'{workers}_workers']['per_core_vs_in_memory']:.2f} x the in-memory "
+            f"transform (runs {', '.join(f'{r:.2f}' for r in ratios)}); peak RSS at most "
+            f"{medians[f'{workers}_workers']['peak_rss_mib_max']:.0f} MiB"
+        )
+    speedups = sorted(repeat["speedup_2_vs_1"] for repeat in repeats if "speedup_2_vs_1" in repeat)
+    if speedups:
+        medians["speedup_2_vs_1"] = float(np.median(speedups))
+        print(
+            f"2 workers vs 1, median of {len(speedups)}: {medians['speedup_2_vs_1']:.2f} x "
+            f"(runs {', '.join(f'{r:.2f}' for r in speedups)})"
+        )
+    return medians
 
 
 def _machine():
