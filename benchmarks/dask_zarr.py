@@ -316,10 +316,9 @@ def _summarise(runs, baseline):
 def _medians(repeats):
     """Return the median over ``repeats`` of each ratio and peak memory; print them."""
     medians = {}
-    for index, first in enumerate(repeats[0]["cluster"]):
-        runs = [repeat["cluster"][index] for repeat in repeats]
-        workers = first["workers"]
-        medians[f"{workers}_workers"] = {
+    for runs in zip(*(repeat["cluster"] for repeat in repeats), strict=True):
+        workers = runs[0]["workers"]
+        summary = {
             key: float(np.median([run[key] for run in runs]))
             for key in (
                 "seconds",
@@ -327,13 +326,15 @@ def _medians(repeats):
                 "per_core_vs_in_memory",
                 "per_cpu_s_vs_in_memory",
             )
-        } | {"peak_rss_mib_max": max(max(run["peak_rss_mib"]) for run in runs)}
+        }
+        summary["peak_rss_mib_max"] = max(max(run["peak_rss_mib"]) for run in runs)
+        medians[f"{workers}_workers"] = summary
         ratios = sorted(run["per_core_vs_in_memory"] for run in runs)
         print(
             f"{workers} worker(s), median of {len(runs)}: throughput per core "
-            f"{medians[f'{workers}_workers']['per_core_vs_in_memory']:.2f} x the in-memory "
-            f"transform (runs {', '.join(f'{r:.2f}' for r in ratios)}); peak RSS at most "
-            f"{medians[f'{workers}_workers']['peak_rss_mib_max']:.0f} MiB"
+            f"{summary['per_core_vs_in_memory']:.2f} x the in-memory transform (runs "
+            f"{', '.join(f'{r:.2f}' for r in ratios)}); peak RSS at most "
+            f"{summary['peak_rss_mib_max']:.0f} MiB"
         )
     speedups = sorted(repeat["speedup_2_vs_1"] for repeat in repeats if "speedup_2_vs_1" in repeat)
     if speedups:
