@@ -282,20 +282,25 @@ def pointwise_conv2d(
     out = _empty_output(n, (h, w), filters, fmt, x.dtype)
     threads = _threads.effective_n_threads(n_threads)
     if out.size:
-        pixels = _tiling.pixels_per_tile(
-            n, h * w, (k + filters) * x.itemsize, threads, pointwise_kernel.nbytes
+        xs, outs, images = x, out, n
+        if fmt == "channels_last":
+            # the batch's pixels are one matrix: tiles run across images
+            xs, outs, images = x.reshape(1, -1, 1, k), out.reshape(1, -1, 1, filters), 1
+        pixels, slices, tiles = _pointwise_schedule(
+            images, n * h * w // images, k, filters, x.itemsize, threads, fmt
         )
         with _threads.blas_guard(_uses_blas(fmt, k)):
             _runner.run(
                 _dispatch.kernels.pointwise,
-                x,
+                xs,
                 pointwise_kernel,
                 bias,
-                out,
+                outs,
                 fmt == "channels_first",
                 pixels,
+                slices,
                 code,
-                _threads.threads_for(threads, _tiles(n, h * w, pixels)),
+                _threads.threads_for(threads, tiles),
                 _blas.gemm_pixels(k, filters),
             )
     return post(out)
@@ -433,16 +438,35 @@ def _schedule(n, out_hw, channels, filters, itemsize, threads, fmt):
     ``rows`` rows and then the pointwise matrix in that many column slices.
     ``tiles`` is the most pieces of work the threads can share at once.
     """
-    if fmt == "channels_last":
-        slices = _tiling.filter_slices(n, out_hw, channels, filters, itemsize, threads)
-        if slices:
-            rows = _tiling.rows_per_tile(n, out_hw, channels * itemsize, threads)
-            return rows, 1, slices, max(slices, _tiles(n, out_hw[0], rows))
     tile = (n, out_hw, (channels + filters) * itemsize, threads, channels * filters * itemsize)
     rows = _tiling.rows_per_tile(*tile)
     images = 1 if rows < out_hw[0] or fmt == "channels_first" else _tiling.images_per_tile(*tile)
     tiles = _tiles(n, out_hw[0], rows) if images == 1 else -(-n // images)
+    if fmt == "channels_last":
+        slices = _tiling.filter_slices(n, out_hw, channels, filters, itemsize, threads, tiles)
+        if slices:
+            rows = _tiling.rows_per_tile(n, out_hw, channels * itemsize, threads)
+            return rows, 1, slices, max(slices, _tiles(n, out_hw[0], rows))
     return rows, images, 0, tiles
+
+
+def _pointwise_schedule(n, pixels_each, channels, filters, itemsize, threads, fmt):
+    """How ``pointwise`` shares its work: ``(pixels, slices, tiles)``.
+
+    Tiles of ``pixels`` pixels of one of ``n`` images (channels_last: one
+    image of all the batch's pixels, its tiles equal); or, where ``slices``
+    > 0 (channels_last: x is already the batch's GEMM operand, so slicing
+    copies nothing), the matrix in that many column slices.  ``tiles`` is
+    the most pieces of work the threads can share at once.
+    """
+    per_pixel, matrix = (channels + filters) * itemsize, channels * filters * itemsize
+    if fmt != "channels_last":
+        pixels = _tiling.pixels_per_tile(n, pixels_each, per_pixel, threads, matrix)
+        return pixels, 0, _tiles(n, pixels_each, pixels)
+    pixels = _tiling.batch_pixels_per_tile(pixels_each, per_pixel, threads, matrix)
+    tiles = _tiles(1, pixels_each, pixels)
+    slices = _tiling.filter_slices(1, (pixels_each, 1), channels, filters, itemsize, threads, tiles)
+    return pixels, slices, slices or tiles
 
 
 def _tiles(n, rows, rows_per_tile):

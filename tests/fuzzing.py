@@ -106,12 +106,13 @@ def stored(array, storage, tmp_path):
 def calls(draw, wide=False):
     """One call: (entry point name, x, kernels, keyword arguments).
 
-    ``wide``: separable calls whose pointwise matrix is larger than a tile's
-    budget (256-300 channels -> 520-1100 filters), so that the small batches
-    among them take the filter-slice schedule (see _tiling.filter_slices).
+    ``wide``: separable and pointwise calls whose pointwise matrix is larger
+    than a tile's budget (256-300 channels -> 520-1100 filters), so that the
+    small batches among them take the filter-slice schedule (see
+    _tiling.filter_slices).
     """
-    entries = ["separable_conv2d"] if wide else ["separable_conv2d", "depthwise_conv2d"]
-    entry = draw(st.sampled_from(entries + ([] if wide else ["pointwise_conv2d"])))
+    entries = ["separable_conv2d", "pointwise_conv2d"]
+    entry = draw(st.sampled_from(entries if wide else [*entries, "depthwise_conv2d"]))
     n, h, w = draw(SIZES), draw(SIZES), draw(SIZES)
     c = draw(st.sampled_from([256, 300] if wide else [1, 3, 16, 16, 0]))
     kh, kw = draw(KERNELS), draw(KERNELS)

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import sepconv
-from sepconv import config
+from sepconv import config, functional
 from sepconv._native import _blas, _dispatch, _tiling
 
 FLOATS = [np.float32, np.float64]
@@ -348,6 +348,72 @@ def test_whole_image_tiles_are_shared_equally():
     assert _tiling.rows_per_tile(1, (4096, 1), per_pixel, 1, matrix) == 2048
 
 
+def test_wide_layers_take_the_schedule_that_packs_fewer_bytes():
+    # (rows, images, slices, tiles) of separable's schedule, float32
+    def schedule(n, hw, channels, filters, threads):
+        return functional._schedule(n, hw, channels, filters, 4, threads, "channels_last")
+
+    # MobileNet's (32, 7, 7, 1024) -> 1024: on two threads eight tiles would
+    # pack the 4 MiB matrix eight times (32 MiB), two slices pack the 6 MiB
+    # depthwise result twice; on one thread one tile packs each operand once
+    assert schedule(32, (7, 7), 1024, 1024, 2)[2] == 2
+    assert schedule(32, (7, 7), 1024, 1024, 1) == (7, 32, 0, 1)
+    # one 19x19 image into 728 x 728, and Xception's exit flow: a slice a thread
+    assert schedule(1, (19, 19), 728, 728, 2)[2] == 2
+    assert schedule(8, (10, 10), 1536, 2048, 2)[2] == 2
+    assert schedule(1, (19, 19), 728, 728, 1)[2] == 1
+    # Xception's middle flow and MobileNet's (32, 14, 14, 512) -> 512: their
+    # batches' depthwise results (34 and 13 MiB) are larger than two threads'
+    # tiles hold, and tiles pack fewer bytes
+    assert schedule(32, (19, 19), 728, 728, 2) == (19, 4, 0, 8)
+    assert schedule(32, (14, 14), 512, 512, 2)[2] == 0
+    # a narrow matrix always goes in tiles
+    assert schedule(1, (19, 19), 128, 128, 2)[2] == 0
+
+
+def test_pointwise_tiles_span_the_images_of_a_channels_last_batch():
+    # (pixels, slices, tiles) of pointwise's schedule, float32, all the
+    # batch's pixels as one image (channels_last)
+    def schedule(pixels, channels, filters, threads, fmt="channels_last"):
+        return functional._pointwise_schedule(1, pixels, channels, filters, 4, threads, fmt)
+
+    # Xception's (32, 19, 19, 728) -> 728: eight equal tiles of four images'
+    # pixels, where a tile a 361-pixel image packed the matrix 32 times
+    assert schedule(32 * 19 * 19, 728, 728, 1) == (1444, 0, 8)
+    assert schedule(32 * 19 * 19, 728, 728, 2) == (1444, 0, 8)
+    # (8, 28, 28, 512) -> 512 on two threads: eight tiles, not thirteen
+    assert schedule(8 * 28 * 28, 512, 512, 2) == (784, 0, 8)
+    # MobileNet's (32, 7, 7, 1024) -> 1024: one GEMM on one thread, a column
+    # slice a thread on two
+    assert schedule(32 * 7 * 7, 1024, 1024, 1) == (1568, 0, 1)
+    assert schedule(32 * 7 * 7, 1024, 1024, 2)[1:] == (2, 2)
+    # channels_first keeps tiles within an image, and no slices
+    assert functional._pointwise_schedule(32, 49, 1024, 1024, 4, 2, "channels_first")[1] == 0
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("n", [1, 3, 7])
+def test_pointwise_tiles_across_images(isa_level, monkeypatch, n_threads, n):
+    # tiles of a few pixels that start and end inside images, a last tile
+    # shorter, several images a tile, against NumPy
+    monkeypatch.setattr(_tiling, "TILE_BYTES", 2048)  # twelve of these pixels
+    case = Case(
+        n=n,
+        hw=(5, 3),
+        channels=16,
+        depth_multiplier=1,
+        filters=24,
+        kernel=(1, 1),
+        padding="valid",
+        seed=13,
+    )
+    per_pixel = (16 + 24) * 4
+    pixels = _tiling.batch_pixels_per_tile(n * 15, per_pixel, n_threads, 16 * 24 * 4)
+    assert pixels < n * 15 and (n == 1 or pixels != 15)
+    _check_pointwise(case, np.float32, "channels_last", n_threads=n_threads)
+    _check_pointwise(case, np.float64, "channels_last", n_threads=n_threads, activation="relu")
+
+
 @pytest.mark.parametrize("channels,depth_multiplier", [(20, 1), (6, 2), (3, 1)])
 @pytest.mark.parametrize("n", [1, 5, 9])
 def test_several_images_per_tile(isa_level, monkeypatch, channels, depth_multiplier, n):
@@ -407,9 +473,20 @@ def test_wide_layer_in_filter_slices(isa_level, dtype, n_threads, strides, filte
     )
     out_hw = (-(-7 // strides[0]), 6)
     itemsize = np.dtype(dtype).itemsize
-    slices = _tiling.filter_slices(3, out_hw, 300, filters, itemsize, n_threads)
-    assert slices == 1 if n_threads == 1 else slices > 1  # one thread: one GEMM
+    _, _, slices, _ = functional._schedule(
+        3, out_hw, 300, filters, itemsize, n_threads, "channels_last"
+    )
+    assert slices == n_threads  # a slice a thread; one thread: one GEMM
     _check_separable(case, dtype, "channels_last", activation="relu", n_threads=n_threads)
+    # pointwise_conv2d slices its matrix the same way, x itself the operand
+    pixels = 3 * 7 * 6
+    assert (
+        functional._pointwise_schedule(
+            1, pixels, 300, filters, itemsize, n_threads, "channels_last"
+        )[1]
+        == n_threads
+    )
+    _check_pointwise(case, dtype, "channels_last", activation="relu", n_threads=n_threads)
 
 
 @pytest.mark.parametrize("tile_bytes", [1, 4096, 16384, _tiling.TILE_BYTES])

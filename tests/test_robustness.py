@@ -86,16 +86,21 @@ def test_fork_child_computes_after_the_parent(run_python, variant):
 
 @needs_fork
 def test_fork_child_computes_a_wide_layer_in_filter_slices(run_python):
-    # the schedule with a barrier between its depthwise and pointwise loops
-    from sepconv._native import _tiling
+    # the schedule with a barrier between its depthwise and pointwise loops,
+    # and pointwise_conv2d's column slices
+    from sepconv import functional
 
-    assert _tiling.filter_slices(1, (19, 19), 728, 728, 4, 2) > 0
+    assert functional._schedule(1, (19, 19), 728, 728, 4, 2, "channels_last")[2] > 0
+    assert functional._pointwise_schedule(1, 361, 728, 728, 4, 2, "channels_last")[1] > 0
     code = (
         FORK_PRELUDE
         + textwrap.dedent("""
         x = rng.standard_normal((1, 19, 19, 728)).astype(np.float32)
         dk = rng.standard_normal((3, 3, 728, 1)).astype(np.float32)
         pk = rng.standard_normal((728, 728)).astype(np.float32)
+        def conv(_=None):
+            y = sepconv.separable_conv2d(x, dk, pk, padding="same", n_threads=2)
+            return float(y.sum() + sepconv.pointwise_conv2d(x, pk, n_threads=2).sum())
         parent = conv()
     """)
         + textwrap.dedent(FORK_VARIANTS["os.fork"])

@@ -978,6 +978,14 @@ cdef tuple _buffers(const Geometry* g, bint planar, Py_ssize_t n_threads,
             np.zeros(max(K, CHUNK), dtype=dtype), np.empty(packed, dtype=dtype))
 
 
+cdef inline Py_ssize_t _slice_width(Py_ssize_t F, Py_ssize_t slices) noexcept nogil:
+    """Columns of one of ``slices`` column slices of F (any positive value for 0 slices).
+
+    A multiple of 16 columns, so that no slice splits a GEMM kernel's block.
+    """
+    return _ceil_div(_ceil_div(F, max(1, slices)), 16) * 16
+
+
 cdef void _separable_sliced(const floating* x, const Geometry* g, const floating* dk,
                             const floating* packed, const floating* zero, const floating* pk, Py_ssize_t F,
                             const floating* bias, floating* out, Py_ssize_t N,
@@ -988,12 +996,11 @@ cdef void _separable_sliced(const floating* x, const Geometry* g, const floating
     """separable's sliced schedule (channels_last, rows path): see its docstring.
 
     ``whole`` receives the depthwise result of the batch, pixel after pixel;
-    ``work`` holds a row of ``ldw`` staging elements per thread.  Slices are
-    multiples of 16 columns, so that no slice splits a GEMM kernel's block.
+    ``work`` holds a row of ``ldw`` staging elements per thread.
     """
     cdef Py_ssize_t K = g.C * g.dm, M = N * g.Ho * g.Wo
     cdef Py_ssize_t tiles_per_image = _ceil_div(g.Ho, rows_per_tile)
-    cdef Py_ssize_t width = _ceil_div(_ceil_div(F, slices), 16) * 16
+    cdef Py_ssize_t width = _slice_width(F, slices)
     cdef Py_ssize_t t, n, r0, r1, s, f0, f1
     cdef floating* stage
     with parallel(num_threads=n_threads):
@@ -1036,13 +1043,15 @@ def separable(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
     four arguments are the call's control (see _control.pxi).
 
     ``filter_slices`` > 0 (channels_last only) splits the work the other way,
-    for a batch whose whole depthwise result is small beside a wide pointwise
-    matrix (one 19x19 image into 728 x 728): the threads first compute the
-    depthwise result of the whole batch in tiles of ``rows_per_tile`` rows,
-    then each multiplies all of it by its own slice of the matrix's columns.
-    One GEMM per thread then packs the matrix once, instead of once per
-    tile of a few dozen pixels, and every thread has work even when the
-    batch has fewer rows than threads want tiles.
+    for a batch whose whole depthwise result is small beside what tiles
+    would pack of a wide pointwise matrix (one 19x19 image into 728 x 728;
+    MobileNet's 32 7x7 images into 1024 x 1024 on two threads): the threads
+    first compute the depthwise result of the whole batch in tiles of
+    ``rows_per_tile`` rows, then each multiplies all of it by its own slice
+    of the matrix's columns.  One GEMM per slice then packs the matrix once
+    in all, instead of once per tile of a few dozen pixels, and every thread
+    has work even when the batch has fewer rows than threads want tiles
+    (see ``_tiling.filter_slices``).
     """
     cdef Geometry g = _geometry(x.shape, depthwise_kernel.shape, out.shape,
                                 channels_first, sh, sw, dh, dw, pt, pl)
@@ -1206,11 +1215,15 @@ def depthwise(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] depth
 
 def pointwise(const floating[:, :, :, ::1] x, const floating[:, ::1] pointwise_kernel,
               const floating[::1] bias, floating[:, :, :, ::1] out, bint channels_first,
-              Py_ssize_t pixels_per_tile, int activation, int n_threads,
-              Py_ssize_t gemm_pixels, int[::1] cancel, bint poll,
+              Py_ssize_t pixels_per_tile, Py_ssize_t filter_slices, int activation,
+              int n_threads, Py_ssize_t gemm_pixels, int[::1] cancel, bint poll,
               intptr_t blas_set_local, intptr_t blas_users):
     """Pointwise (1x1) convolution: out = activation(x @ pointwise_kernel + bias).
 
+    Tiles of ``pixels_per_tile`` pixels of one image; or, where
+    ``filter_slices`` > 0 (channels_last only), every pixel of the batch
+    times that many column slices of the matrix, one GEMM each, so that the
+    matrix is packed once (see ``_tiling.filter_slices``).
     ``gemm_pixels`` pixels go to one BLAS call (0: a whole tile; see _blas.py);
     the last four arguments are the call's control (see _control.pxi).
     """
@@ -1218,16 +1231,25 @@ def pointwise(const floating[:, :, :, ::1] x, const floating[:, ::1] pointwise_k
     cdef Py_ssize_t K = pointwise_kernel.shape[0], F = pointwise_kernel.shape[1]
     cdef Py_ssize_t P = x.shape[2] * x.shape[3] if channels_first else x.shape[1] * x.shape[2]
     cdef Py_ssize_t tiles_per_image = _ceil_div(P, pixels_per_tile)
+    cdef Py_ssize_t width = _slice_width(F, filter_slices)
+    cdef Py_ssize_t n_tiles = filter_slices if filter_slices > 0 else N * tiles_per_image
     cdef const floating* xp = &x[0, 0, 0, 0]
     cdef const floating* pkp = &pointwise_kernel[0, 0]
     cdef const floating* bp = &bias[0]
     cdef floating* op = &out[0, 0, 0, 0]
     cdef Control ctl = _control(cancel, poll, blas_set_local, blas_users)
-    cdef Py_ssize_t t, n, p0, M
+    cdef Py_ssize_t t, n, p0, M, f0, f1
     with nogil, parallel(num_threads=n_threads):
         _blas_enter(&ctl)
-        for t in prange(N * tiles_per_image, schedule="dynamic"):
+        for t in prange(n_tiles, schedule="dynamic"):
             if _stopped(&ctl):
+                continue
+            if filter_slices > 0:
+                f0 = min(F, t * width)
+                f1 = min(F, f0 + width)
+                if f1 > f0:
+                    _gemm_pointwise(xp, K, False, N * P, K, pkp + f0, F, f1 - f0, bp + f0,
+                                    op + f0, F, False, activation, gemm_pixels)
                 continue
             n = t // tiles_per_image
             p0 = (t % tiles_per_image) * pixels_per_tile

@@ -82,40 +82,76 @@ def images_per_tile(n_images, out_hw, bytes_per_pixel, n_threads, matrix_bytes):
     Only for channels_last output, where the images of a tile are
     contiguous.
     """
-    out_h, out_w = out_hw
-    per_image = out_h * out_w * bytes_per_pixel
-    most = max(1, min(n_images, _budget(matrix_bytes) // max(1, per_image)))
+    return _equal_tiles(n_images, out_hw[0] * out_hw[1] * bytes_per_pixel, n_threads, matrix_bytes)
+
+
+def batch_pixels_per_tile(n_pixels, bytes_per_pixel, n_threads, matrix_bytes):
+    """Return how many pixels a pointwise tile holds, where tiles span the batch's images.
+
+    For channels_last input the pixels of all images are one matrix, so its
+    tiles need not stop at an image's end (small images of a wide layer
+    share the packing of the matrix, as in images_per_tile).
+    """
+    return _equal_tiles(n_pixels, bytes_per_pixel, n_threads, matrix_bytes)
+
+
+def _equal_tiles(units, unit_bytes, n_threads, matrix_bytes):
+    """Units (images or pixels) per tile: equal tiles, as many as the threads want."""
+    most = max(1, min(units, _budget(matrix_bytes) // max(1, unit_bytes)))
     # At least the tiles wanted, a multiple of the threads, and as few as
     # the budget allows: equal tiles keep the threads' shares equal (halving
     # the images until there were enough tiles gave MobileNet's (32, 7, 7,
     # 1024) -> 1024 on two threads 11 tiles of 3 images, one thread doing
     # six, and packed its 4 MiB matrix for each of them).
-    tiles = max(_tiles_wanted(n_threads), math.ceil(n_images / most))
+    tiles = max(_tiles_wanted(n_threads), math.ceil(units / most))
     tiles = -(-tiles // n_threads) * n_threads
-    return max(1, math.ceil(n_images / tiles))
+    return max(1, math.ceil(units / tiles))
 
 
-def filter_slices(n_images, out_hw, channels, filters, itemsize, n_threads):
+def filter_slices(n_images, out_hw, channels, filters, itemsize, n_threads, tiles):
     """Return how many column slices of the pointwise matrix the threads share (0: tiles).
 
-    For a wide layer whose whole batch of depthwise results takes no more
-    bytes than its pointwise matrix (Xception's 19x19 images with 728
-    channels, one image at a time; 8 of its exit flow's 10x10 images), the
-    depthwise result of the batch is computed first and the threads then
-    multiply all of it by slices of the matrix's columns, at least 64 columns
-    wide: each part of the matrix is packed once, not once per tile of rows
-    (see ``separable`` in _kernels.pxi).  TILES_PER_THREAD slices per thread,
-    taken as threads come free, so that a thread slowed by another process
-    on its core does not hold up the call; one slice on one thread (each
-    slice packs all of the batch's depthwise result again: one thread, AMD
-    Zen 4, (1, 19, 19, 728) -> 728 4.21-4.26 -> 4.04-4.26 ms, (8, 10, 10,
-    1536) -> 2048 53.6-59.1 -> 51.8-55.1 ms).
+    BLAS packs both operands of each GEMM call.  The tile schedule's
+    ``tiles`` GEMMs pack the pointwise matrix once each.  The sliced one has
+    the GEMM's other operand for the whole batch at once (``separable``
+    computes the batch's depthwise result first, see _kernels.pxi;
+    ``pointwise`` has x), and each thread multiplies all of it by its own
+    slice of the matrix's columns, at least 64 wide: the matrix is packed
+    once, that operand once per slice.  A wide layer takes whichever packs
+    fewer bytes, provided the operand is no larger than the threads' tiles
+    would be (the memory a call holds, and the length of one GEMM call,
+    between which a call stops on Ctrl-C).
+
+    One slice per thread: each more packs the operand again.  Two threads,
+    AMD Zen 4, AVX-512, ``separable``, paired calls (median ratio of each
+    call's time to the one beside it), against four slices a thread and the
+    old rule (slices only where the operand was no larger than the matrix):
+    (8, 10, 10, 1536) -> 2048 0.97, (1, 19, 19, 728) -> 728 0.96, and
+    MobileNet's (32, 7, 7, 1024) -> 1024, which went in eight tiles of four
+    images (its 4 MiB matrix packed eight times), 0.89.  Xception's
+    (32, 19, 19, 728) -> 728 and (32, 14, 14, 512) -> 512 stay in tiles
+    (1.04 and 1.10 sliced).
+
+    Parameters
+    ----------
+    n_images, out_hw, n_threads
+        As in :func:`rows_per_tile`.
+    channels, filters : int
+        The pointwise matrix's rows (channels times depth multiplier) and columns.
+    itemsize : int
+        Bytes of one element.
+    tiles : int
+        GEMM tiles of the tile schedule for the same call.
     """
     matrix_bytes = channels * filters * itemsize
-    whole_bytes = n_images * out_hw[0] * out_hw[1] * channels * itemsize
-    if matrix_bytes <= TILE_BYTES or whole_bytes > matrix_bytes:
+    if matrix_bytes <= TILE_BYTES:
         return 0
-    return max(1, min(_tiles_wanted(n_threads), filters // 64))
+    whole_bytes = n_images * out_hw[0] * out_hw[1] * channels * itemsize
+    slices = max(1, min(n_threads, filters // 64))
+    packs_fewer = slices * whole_bytes <= tiles * matrix_bytes
+    if packs_fewer and whole_bytes <= slices * _budget(matrix_bytes):
+        return slices
+    return 0
 
 
 def _budget(matrix_bytes):
