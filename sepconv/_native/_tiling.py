@@ -122,16 +122,6 @@ def filter_slices(n_images, out_hw, channels, filters, itemsize, n_threads, tile
     would be (the memory a call holds, and the length of one GEMM call,
     between which a call stops on Ctrl-C).
 
-    One slice per thread: each more packs the operand again.  Two threads,
-    AMD Zen 4, AVX-512, ``separable``, paired calls (median ratio of each
-    call's time to the one beside it), against four slices a thread and the
-    old rule (slices only where the operand was no larger than the matrix):
-    (8, 10, 10, 1536) -> 2048 0.97, (1, 19, 19, 728) -> 728 0.96, and
-    MobileNet's (32, 7, 7, 1024) -> 1024, which went in eight tiles of four
-    images (its 4 MiB matrix packed eight times), 0.89.  Xception's
-    (32, 19, 19, 728) -> 728 and (32, 14, 14, 512) -> 512 stay in tiles
-    (1.04 and 1.10 sliced).
-
     Parameters
     ----------
     n_images, out_hw, n_threads
@@ -147,7 +137,14 @@ def filter_slices(n_images, out_hw, channels, filters, itemsize, n_threads, tile
     if matrix_bytes <= TILE_BYTES:
         return 0
     whole_bytes = n_images * out_hw[0] * out_hw[1] * channels * itemsize
-    slices = max(1, min(n_threads, filters // 64))
+    # as many slices as tiles wanted, taken as threads come free: one slice
+    # a thread packed less (two threads, paired calls: (8, 10, 10, 1536) ->
+    # 2048 0.97, MobileNet's (32, 7, 7, 1024) -> 1024 sliced 0.89), but a
+    # thread slowed by another process on its core then held up the call:
+    # (2, 19, 19, 728) -> 728 beside a spinning process (benchmarks/
+    # contention.py's case, rotated order) 8.62 ms with two slices, 7.77
+    # with eight, 8.69 on one thread
+    slices = max(1, min(_tiles_wanted(n_threads), filters // 64))
     packs_fewer = slices * whole_bytes <= tiles * matrix_bytes
     if packs_fewer and whole_bytes <= slices * _budget(matrix_bytes):
         return slices
