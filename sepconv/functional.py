@@ -282,13 +282,11 @@ def pointwise_conv2d(
     out = _empty_output(n, (h, w), filters, fmt, x.dtype)
     threads = _threads.effective_n_threads(n_threads)
     if out.size:
-        xs, outs, images = x, out, n
+        xs, outs = x, out
         if fmt == "channels_last":
             # the batch's pixels are one matrix: tiles run across images
-            xs, outs, images = x.reshape(1, -1, 1, k), out.reshape(1, -1, 1, filters), 1
-        pixels, slices, tiles = _pointwise_schedule(
-            images, n * h * w // images, k, filters, x.itemsize, threads, fmt
-        )
+            xs, outs = x.reshape(1, -1, 1, k), out.reshape(1, -1, 1, filters)
+        pixels, slices, tiles = _pointwise_schedule(n, h * w, k, filters, x.itemsize, threads, fmt)
         with _threads.blas_guard(_uses_blas(fmt, k)):
             _runner.run(
                 _dispatch.kernels.pointwise,
@@ -453,19 +451,21 @@ def _schedule(n, out_hw, channels, filters, itemsize, threads, fmt):
 def _pointwise_schedule(n, pixels_each, channels, filters, itemsize, threads, fmt):
     """How ``pointwise`` shares its work: ``(pixels, slices, tiles)``.
 
-    Tiles of ``pixels`` pixels of one of ``n`` images (channels_last: one
-    image of all the batch's pixels, its tiles equal); or, where ``slices``
-    > 0 (channels_last: x is already the batch's GEMM operand, so slicing
-    copies nothing), the matrix in that many column slices.  ``tiles`` is
-    the most pieces of work the threads can share at once.
+    Tiles of ``pixels`` pixels of one of ``n`` images of ``pixels_each``
+    (channels_last: of the batch's pixels as one image, its tiles equal); or,
+    where ``slices`` > 0 (channels_last: x is already the batch's GEMM
+    operand, so slicing copies nothing), the matrix in that many column
+    slices.  ``tiles`` is the most pieces of work the threads can share at
+    once.
     """
     per_pixel, matrix = (channels + filters) * itemsize, channels * filters * itemsize
     if fmt != "channels_last":
         pixels = _tiling.pixels_per_tile(n, pixels_each, per_pixel, threads, matrix)
         return pixels, 0, _tiles(n, pixels_each, pixels)
-    pixels = _tiling.batch_pixels_per_tile(pixels_each, per_pixel, threads, matrix)
-    tiles = _tiles(1, pixels_each, pixels)
-    slices = _tiling.filter_slices(1, (pixels_each, 1), channels, filters, itemsize, threads, tiles)
+    batch = n * pixels_each
+    pixels = _tiling.batch_pixels_per_tile(batch, per_pixel, threads, matrix)
+    tiles = _tiles(1, batch, pixels)
+    slices = _tiling.filter_slices(1, (batch, 1), channels, filters, itemsize, threads, tiles)
     return pixels, slices, slices or tiles
 
 
