@@ -164,6 +164,9 @@ def test_fork_child_runs_on_a_fresh_thread_with_every_thread(run_python):
 # A call of several seconds: a 63x63 window over 16 images of 128x128x32, float64.
 LONG_CALL = textwrap.dedent("""
     import os, signal, sys, threading, time, numpy as np, sepconv
+    # Python's Ctrl-C handler, also where the test runs in a background job
+    # (started with & from a script), whose processes begin with SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((16, 128, 128, 32))
     dk = rng.standard_normal((63, 63, 32, 1))
